@@ -1,0 +1,128 @@
+/**
+ * The training artifacts, a public contract (README, "Training artifacts"): train_step.onnx,
+ * eval_step.onnx, model.onnx, init.safetensors and artifact.json, all in one directory.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Graph, Tensor, Value } from '../graph/ir.ts';
+import { formatShape } from '../graph/ir.ts';
+import type { ModelConfig } from '../graph/model.ts';
+import { buildInferenceGraph } from '../graph/model.ts';
+import type { LossOptions } from '../graph/train.ts';
+import { buildTrainStep } from '../graph/train.ts';
+import type { GradContext } from '../graph/gradients.ts';
+import { BN_EPS, BN_MOMENTUM } from '../graph/layers.ts';
+import { encodeModel } from './protobuf.ts';
+import { inferenceMetadata } from './metadata.ts';
+import { encodeSafetensors } from './safetensors.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { PRODUCER, VERSION } from '../version.ts';
+
+export const ARTIFACT_FILES = ['train_step.onnx', 'eval_step.onnx', 'model.onnx', 'init.safetensors', 'artifact.json'] as const;
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly (number | string)[];
+}
+
+export interface GraphIO {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+/** What artifact.json holds. */
+export interface ArtifactManifest {
+  readonly format: 'senet-ort-training-artifacts';
+  readonly formatVersion: 1;
+  readonly producer: string;
+  readonly producerVersion: string;
+  readonly architecture: string;
+  readonly classes: number;
+  readonly inputShape: readonly number[];
+  readonly reduction: number | null;
+  readonly opset: number;
+  readonly seed: number;
+  readonly batch: number | string;
+  readonly loss: { readonly labelSmoothing: number; readonly classWeights: readonly number[] | null };
+  readonly parameters: readonly string[];
+  readonly momentumBuffers: readonly string[];
+  readonly runningStatistics: readonly string[];
+  readonly semantics: Readonly<Record<string, string>>;
+  readonly graphs: { readonly train_step: GraphIO; readonly eval_step: GraphIO; readonly model: GraphIO };
+}
+
+const spec = (v: Value): TensorSpec => ({ name: v.name, dtype: v.dtype, shape: [...v.shape] });
+
+function graphIO(graph: Graph, stateAsInputs: boolean): GraphIO {
+  const state = stateAsInputs ? graph.initializers.filter((i) => i.kind !== 'constant').map((i) => i.value) : [];
+  return { inputs: [...graph.inputs, ...state].map(spec), outputs: graph.outputs.map(spec) };
+}
+
+export const SEMANTICS: Readonly<Record<string, string>> = {
+  loss: 'torch.nn.CrossEntropyLoss(weight, label_smoothing), mean reduction: sum_i sum_k w_k ((1-e) onehot_ik + e/K) (-log softmax_ik) / sum_i w_{y_i}',
+  update: 'torch.optim.SGD(lr, momentum, weight_decay, dampening=0, nesterov=False): g = grad + weight_decay * p; buf = momentum * buf + g; p = p - lr * buf; buffers start at zero',
+  batchnorm: `torch.nn.BatchNorm2d in train mode: batch mean and biased variance over (N,H,W), eps ${BN_EPS}; running_mean = ${1 - BN_MOMENTUM} running_mean + ${BN_MOMENTUM} mean; running_var = ${1 - BN_MOMENTUM} running_var + ${BN_MOMENTUM} unbiased variance`,
+  state: 'every state input <name> has an output <name>.next; feed it back as <name> for the next step',
+  eval: 'eval_step: BatchNorm in inference mode with running statistics; probabilities = softmax(logits)',
+  names: 'parameter and buffer names are PyTorch state_dict names of the torchvision layout (SE: timm-style layerX.Y.se.fc1/fc2)',
+};
+
+export interface WrittenArtifacts {
+  readonly manifest: ArtifactManifest;
+  readonly files: readonly string[];
+}
+
+/** Builds every graph, then writes each file atomically; returns the files written. */
+export function writeTrainingArtifacts(config: ModelConfig, dir: string, loss: LossOptions = {}, ctx?: GradContext): string[] {
+  return buildArtifacts(config, loss, ctx).write(dir);
+}
+
+export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext): { manifest: ArtifactManifest; write: (dir: string) => string[] } {
+  const train = buildTrainStep(config, loss, ctx);
+  const inference = buildInferenceGraph(config);
+  const evalGraph: Graph = { ...inference, name: `${config.arch}.eval_step` };
+  const metadata = inferenceMetadata(config);
+
+  const init = new Map<string, Tensor>();
+  for (const i of [...train.parameters, ...train.momentum, ...train.runningStats]) init.set(i.value.name, i.tensor);
+
+  const manifest: ArtifactManifest = {
+    format: 'senet-ort-training-artifacts',
+    formatVersion: 1,
+    producer: PRODUCER,
+    producerVersion: VERSION,
+    architecture: config.arch,
+    classes: config.classes,
+    inputShape: [...config.input],
+    reduction: config.reduction,
+    opset: config.opset,
+    seed: config.seed,
+    batch: config.batch,
+    loss: { labelSmoothing: loss.labelSmoothing ?? 0, classWeights: loss.classWeights ? [...loss.classWeights] : null },
+    parameters: train.parameters.map((p) => p.value.name),
+    momentumBuffers: train.momentum.map((p) => p.value.name),
+    runningStatistics: train.runningStats.map((p) => p.value.name),
+    semantics: SEMANTICS,
+    graphs: { train_step: graphIO(train.graph, true), eval_step: graphIO(evalGraph, true), model: graphIO(inference, false) },
+  };
+
+  const write = (dir: string): string[] => {
+    const files: [string, Uint8Array | string][] = [
+      ['train_step.onnx', encodeModel(train.graph, { stateAsInputs: true, metadata: { ...metadata, graph: 'train_step' } })],
+      ['eval_step.onnx', encodeModel(evalGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'eval_step' } })],
+      ['model.onnx', encodeModel(inference, { metadata })],
+      ['init.safetensors', encodeSafetensors(init, { architecture: config.arch, producer: `${PRODUCER} ${VERSION}` })],
+      ['artifact.json', JSON.stringify(manifest, null, 2) + '\n'],
+    ];
+    mkdirSync(dir, { recursive: true });
+    for (const [name, data] of files) writeFileAtomic(join(dir, name), data);
+    return files.map(([name]) => name);
+  };
+  return { manifest, write };
+}
+
+export function describeIO(io: GraphIO): string {
+  const line = (t: TensorSpec): string => `  ${t.name}: ${t.dtype}${formatShape(t.shape)}`;
+  return ['inputs:', ...io.inputs.map(line), 'outputs:', ...io.outputs.map(line)].join('\n');
+}

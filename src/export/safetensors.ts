@@ -1,0 +1,82 @@
+/**
+ * The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+ * mapping each name to dtype, shape and byte offsets, then the raw little-endian data. PyTorch
+ * reads it with `safetensors.torch.load_file`, so weights travel both ways.
+ */
+import { readFileSync } from 'node:fs';
+import type { DType, Tensor } from '../graph/ir.ts';
+import { numel } from '../graph/ir.ts';
+import { allocate } from '../graph/tensor.ts';
+import { UserError } from '../errors.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+
+const CODES: Record<DType, string> = { float32: 'F32', int64: 'I64', int32: 'I32', bool: 'BOOL' };
+const BYTES: Record<DType, number> = { float32: 4, int64: 8, int32: 4, bool: 1 };
+const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k as DType])) as Record<string, DType>;
+
+export type TensorMap = Map<string, Tensor>;
+
+export function encodeSafetensors(tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header['__metadata__'] = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const size = t.data.byteLength;
+    header[name] = { dtype: CODES[t.dtype], shape: [...t.dims], data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keeps the data 8-byte aligned
+  const head = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: TensorMap; metadata: Record<string, string> } {
+  const bad = (why: string): UserError => new UserError(`${source}: not a valid safetensors file (${why})`);
+  if (bytes.length < 8) throw bad('shorter than its 8-byte header length');
+  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > bytes.length - 8) throw bad('header runs past the end of the file');
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+  } catch {
+    throw bad('header is not JSON');
+  }
+  const base = 8 + headerLength;
+  const metadata = (header['__metadata__'] ?? {}) as unknown as Record<string, string>;
+  const tensors: TensorMap = new Map();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const dtype = DTYPES[entry.dtype];
+    if (!dtype) throw bad(`tensor ${name} has unsupported dtype ${entry.dtype}`);
+    const [start, end] = entry.data_offsets;
+    const n = numel(entry.shape);
+    if (end - start !== n * BYTES[dtype] || base + end > bytes.length) throw bad(`tensor ${name} has inconsistent offsets`);
+    const data = allocate(dtype, n);
+    new Uint8Array(data.buffer).set(bytes.subarray(base + start, base + end));
+    tensors.set(name, { dtype, dims: entry.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+export function writeSafetensors(path: string, tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+export function readSafetensors(path: string): { tensors: TensorMap; metadata: Record<string, string> } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return decodeSafetensors(bytes, path);
+}

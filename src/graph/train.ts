@@ -1,0 +1,129 @@
+/**
+ * The training step as one plain-ONNX graph: forward with batch statistics, the loss of
+ * torch.nn.CrossEntropyLoss, the backward pass, torch.optim.SGD's update and BatchNorm's running
+ * statistics. Every state tensor goes in as an input and comes out as `<name>.next`.
+ */
+import type { Builder } from './builder.ts';
+import type { Graph, Initializer, Value } from './ir.ts';
+import { gradients } from './autodiff.ts';
+import type { GradContext } from './gradients.ts';
+import { DEFAULT_CONV_GRAD } from './conv-grad.ts';
+import type { ModelConfig } from './model.ts';
+import { buildNetwork, modelDoc } from './model.ts';
+import { filled } from './tensor.ts';
+import { NEXT_SUFFIX } from './layers.ts';
+import { UserError, expected } from '../errors.ts';
+
+export interface LossOptions {
+  /** CrossEntropyLoss(label_smoothing=...), in [0, 1). */
+  readonly labelSmoothing?: number;
+  /** CrossEntropyLoss(weight=...), one positive weight per class. */
+  readonly classWeights?: readonly number[];
+}
+
+export interface TrainStep {
+  readonly graph: Graph;
+  /** Trainable parameters, in state_dict order. */
+  readonly parameters: readonly Initializer[];
+  /** Momentum buffers, one per parameter, named `<param>.momentum`. */
+  readonly momentum: readonly Initializer[];
+  /** BatchNorm running_mean and running_var. */
+  readonly runningStats: readonly Initializer[];
+}
+
+export const MOMENTUM_SUFFIX = '.momentum';
+export { NEXT_SUFFIX };
+
+export function checkLossOptions(options: LossOptions, classes: number): void {
+  const s = options.labelSmoothing ?? 0;
+  if (!(s >= 0 && s < 1)) throw expected('a number in [0, 1)', '--label-smoothing', s);
+  const w = options.classWeights;
+  if (w && (w.length !== classes || w.some((x) => !(x > 0) || !Number.isFinite(x)))) {
+    throw expected(`${classes} positive numbers`, '--class-weights', w.join(','));
+  }
+}
+
+/**
+ * CrossEntropyLoss with mean reduction, as PyTorch defines it with weights w and smoothing e:
+ * loss = sum_i sum_k w_k ((1-e) onehot_ik + e/K) (-log p_ik) / sum_i w_{y_i}.
+ */
+export function crossEntropy(b: Builder, logits: Value, labels: Value, classes: number, options: LossOptions): Value {
+  return b.scope('loss', () => {
+    const logp = b.op('LogSoftmax', [logits], { axis: 1 });
+    let onehot = b.op('OneHot', [labels, b.constant(classes, 'int64'), b.constant([0, 1])], { axis: -1 });
+    const smoothing = options.labelSmoothing ?? 0;
+    let target = smoothing > 0 ? b.op('Add', [b.op('Mul', [onehot, b.constant(1 - smoothing)]), b.constant(smoothing / classes)]) : onehot;
+    if (options.classWeights) {
+      const w = b.constant(options.classWeights, 'float32', [classes]);
+      target = b.op('Mul', [target, w]);
+      onehot = b.op('Mul', [onehot, w]);
+    }
+    const total = b.reduceSum(b.op('Mul', [target, logp]), [0, 1], false);
+    const weight = b.reduceSum(onehot, [0, 1], false);
+    return b.op('Neg', [b.op('Div', [total, weight])], {}, { names: ['loss'], name: 'mean' });
+  });
+}
+
+/** torch.optim.SGD (dampening 0, no Nesterov): g += wd p; buf = momentum buf + g; p -= lr buf. */
+function sgdUpdate(b: Builder, p: Value, grad: Value, buf: Value, hyper: { lr: Value; momentum: Value; weightDecay: Value }): [Value, Value] {
+  return b.scope(p.name, () => {
+    const g = b.op('Add', [grad, b.op('Mul', [p, hyper.weightDecay])], {}, { name: 'decay' });
+    const bufNext = b.op('Add', [b.op('Mul', [buf, hyper.momentum]), g], {}, { names: [`${buf.name}${NEXT_SUFFIX}`], name: 'momentum' });
+    const pNext = b.op('Sub', [p, b.op('Mul', [bufNext, hyper.lr])], {}, { names: [`${p.name}${NEXT_SUFFIX}`], name: 'step' });
+    return [pNext, bufNext];
+  });
+}
+
+/** Forward in training mode, the loss and every parameter's gradient, in one builder. */
+function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradContext) {
+  checkLossOptions(loss, config.classes);
+  const { net, logits } = buildNetwork(config, 'train');
+  const { b } = net;
+  const labels = b.input('labels', 'int64', [config.batch]);
+  const lossValue = crossEntropy(b, logits, labels, config.classes, loss);
+  const parameters = b.initializers().filter((i) => i.kind === 'parameter');
+  const grads = gradients(b, b.nodesSoFar(), lossValue, parameters.map((p) => p.value), ctx);
+  return { net, b, logits, lossValue, parameters, grads };
+}
+
+/**
+ * The loss and the raw gradients as outputs (`loss`, `<param>.grad`), without the update: for
+ * checking gradients against finite differences and for anyone who wants their own optimiser.
+ */
+export function buildGradientGraph(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): Graph {
+  const { b, lossValue, parameters, grads } = lossAndGradients(config, loss, ctx);
+  b.output(lossValue);
+  parameters.forEach((p, i) => b.output(b.op('Identity', [grads[i]!], {}, { names: [`${p.value.name}.grad`], name: `${p.value.name}.grad` })));
+  return b.graph(`${config.arch}.gradients`);
+}
+
+export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): TrainStep {
+  const { net, b, logits, lossValue, parameters, grads } = lossAndGradients(config, loss, ctx);
+  const hyper = {
+    lr: b.input('lr', 'float32', []),
+    momentum: b.input('momentum', 'float32', []),
+    weightDecay: b.input('weight_decay', 'float32', []),
+  };
+  const momentum = parameters.map((p): Initializer => {
+    const tensor = filled(p.tensor.dims, 0);
+    return { value: b.initializer(`${p.value.name}${MOMENTUM_SUFFIX}`, tensor, 'buffer'), tensor, kind: 'buffer' };
+  });
+  b.output(lossValue);
+  b.output(b.op('Identity', [logits], {}, { names: ['logits'], name: 'logits' }));
+  const updates = parameters.map((p, i) => {
+    const grad = grads[i];
+    if (!grad) throw new UserError(`${config.arch}: parameter ${p.value.name} does not affect the loss`);
+    return sgdUpdate(b, p.value, grad, momentum[i]!.value, hyper);
+  });
+  for (const [pNext] of updates) b.output(pNext);
+  for (const [, bufNext] of updates) b.output(bufNext);
+  const runningStats: Initializer[] = [];
+  const byName = new Map(b.initializers().map((i) => [i.value.name, i]));
+  for (const s of net.runningStats) {
+    b.output(s.meanNext!);
+    b.output(s.varNext!);
+    runningStats.push(byName.get(s.mean.name)!, byName.get(s.var.name)!);
+  }
+  const graph = b.graph(`${config.arch}.train_step`, `training step of ${modelDoc(config)}`);
+  return { graph, parameters, momentum, runningStats };
+}

@@ -55,10 +55,10 @@ export function gradients(b: Builder, nodes: readonly Node[], loss: Value, wrt: 
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     if (!path.has(node)) continue;
+    const dY = node.outputs.map(total);
+    if (dY.every((g) => g === null)) continue; // only non-float outputs (a mask, indices) lead on
     const rule = GRADIENTS[node.op];
     if (!rule) throw new UserError(`node ${node.name} (${node.op}): no gradient rule`);
-    const dY = node.outputs.map(total);
-    if (dY.every((g) => g === null)) continue;
     const needs = node.inputs.map((v) => differentiable(v) && (wanted.has(v) || (v.producer !== null && path.has(v.producer))));
     const grads = b.scope(`${node.name}.grad`, () => rule(b, node, dY, needs, ctx));
     if (grads.length !== node.inputs.length) {

@@ -168,11 +168,11 @@ function gemmGrad(b: Builder, n: Node, dy: Value, needs: readonly boolean[]): (V
     if (f !== 1) throw new Error(`node ${n.name} (Gemm): gradient assumes ${k} = 1`);
   }
   const [a, w, c] = [input(n, 0), input(n, 1), n.inputs[2] ?? null];
-  const transA = n.attrs['transA'] === 1;
-  const transB = n.attrs['transB'] === 1;
+  const transA = n.attrs['transA'] === 1 ? 1 : 0;
+  const transB = n.attrs['transB'] === 1 ? 1 : 0;
   // dA' = dY B'^T, dB' = A'^T dY; transposing back where A or B was stored transposed.
   const dA = !needs[0] ? null : transA
-    ? b.op('Gemm', [w, dy], { transA: transB ? 0 : 1, transB: 1 })
+    ? b.op('Gemm', [w, dy], { transA: transB, transB: 1 })
     : b.op('Gemm', [dy, w], { transB: transB ? 0 : 1 });
   const dW = !needs[1] ? null : transB
     ? b.op('Gemm', [dy, a], { transA: 1, transB: transA ? 1 : 0 })

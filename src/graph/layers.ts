@@ -27,6 +27,11 @@ export interface Net {
   readonly b: Builder;
   readonly rng: Rng;
   readonly runningStats: RunningStats[];
+  /**
+   * For gradient checks only: a smooth stand-in for ReLU (e.g. 'Sigmoid'). ReLU's kinks, met
+   * everywhere after BatchNorm centres activations at zero, make finite differences unreliable.
+   */
+  readonly activation?: string;
 }
 
 function channels(x: Value): number {
@@ -103,7 +108,7 @@ function runningUpdate(b: Builder, x: Value, mean: Value, variance: Value, batch
 }
 
 export function relu(net: Net, x: Value): Value {
-  return net.b.op('Relu', [x]);
+  return net.b.op(net.activation ?? 'Relu', [x]);
 }
 
 /**

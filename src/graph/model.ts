@@ -2,7 +2,7 @@
  * From user options to a checked model configuration, and from that to the inference graph:
  * `images` [N,C,H,W] -> `logits` [N,classes] and `probabilities` (softmax).
  */
-import { Builder, DEFAULT_OPSET } from './builder.ts';
+import { Builder, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './builder.ts';
 import type { Mode } from './builder.ts';
 import type { Dim, Graph, Value } from './ir.ts';
 import type { Net } from './layers.ts';
@@ -75,14 +75,16 @@ export function resolveModel(options: ModelOptions): ModelConfig {
   }
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw expected('non-negative integer', '--seed', seed);
+  const opset = options.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw expected(`an opset from ${MIN_OPSET} to ${MAX_OPSET}`, '--opset', opset);
   const batch = options.batch === undefined ? BATCH_SYMBOL : positiveInt(options.batch, '--batch');
-  return { arch: options.arch, spec, classes, input, reduction, seed, opset: options.opset ?? DEFAULT_OPSET, batch };
+  return { arch: options.arch, spec, classes, input, reduction, seed, opset, batch };
 }
 
 /** A builder holding the network on a fresh `images` input, initialised from the config's seed. */
-export function buildNetwork(config: ModelConfig, mode: Mode): { net: Net; images: Value; logits: Value } {
+export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string): { net: Net; images: Value; logits: Value } {
   const b = new Builder({ opset: config.opset, mode });
-  const net: Net = { b, rng: createRng(config.seed), runningStats: [] };
+  const net: Net = { b, rng: createRng(config.seed), runningStats: [], ...(activation ? { activation } : {}) };
   const images = b.input('images', 'float32', [config.batch, ...config.input]);
   const logits = buildResNet(net, config.spec, images, config.classes);
   return { net, images, logits };

@@ -75,9 +75,9 @@ function sgdUpdate(b: Builder, p: Value, grad: Value, buf: Value, hyper: { lr: V
 }
 
 /** Forward in training mode, the loss and every parameter's gradient, in one builder. */
-function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradContext) {
+function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradContext, activation?: string) {
   checkLossOptions(loss, config.classes);
-  const { net, logits } = buildNetwork(config, 'train');
+  const { net, logits } = buildNetwork(config, 'train', activation);
   const { b } = net;
   const labels = b.input('labels', 'int64', [config.batch]);
   const lossValue = crossEntropy(b, logits, labels, config.classes, loss);
@@ -90,8 +90,8 @@ function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradConte
  * The loss and the raw gradients as outputs (`loss`, `<param>.grad`), without the update: for
  * checking gradients against finite differences and for anyone who wants their own optimiser.
  */
-export function buildGradientGraph(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): Graph {
-  const { b, lossValue, parameters, grads } = lossAndGradients(config, loss, ctx);
+export function buildGradientGraph(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }, activation?: string): Graph {
+  const { b, lossValue, parameters, grads } = lossAndGradients(config, loss, ctx, activation);
   b.output(lossValue);
   parameters.forEach((p, i) => b.output(b.op('Identity', [grads[i]!], {}, { names: [`${p.value.name}.grad`], name: `${p.value.name}.grad` })));
   return b.graph(`${config.arch}.gradients`);

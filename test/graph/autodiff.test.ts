@@ -1,0 +1,117 @@
+// Whole networks: the gradient of the loss with respect to every parameter, against finite
+// differences; and the walker's own guarantees (fan-out sums, pruning, missing rules).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Builder } from '../../src/graph/builder.ts';
+import { gradients } from '../../src/graph/autodiff.ts';
+import type { ModelConfig } from '../../src/graph/model.ts';
+import type { ModelSpec } from '../../src/graph/resnet.ts';
+import { buildGradientGraph } from '../../src/graph/train.ts';
+import { filled } from '../../src/graph/tensor.ts';
+import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
+import type { ConvGradPolicy } from '../../src/graph/conv-grad.ts';
+import { createRng } from '../../src/util/random.ts';
+import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
+
+/** A network small enough for finite differences: two stages of one block each. */
+function tinyConfig(stem: 'cifar' | 'imagenet', block: 'basic' | 'bottleneck', se: boolean, batch = 4): ModelConfig {
+  const spec: ModelSpec = {
+    block, stem,
+    stages: [{ width: 4, blocks: 1 }, { width: 4, blocks: 1 }],
+    ...(se ? { se: { reduction: 2 } } : {}),
+  };
+  const side = stem === 'imagenet' ? 12 : 6;
+  return { arch: 'tiny', spec, classes: 3, input: [3, side, side], reduction: se ? 2 : null, seed: 3, opset: 17, batch };
+}
+
+/**
+ * ReLU is swapped for Sigmoid here (the ReLU rule has its own exact check): with ReLU, BatchNorm
+ * puts many activations within a step of a kink, and finite differences of the first layers
+ * swing by tens of percent whatever the step.
+ */
+async function checkNetwork(config: ModelConfig, policy: ConvGradPolicy = DEFAULT_CONV_GRAD): Promise<void> {
+  const graph = buildGradientGraph(config, {}, { conv: policy }, 'Sigmoid');
+  const s = await session(graph);
+  const rng = createRng(11);
+  const n = config.batch as number;
+  const [c, h, w] = config.input;
+  const feeds = {
+    ...stateFeeds(graph),
+    images: floats(Array.from({ length: n * c * h * w }, () => rng.normal()), [n, c, h, w]),
+    labels: int64s([0, 1, 2, 1].slice(0, n), [n]),
+  };
+  const out = await s.run(feeds);
+  const params = graph.initializers.filter((i) => i.kind === 'parameter');
+  // One random direction per parameter tensor, and one over (nearly) all of them at once.
+  const direction = (p: (typeof params)[number]): [string, Float32Array] => [p.value.name, Float32Array.from(p.tensor.data as Float32Array, () => rng.normal())];
+  // Max pooling has a kink wherever two entries of a window nearly tie, and a step of 1e-3 in
+  // the stem's weights crosses dozens of them: those get a step small enough to cross none.
+  // Parameters after the pool leave its input, and so its kinks, alone.
+  const beforePool = (name: string): boolean => config.spec.stem === 'imagenet' && /^(conv1|bn1)\./.test(name);
+  const directions: Map<string, Float32Array>[] = [
+    ...params.map((p) => new Map([direction(p)])),
+    new Map(params.filter((p) => !beforePool(p.value.name)).map(direction)),
+  ];
+  for (const dir of directions) {
+    const h0 = [...dir.keys()].some(beforePool) ? 2e-5 : 1e-3;
+    const loss = async (sign: number): Promise<number> => {
+      const shifted = { ...feeds };
+      for (const p of params) {
+        const v = dir.get(p.value.name);
+        if (v) shifted[p.value.name] = floats((p.tensor.data as Float32Array).map((x, k) => x + sign * h0 * v[k]!), p.tensor.dims);
+      }
+      return data((await s.run(shifted, ['loss']))['loss']!)[0]!;
+    };
+    const fd = ((await loss(1)) - (await loss(-1))) / (2 * h0);
+    let analytic = 0;
+    for (const [name, v] of dir) {
+      const g = data(out[`${name}.grad`]!);
+      for (let k = 0; k < g.length; k++) analytic += g[k]! * v[k]!;
+    }
+    assert.ok(Math.abs(fd - analytic) <= 3e-3 + 3e-2 * Math.abs(fd), `along ${dir.size > 1 ? 'all parameters' : [...dir.keys()][0]}: autodiff ${analytic}, finite differences ${fd}`);
+  }
+  await s.release();
+}
+
+describe('whole-network gradients against finite differences', () => {
+  it('CIFAR stem, basic blocks, stride 1 and 2 with projection', () => checkNetwork(tinyConfig('cifar', 'basic', false)));
+  it('CIFAR stem, basic blocks with SE', () => checkNetwork(tinyConfig('cifar', 'basic', true)));
+  it('ImageNet stem (7x7/2 conv, 3x3/2 max pool), bottleneck blocks with SE', () => checkNetwork(tinyConfig('imagenet', 'bottleneck', true)));
+  it('ImageNet stem, basic blocks without SE', () => checkNetwork(tinyConfig('imagenet', 'basic', false)));
+  it('the other conv formulations give the same gradients', () =>
+    checkNetwork(tinyConfig('cifar', 'basic', true), { ...DEFAULT_CONV_GRAD, dx: 'flipped', dw: 'batched', flippedMinSize: 1, batchedMinSize: 1 }));
+});
+
+describe('the walker', () => {
+  it('sums the gradients of a value used twice (a residual skip)', async () => {
+    const b = new Builder();
+    const x = b.initializer('x', filled([3], 2), 'parameter');
+    const y = b.op('Add', [b.op('Mul', [x, x]), x]); // y = x^2 + x, dy/dx = 2x + 1 = 5
+    const loss = b.reduceSum(y, [0], false);
+    const [g] = gradients(b, b.nodesSoFar(), loss, [x]);
+    b.output(g!);
+    const s = await session(b.graph('fanout'));
+    const out = await s.run(stateFeeds(b.graph('fanout')));
+    assert.deepEqual([...data(out[g!.name]!)], [5, 5, 5]);
+  });
+
+  it('builds nothing for values the loss does not depend on', () => {
+    const b = new Builder();
+    const x = b.initializer('x', filled([3], 1), 'parameter');
+    const unused = b.initializer('unused', filled([3], 1), 'parameter');
+    b.op('Relu', [unused]);
+    const loss = b.reduceSum(b.op('Sigmoid', [x]), [0], false);
+    const before = b.nodesSoFar().length;
+    const [gx, gu] = gradients(b, b.nodesSoFar(), loss, [x, unused]);
+    assert.ok(gx);
+    assert.equal(gu, null);
+    assert.ok(!b.nodesSoFar().slice(before).some((n) => n.name.startsWith('Relu')), 'no backward node for the unused branch');
+  });
+
+  it('stops with the node and op when no rule exists, never a silent zero', () => {
+    const b = new Builder();
+    const x = b.initializer('x', filled([2, 2], 1), 'parameter');
+    const loss = b.reduceSum(b.scope('head', () => b.op('Abs', [x])), [0, 1], false);
+    assert.throws(() => gradients(b, b.nodesSoFar(), loss, [x]), /node head\/Abs \(Abs\): no gradient rule/);
+  });
+});

@@ -1,0 +1,84 @@
+// The zoo: parameter counts against PyTorch's and an independent formula, state_dict names,
+// module-path node names, and the one-line errors for bad options.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../src/graph/model.ts';
+import { modelNames } from '../../src/graph/registry.ts';
+
+/** Parameters of a torchvision-layout (SE-)ResNet, counted from the architecture's definition. */
+function expectedCount(arch: string, classes: number, r = 16): number {
+  const se = arch.startsWith('se_');
+  const depth = Number(arch.replace(/\D/g, ''));
+  const imagenet = [18, 34, 50, 101, 152].includes(depth);
+  const bottleneck = depth >= 50 && imagenet;
+  const blocks = imagenet
+    ? ({ 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3] } as Record<number, number[]>)[depth]!
+    : Array(3).fill((depth - 2) / 6);
+  const widths = imagenet ? [64, 128, 256, 512] : [16, 32, 64];
+  const bn = (c: number): number => 2 * c;
+  let n = imagenet ? 64 * 3 * 49 + bn(64) : 16 * 3 * 9 + bn(16);
+  let cin = imagenet ? 64 : 16;
+  widths.forEach((w, s) => {
+    for (let j = 0; j < blocks[s]!; j++) {
+      const out = bottleneck ? 4 * w : w;
+      n += bottleneck ? cin * w + bn(w) + 9 * w * w + bn(w) + w * out + bn(out) : 9 * cin * w + bn(w) + 9 * w * w + bn(w);
+      if ((s > 0 && j === 0) || cin !== out) n += cin * out + bn(out);
+      if (se) {
+        const h = Math.max(1, Math.floor(out / r));
+        n += out * h + h + h * out + out;
+      }
+      cin = out;
+    }
+  });
+  return n + cin * classes + classes;
+}
+
+describe('the model zoo', () => {
+  it('matches torchvision parameter counts', () => {
+    assert.equal(parameterCount(buildInferenceGraph(resolveModel({ arch: 'resnet18' }))), 11_689_512);
+    assert.equal(parameterCount(buildInferenceGraph(resolveModel({ arch: 'resnet50' }))), 25_557_032);
+  });
+
+  it('counts every network as its definition says', () => {
+    for (const arch of modelNames()) {
+      const config = resolveModel({ arch, input: arch.match(/\d+/)![0].length <= 3 && /resnet(18|34|50|101|152)$/.test(arch) ? [3, 32, 32] : undefined });
+      assert.equal(parameterCount(buildInferenceGraph(config)), expectedCount(arch, config.classes), arch);
+    }
+    assert.equal(parameterCount(buildInferenceGraph(resolveModel({ arch: 'se_resnet20', reduction: 4, classes: 8 }))), expectedCount('se_resnet20', 8, 4));
+  });
+
+  it('names parameters as PyTorch state_dict keys and nodes by module path', () => {
+    const graph = buildInferenceGraph(resolveModel({ arch: 'se_resnet50', input: [3, 64, 64] }));
+    const names = new Set(graph.initializers.map((i) => i.value.name));
+    for (const key of ['conv1.weight', 'bn1.running_mean', 'bn1.running_var', 'layer1.0.downsample.0.weight', 'layer1.0.downsample.1.bias',
+      'layer3.1.se.fc2.bias', 'layer4.2.conv3.weight', 'layer1.0.se.fc1.weight', 'fc.weight', 'fc.bias']) {
+      assert.ok(names.has(key), key);
+    }
+    const nodes = new Set(graph.nodes.map((n) => n.name));
+    for (const name of ['conv1', 'layer2.0.conv1', 'layer2.0.se.fc1', 'layer2.0.se/scale', 'layer2.0/residual', 'fc']) assert.ok(nodes.has(name), name);
+    const fc1 = graph.initializers.find((i) => i.value.name === 'layer1.0.se.fc1.weight')!;
+    assert.deepEqual(fc1.tensor.dims, [16, 256, 1, 1]);
+  });
+
+  it('initialises deterministically from the seed, like torchvision', () => {
+    const weights = (seed: number): Float32Array => buildInferenceGraph(resolveModel({ arch: 'resnet20', seed })).initializers.find((i) => i.value.name === 'layer2.0.conv1.weight')!.tensor.data as Float32Array;
+    assert.deepEqual(weights(3), weights(3));
+    assert.notDeepEqual(weights(3), weights(4));
+    // Kaiming normal, fan_out, ReLU gain: std = sqrt(2 / (32 * 3 * 3)) = 0.0833
+    const w = weights(3);
+    const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+    assert.ok(Math.abs(std - Math.sqrt(2 / 288)) < 0.005, `std ${std}`);
+  });
+
+  it('refuses bad options with one line each', () => {
+    assert.throws(() => resolveModel({ arch: 'resnet19' }), /unknown architecture "resnet19"; known: resnet18, se_resnet18, .*se_resnet110/);
+    assert.throws(() => resolveModel({ arch: 'se_resnet20', reduction: 0 }), /expected an integer from 1 to 16 .* for --reduction but received 0/);
+    assert.throws(() => resolveModel({ arch: 'se_resnet20', reduction: 17 }), /for --reduction but received 17/);
+    assert.throws(() => resolveModel({ arch: 'resnet20', reduction: 4 }), /--reduction applies to SE networks only/);
+    assert.throws(() => resolveModel({ arch: 'resnet20', classes: 1 }), /expected an integer of at least 2 for --classes but received 1/);
+    assert.throws(() => resolveModel({ arch: 'resnet18', input: [3, 16, 16] }), /input 3x16x16 is too small for resnet18: the smallest that works is 3x32x32/);
+    assert.throws(() => parseInputShape('3x224'), /expected CxHxW such as 3x224x224 for --input but received "3x224"/);
+    assert.throws(() => parseInputShape('3x0x5'), /for --input/);
+    assert.throws(() => resolveModel({ arch: 'resnet20', opset: 12 }), /opset/);
+  });
+});

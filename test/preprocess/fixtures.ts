@@ -1,0 +1,49 @@
+// Shared by the preprocess tests: where the data lives, temporary folders, and synthetic images.
+// Fixtures are made with sharp directly: these tests exercise src/preprocess/, the one sharp user.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import sharp from 'sharp';
+import type { Sharp } from 'sharp';
+
+export const REPO: string = fileURLToPath(new URL('../../', import.meta.url));
+/** `<repo>/../shared/data`, where CI puts the shared data sets beside the clone. */
+export const SHARED_DATA: string = join(REPO, '..', 'shared', 'data');
+export const WHOLE_IMAGES: string = join(SHARED_DATA, 'histology-whole-images');
+export const KATHER_FULL: string = join(SHARED_DATA, 'kather2016-crc-texture');
+/** The 80-tile sample committed to the repository. */
+export const SAMPLE: string = join(REPO, 'data', 'kather2016-crc-texture-sample');
+/** Gitignored folder for files meant to be looked at (contact sheets). */
+export const TEST_OUTPUT: string = join(REPO, 'test-output');
+
+/** A fresh temporary folder, removed when the test ends. */
+export function tempDir(t: TestContext, prefix = 'senet-ort-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A sharp pipeline over a solid colour (or a function of x, y giving RGB) of the given size. */
+export function synthetic(width: number, height: number, colour: readonly number[] | ((x: number, y: number) => readonly number[])): Sharp {
+  const channels = (typeof colour === 'function' ? colour(0, 0) : colour).length;
+  const data = Buffer.alloc(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const c = typeof colour === 'function' ? colour(x, y) : colour;
+      for (let i = 0; i < channels; i++) data[(y * width + x) * channels + i] = c[i]!;
+    }
+  }
+  return sharp(data, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
+}
+
+/** Write bytes, creating folders. */
+export function put(path: string, bytes: Uint8Array | string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/** Tissue-like texture: pink/purple noise that no white filter drops. */
+export const tissue = (x: number, y: number): number[] => [150 + ((x * 7 + y * 13) % 60), 60 + ((x * 11 + y * 5) % 50), 140 + ((x * 3 + y * 17) % 40)];

@@ -1,0 +1,105 @@
+// gen-graph end to end, as a user runs it: stdout or -o, --list, --train, and one-line errors.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { runBin } from '../helpers/cli.ts';
+import { readSafetensors } from '../../src/export/safetensors.ts';
+import type { ArtifactManifest } from '../../src/export/artifacts.ts';
+import { data, floats, int64s } from '../helpers/ort.ts';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'gen-graph-'));
+
+describe('gen-graph', () => {
+  it('writes a model to stdout that onnxruntime runs', async () => {
+    const r = runBin('gen-graph', ['se_resnet20', '--classes', '4', '--input', '3x40x40']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = await ort.InferenceSession.create(r.stdout);
+    const out = await s.run({ images: floats(new Float32Array(2 * 3 * 40 * 40).fill(0.5), [2, 3, 40, 40]) });
+    assert.deepEqual(out['probabilities']!.dims, [2, 4]);
+  });
+
+  it('writes -o FILE, and the same bytes for the same seed', () => {
+    const dir = tmp();
+    try {
+      for (const name of ['a', 'b']) assert.equal(runBin('gen-graph', ['resnet20', '--seed', '5', '-o', join(dir, `${name}.onnx`)]).status, 0);
+      assert.deepEqual(readFileSync(join(dir, 'a.onnx')), readFileSync(join(dir, 'b.onnx')));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('lists the networks with parameter counts', () => {
+    const r = runBin('gen-graph', ['--list']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /resnet50\s+25,557,032/);
+    assert.match(r.stdout.toString(), /se_resnet110/);
+  });
+
+  it('refuses bad input with one line, a non-zero exit and no file', () => {
+    const dir = tmp();
+    try {
+      const out = join(dir, 'm.onnx');
+      const cases: [string[], RegExp][] = [
+        [['resnet19', '-o', out], /^gen-graph: unknown architecture "resnet19"; known: resnet18, .*\n$/],
+        [['se_resnet20', '--reduction', '0', '-o', out], /^gen-graph: expected an integer from 1 to 16 .* for --reduction but received 0\n$/],
+        [['resnet20', '--classes', '1', '-o', out], /^gen-graph: expected an integer of at least 2 for --classes but received 1\n$/],
+        [['resnet50', '--input', '3x20x20', '-o', out], /^gen-graph: input 3x20x20 is too small for resnet50: the smallest that works is 3x32x32 .*\n$/],
+        [['resnet20', '--input', '3x32', '-o', out], /^gen-graph: expected CxHxW such as 3x224x224 for --input but received "3x32"\n$/],
+        [['resnet20', '--classes', 'ten', '-o', out], /^gen-graph: expected integer for --classes but received "ten"\n$/],
+      ];
+      for (const [args, message] of cases) {
+        const r = runBin('gen-graph', args);
+        assert.equal(r.status, 1, args.join(' '));
+        assert.match(r.stderr, message);
+        assert.ok(!existsSync(out), 'no partial file');
+      }
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('--train writes the artifacts, and one step runs from Node on train_step.onnx with init.safetensors', async () => {
+    const dir = tmp();
+    try {
+      const r = runBin('gen-graph', ['se_resnet20', '--train', '--out-dir', dir, '--input', '3x16x16', '--classes', '3', '--label-smoothing', '0.1']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readdirSync(dir).sort(), ['artifact.json', 'eval_step.onnx', 'init.safetensors', 'model.onnx', 'train_step.onnx']);
+      const manifest = JSON.parse(readFileSync(join(dir, 'artifact.json'), 'utf8')) as ArtifactManifest;
+      assert.equal(manifest.architecture, 'se_resnet20');
+      assert.equal(manifest.loss.labelSmoothing, 0.1);
+      const { tensors } = readSafetensors(join(dir, 'init.safetensors'));
+      assert.deepEqual([...tensors.keys()].sort(), [...manifest.parameters, ...manifest.momentumBuffers, ...manifest.runningStatistics].sort());
+      const s = await ort.InferenceSession.create(join(dir, 'train_step.onnx'));
+      const feeds: Record<string, ort.Tensor> = {
+        images: floats(Array.from({ length: 2 * 3 * 256 }, (_, i) => Math.sin(i)), [2, 3, 16, 16]), labels: int64s([0, 2], [2]),
+        lr: floats([0.1], []), momentum: floats([0.9], []), weight_decay: floats([1e-4], []),
+      };
+      for (const [name, t] of tensors) feeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+      const out = await s.run(feeds);
+      assert.ok(Number.isFinite(data(out['loss']!)[0]!));
+      for (const name of manifest.parameters) assert.ok(out[`${name}.next`], `${name}.next`);
+      // model.onnx carries the same initial weights as init.safetensors
+      const m = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+      const e = await ort.InferenceSession.create(join(dir, 'eval_step.onnx'));
+      const images = floats(Array.from({ length: 3 * 256 }, (_, i) => Math.cos(i)), [1, 3, 16, 16]);
+      const evalFeeds: Record<string, ort.Tensor> = { images };
+      for (const name of e.inputNames) if (name !== 'images') evalFeeds[name] = feeds[name]!;
+      const [pm, pe] = [await m.run({ images }), await e.run(evalFeeds)];
+      // ORT folds BN into the convs of model.onnx (constant weights), so allow float rounding.
+      const [a, b] = [data(pm['probabilities']!), data(pe['probabilities']!)];
+      a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5, `probability ${i}: ${v} vs ${b[i]}`));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('--train without --out-dir says what is missing', () => {
+    const r = runBin('gen-graph', ['resnet20', '--train']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'gen-graph: --train writes several files: give --out-dir DIR\n');
+  });
+});

@@ -3,7 +3,7 @@
  * build order, only the nodes on a path from a wanted value to the loss, asks the gradient
  * table for each, and sums gradients where a value fans out (the residual skip) with Add.
  */
-import type { Builder } from './builder.ts';
+import type { Builder, Region } from './builder.ts';
 import type { Node, Value } from './ir.ts';
 import { GRADIENTS } from './gradients.ts';
 import type { GradContext } from './gradients.ts';
@@ -37,8 +37,12 @@ function pathNodes(nodes: readonly Node[], loss: Value, wrt: readonly Value[]): 
  * Appends the backward pass of `loss` (a scalar) to the builder's graph and returns the
  * gradient of each value in `wrt`, in order. A value the loss does not depend on gets null.
  */
-export function gradients(b: Builder, nodes: readonly Node[], loss: Value, wrt: readonly Value[], ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): (Value | null)[] {
+export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): (Value | null)[] {
+  const nodes = b.nodesSoFar();
   const path = pathNodes(nodes, loss, wrt);
+  const regionOf = new Map<Node, Region>();
+  for (const r of b.regions()) for (const n of r.nodes) regionOf.set(n, r);
+  const done = new Set<Region>();
   const pending = new Map<Value, Value[]>([[loss, [b.constant(1)]]]);
   const wanted = new Set<Value>(wrt);
 
@@ -52,26 +56,47 @@ export function gradients(b: Builder, nodes: readonly Node[], loss: Value, wrt: 
     return sum;
   };
 
+  const needed = (v: Value | null): boolean =>
+    differentiable(v) && (wanted.has(v) || (v.producer !== null && (path.has(v.producer))));
+  const accumulate = (v: Value, g: Value | null, where: string): void => {
+    if (g === null) return;
+    if (g.shape.length !== v.shape.length || g.shape.some((d, k) => typeof d === 'number' && typeof v.shape[k] === 'number' && d !== v.shape[k])) {
+      throw new Error(`${where} gave ${v.name} a gradient of shape [${g.shape}] for [${v.shape}]`);
+    }
+    pending.set(v, [...(pending.get(v) ?? []), g]);
+  };
+
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     if (!path.has(node)) continue;
+    const region = regionOf.get(node);
+    if (region) {
+      // Met at its last node, after every reader of its outputs: one closed-form step for all of it.
+      if (done.has(region)) continue;
+      done.add(region);
+      for (const inner of region.nodes) {
+        for (const v of inner.outputs) {
+          if (!region.outputs.includes(v) && pending.get(v)?.length) throw new Error(`${region.name}: ${v.name} is read outside its region`);
+        }
+      }
+      const dY = region.outputs.map(total);
+      if (dY.every((g) => g === null)) continue;
+      const needs = region.inputs.map(needed);
+      const grads = b.scope(`${region.name}.grad`, () => region.grad(b, dY, needs));
+      if (grads.length !== region.inputs.length) throw new Error(`${region.name}: closed-form backward returned ${grads.length} gradients for ${region.inputs.length} inputs`);
+      grads.forEach((g, j) => { if (needs[j]) accumulate(region.inputs[j]!, g, `backward of ${region.name}`); });
+      continue;
+    }
     const dY = node.outputs.map(total);
     if (dY.every((g) => g === null)) continue; // only non-float outputs (a mask, indices) lead on
     const rule = GRADIENTS[node.op];
     if (!rule) throw new UserError(`node ${node.name} (${node.op}): no gradient rule`);
-    const needs = node.inputs.map((v) => differentiable(v) && (wanted.has(v) || (v.producer !== null && path.has(v.producer))));
+    const needs = node.inputs.map(needed);
     const grads = b.scope(`${node.name}.grad`, () => rule(b, node, dY, needs, ctx));
     if (grads.length !== node.inputs.length) {
       throw new Error(`gradient rule for ${node.op} returned ${grads.length} gradients for ${node.inputs.length} inputs`);
     }
-    grads.forEach((g, j) => {
-      const v = node.inputs[j]!;
-      if (!needs[j] || g === null) return;
-      if (g.shape.length !== v.shape.length || g.shape.some((d, k) => typeof d === 'number' && typeof v.shape[k] === 'number' && d !== v.shape[k])) {
-        throw new Error(`gradient rule for ${node.op} (${node.name}) gave ${v.name} a gradient of shape [${g.shape}] for [${v.shape}]`);
-      }
-      pending.set(v, [...(pending.get(v) ?? []), g]);
-    });
+    grads.forEach((g, j) => { if (needs[j]) accumulate(node.inputs[j]!, g, `gradient rule for ${node.op} (${node.name})`); });
   }
   return wrt.map(total);
 }

@@ -47,7 +47,7 @@ function expandTo(b: Builder, g: Value, x: Value): Value {
 }
 
 /** 1 / (elements averaged per output), from static shapes when known, else at run time. */
-function meanScale(b: Builder, x: Value, y: Value): Value {
+export function meanScale(b: Builder, x: Value, y: Value): Value {
   const [nx, ny] = [x.shape, y.shape].map((s) => (s.every((d) => typeof d === 'number') ? numel(s as number[]) : null));
   if (nx !== null && ny !== null) return b.constant(ny / nx);
   const size = (v: Value): Value => b.op('Cast', [b.op('Size', [v])], { to: 1 });
@@ -193,4 +193,38 @@ function maxPoolGrad(b: Builder, n: Node, dy: Value): Value {
   const flat = b.reshape(zeros, [-1]);
   const scattered = b.op('ScatterElements', [flat, b.reshape(indices, [-1]), b.reshape(dy, [-1])], { axis: 0, reduction: 'add' });
   return b.reshape(scattered, b.op('Shape', [x]));
+}
+
+/** What BatchNorm's forward (layers.ts) keeps for its backward; all per-channel tensors are [1,C,1,1]. */
+export interface BatchNormSaved {
+  readonly dy: Value;
+  readonly centred: Value;
+  readonly invStd: Value;
+  /** gamma * invStd */
+  readonly scale: Value;
+}
+
+/**
+ * BatchNorm in training mode, closed form (inputs x, gamma, beta), with sums over N*H*W = m:
+ *   dx = scale (dy - sum(dy)/m - xc invStd^2 sum(dy xc)/m),
+ *   dgamma = invStd sum(dy xc), dbeta = sum(dy).
+ * Sums reduce over H*W first, then N, as the forward's means do.
+ */
+export function batchNormTrainGrad(b: Builder, s: BatchNormSaved, needs: readonly boolean[]): (Value | null)[] {
+  const channels = s.centred.shape[1] as number;
+  const sum = (v: Value): Value => b.reduceSum(b.reduceSum(v, [2, 3]), [0]);
+  const sumDy = sum(s.dy);
+  const sumDyXc = sum(b.op('Mul', [s.dy, s.centred]));
+  let dx: Value | null = null;
+  if (needs[0]) {
+    const invM = b.op('Neg', [meanScale(b, s.dy, sumDy)]);
+    const k0 = b.op('Mul', [b.op('Mul', [s.scale, sumDy]), invM]);
+    const k1 = b.op('Mul', [b.op('Mul', [b.op('Mul', [s.scale, b.op('Mul', [s.invStd, s.invStd])]), sumDyXc]), invM]);
+    dx = b.op('Add', [b.op('Add', [b.op('Mul', [s.dy, s.scale]), b.op('Mul', [s.centred, k1])]), k0]);
+  }
+  return [
+    dx,
+    needs[1] ? b.reshape(b.op('Mul', [sumDyXc, s.invStd]), [channels]) : null,
+    needs[2] ? b.reshape(sumDy, [channels]) : null,
+  ];
 }

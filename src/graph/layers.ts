@@ -6,6 +6,7 @@ import type { Builder } from './builder.ts';
 import type { Value } from './ir.ts';
 import { float } from './ir.ts';
 import { filled, kaimingNormalFanOut, uniformFanIn } from './tensor.ts';
+import { batchNormTrainGrad } from './gradients.ts';
 import type { Rng } from '../util/random.ts';
 
 export const BN_EPS = 1e-5;
@@ -79,13 +80,17 @@ export function batchNorm(net: Net, name: string, x: Value): Value {
       net.runningStats.push({ mean, var: variance });
       return b.op('BatchNormalization', [x, gamma, beta, mean, variance], { epsilon: float(BN_EPS) }, { name: '' });
     }
+    const since = b.mark();
     const batchMean = b.reduceMean(b.reduceMean(x, [2, 3]), [0]);
     const centred = b.op('Sub', [x, batchMean]);
-    const batchVar = b.reduceMean(b.reduceMean(b.op('Mul', [centred, centred]), [2, 3]), [0]);
+    const perImage = (x.shape[2] as number) * (x.shape[3] as number);
+    const batchVar = b.reduceMean(b.op('Mul', [b.reduceSumSquare(centred, [2, 3]), b.constant(1 / perImage)]), [0]);
     const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [batchVar, b.constant(BN_EPS)])])]);
-    const normalised = b.op('Mul', [centred, invStd]);
     const perChannel = [c, 1, 1];
-    const y = b.op('Add', [b.op('Mul', [normalised, b.reshape(gamma, perChannel)]), b.reshape(beta, perChannel)]);
+    // y = (x - mean) * (gamma / std) + beta: two full-size passes after centring, not four.
+    const scale = b.op('Mul', [b.reshape(gamma, perChannel), invStd]);
+    const y = b.op('Add', [b.op('Mul', [centred, scale]), b.reshape(beta, perChannel)]);
+    b.region(since, [x, gamma, beta], [y], (gb, [dy], needs) => batchNormTrainGrad(gb, { dy: dy!, centred, invStd, scale }, needs));
     net.runningStats.push({ mean, var: variance, ...runningUpdate(b, x, mean, variance, batchMean, batchVar) });
     return y;
   });

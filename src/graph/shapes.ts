@@ -235,6 +235,7 @@ const RULES: Record<string, ShapeRule> = {
 
   ReduceMean: (inputs, attrs) => reduce(inputs, attrs, inputs.length > 1),
   ReduceSum: (inputs, attrs) => reduce(inputs, attrs, true),
+  ReduceSumSquare: (inputs, attrs) => reduce(inputs, attrs, inputs.length > 1),
   ReduceMax: (inputs, attrs) => reduce(inputs, attrs, inputs.length > 1),
 
   Flatten: (inputs, attrs) => {

@@ -82,7 +82,7 @@ function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradConte
   const labels = b.input('labels', 'int64', [config.batch]);
   const lossValue = crossEntropy(b, logits, labels, config.classes, loss);
   const parameters = b.initializers().filter((i) => i.kind === 'parameter');
-  const grads = gradients(b, b.nodesSoFar(), lossValue, parameters.map((p) => p.value), ctx);
+  const grads = gradients(b, lossValue, parameters.map((p) => p.value), ctx);
   return { net, b, logits, lossValue, parameters, grads };
 }
 

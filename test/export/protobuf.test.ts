@@ -50,9 +50,9 @@ describe('ONNX export', () => {
     assert.equal(meta['seed'], '7');
     assert.equal(meta['producer'], 'senet-ort');
     assert.match(model.docString, /se_resnet20: SE-ResNet \(reduction 16\)/);
-    assert.ok(model.graph!.valueInfo.some((v) => v.name === 'layer1.0.se/excitation'));
-    assert.deepEqual(model.graph!.input.map((v) => v.name), ['images']);
-    assert.deepEqual(model.graph!.output.map((v) => v.name), ['logits', 'probabilities']);
+    assert.ok((model.graph!.valueInfo ?? []).some((v) => v.name === 'layer1.0.se/excitation'));
+    assert.deepEqual((model.graph!.input ?? []).map((v) => v.name), ['images']);
+    assert.deepEqual((model.graph!.output ?? []).map((v) => v.name), ['logits', 'probabilities']);
   });
 
   it('prints a readable listing', () => {

@@ -12,6 +12,7 @@ import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
 import type { ConvGradPolicy } from '../../src/graph/conv-grad.ts';
 import { createRng } from '../../src/util/random.ts';
 import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
+import type { Feeds } from '../helpers/ort.ts';
 
 /** A network small enough for finite differences: two stages of one block each. */
 function tinyConfig(stem: 'cifar' | 'imagenet', block: 'basic' | 'bottleneck', se: boolean, batch = 4): ModelConfig {
@@ -35,7 +36,7 @@ async function checkNetwork(config: ModelConfig, policy: ConvGradPolicy = DEFAUL
   const rng = createRng(11);
   const n = config.batch as number;
   const [c, h, w] = config.input;
-  const feeds = {
+  const feeds: Feeds = {
     ...stateFeeds(graph),
     images: floats(Array.from({ length: n * c * h * w }, () => rng.normal()), [n, c, h, w]),
     labels: int64s([0, 1, 2, 1].slice(0, n), [n]),
@@ -88,7 +89,7 @@ describe('the walker', () => {
     const x = b.initializer('x', filled([3], 2), 'parameter');
     const y = b.op('Add', [b.op('Mul', [x, x]), x]); // y = x^2 + x, dy/dx = 2x + 1 = 5
     const loss = b.reduceSum(y, [0], false);
-    const [g] = gradients(b, b.nodesSoFar(), loss, [x]);
+    const [g] = gradients(b, loss, [x]);
     b.output(g!);
     const s = await session(b.graph('fanout'));
     const out = await s.run(stateFeeds(b.graph('fanout')));
@@ -102,7 +103,7 @@ describe('the walker', () => {
     b.op('Relu', [unused]);
     const loss = b.reduceSum(b.op('Sigmoid', [x]), [0], false);
     const before = b.nodesSoFar().length;
-    const [gx, gu] = gradients(b, b.nodesSoFar(), loss, [x, unused]);
+    const [gx, gu] = gradients(b, loss, [x, unused]);
     assert.ok(gx);
     assert.equal(gu, null);
     assert.ok(!b.nodesSoFar().slice(before).some((n) => n.name.startsWith('Relu')), 'no backward node for the unused branch');
@@ -112,6 +113,6 @@ describe('the walker', () => {
     const b = new Builder();
     const x = b.initializer('x', filled([2, 2], 1), 'parameter');
     const loss = b.reduceSum(b.scope('head', () => b.op('Abs', [x])), [0, 1], false);
-    assert.throws(() => gradients(b, b.nodesSoFar(), loss, [x]), /node head\/Abs \(Abs\): no gradient rule/);
+    assert.throws(() => gradients(b, loss, [x]), /node head\/Abs \(Abs\): no gradient rule/);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -11,7 +11,7 @@ const SVS = join(WHOLE_IMAGES, 'CMU-1-Small-Region.svs');
 describe('contact sheet', { skip: !existsSync(SVS) && 'shared data not found beside the repository' }, () => {
   it('draws CMU-1-Small-Region.svs at 150 px with kept tiles outlined and white tiles shaded (test-output/, to look at)', async (t) => {
     const input = join(tempDir(t), 'in');
-    put(join(input, 'he', 'CMU-1-Small-Region.svs'), (await import('node:fs')).readFileSync(SVS));
+    put(join(input, 'he', 'CMU-1-Small-Region.svs'), readFileSync(SVS));
     const sheet = join(TEST_OUTPUT, 'cmu-1-small-region-150-contact-sheet.png');
     const summary = await tileDataset({ input, output: join(tempDir(t), 'out'), contactSheet: sheet });
     assert.equal(summary.contactSheet, sheet);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -85,6 +85,13 @@ describe('tileDataset', () => {
     assert.equal(again.resumed, 3);
     assert.deepEqual(snapshot(), first);
 
+    // An interrupted run: a tile lost and a torn journal line. The source is redone, the rest kept.
+    rmSync(join(output, 'tumor__slide-1__x150_y0.png'));
+    appendFileSync(join(output, '.tile-state', 'sources.jsonl'), '{"source":"tumor/sl');
+    const resumed = await tileDataset({ input, output });
+    assert.equal(resumed.resumed, 2);
+    assert.deepEqual(snapshot(), first);
+
     // A changed source is tiled again; a removed one takes its tiles with it.
     put(join(input, 'tumor', 'slide-1.png'), await synthetic(300, 150, tissue).png().toBuffer());
     utimesSync(join(input, 'tumor', 'slide-1.png'), new Date(), new Date(Date.now() + 5000));
@@ -118,6 +125,7 @@ describe('tileDataset', () => {
     for (const [options, message] of bad) {
       await assert.rejects(tileDataset({ input: root, output: join(root, 'o'), ...options }), { name: 'UserError', message });
     }
+    await assert.rejects(tileDataset({ input: root, output: join(root, 'tiles') }), { message: `<output-dir> ${join(root, 'tiles')} is inside <input-dir> ${root}; choose a folder outside it` });
     await assert.rejects(tileDataset({ input: join(root, 'missing'), output: join(root, 'o') }), { message: `expected existing folder for <input-dir> but received ${JSON.stringify(join(root, 'missing'))}` });
   });
 

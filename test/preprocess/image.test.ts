@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import sharp from 'sharp';
 import { UserError } from '../../src/errors.ts';
 import { encodePng, probeImage, readBand, scaledSize } from '../../src/preprocess/image.ts';
 import { put, synthetic, tempDir } from './fixtures.ts';
@@ -28,10 +29,10 @@ describe('reading images as 8-bit RGB', () => {
   it('converts 16-bit RGB and 16-bit gray PNG to 8-bit RGB', async (t) => {
     const dir = tempDir(t);
     const rgb16 = new Uint16Array(4 * 2 * 3).map((_, i) => [0, 32896, 65535][i % 3]!);
-    const a = put(join(dir, 'rgb16.png'), await (await import('sharp')).default(rgb16, { raw: { width: 4, height: 2, channels: 3 } }).toColourspace('rgb16').png().toBuffer());
+    const a = put(join(dir, 'rgb16.png'), await sharp(rgb16, { raw: { width: 4, height: 2, channels: 3 } }).toColourspace('rgb16').png().toBuffer());
     assert.deepEqual(pixel(await decode(a), 3, 1), [0, 128, 255]);
     const grey16 = new Uint16Array(4 * 2).fill(51400);
-    const b = put(join(dir, 'grey16.png'), await (await import('sharp')).default(grey16, { raw: { width: 4, height: 2, channels: 1 } }).toColourspace('grey16').png().toBuffer());
+    const b = put(join(dir, 'grey16.png'), await sharp(grey16, { raw: { width: 4, height: 2, channels: 1 } }).toColourspace('grey16').png().toBuffer());
     assert.deepEqual(pixel(await decode(b), 0, 0), [200, 200, 200]);
   });
 
@@ -49,7 +50,7 @@ describe('reading images as 8-bit RGB', () => {
     const webp = put(join(dir, 'x.webp'), await synthetic(4, 2, [200, 40, 90]).webp({ lossless: true }).toBuffer());
     assert.deepEqual(pixel(await decode(webp), 2, 1), [200, 40, 90]);
     const big = put(join(dir, 'big.tif'), await synthetic(4, 2, [10, 20, 30]).tiff({ bigtiff: true, compression: 'lzw' }).toBuffer());
-    assert.deepEqual([...(await import('node:fs')).readFileSync(big).subarray(0, 4)], [0x49, 0x49, 0x2b, 0x00]); // "II*\0" + 43: BigTIFF
+    assert.deepEqual([...readFileSync(big).subarray(0, 4)], [0x49, 0x49, 0x2b, 0x00]); // "II*\0" + 43: BigTIFF
     assert.deepEqual(pixel(await decode(big), 0, 0), [10, 20, 30]);
   });
 
@@ -75,7 +76,6 @@ describe('reading images as 8-bit RGB', () => {
   it('encodes tiles as lossless PNG', async () => {
     const rgb = Buffer.from(Array.from({ length: 5 * 3 * 3 }, (_, i) => (i * 37) % 256));
     const png = await encodePng(rgb, 5, 3);
-    const sharp = (await import('sharp')).default;
     const back = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([back.info.width, back.info.height, back.info.channels], [5, 3, 3]);
     assert.ok(back.data.equals(rgb));

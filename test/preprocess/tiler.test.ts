@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { probeImage } from '../../src/preprocess/image.ts';
@@ -13,7 +13,6 @@ const IHC = join(WHOLE_IMAGES, 'skimage_ihc.png');
 const study: GridSettings = { tile: 150, stride: 150, scale: 1, whiteThreshold: 220, maxWhite: 0.5, filter: true, bandPixels: 1 << 24 };
 
 async function run(path: string, settings: GridSettings): Promise<{ records: TileRecord[]; pngs: Map<string, Buffer> }> {
-  const { statSync } = await import('node:fs');
   const info = await probeImage(path, statSync(path).size);
   const pngs = new Map<string, Buffer>();
   const records = await tileImage(path, info, settings, (x, y, png) => pngs.set(`${x},${y}`, png));

@@ -1,0 +1,60 @@
+// Shared by the benchmarks: argument parsing, one child process per network (so peak memory is
+// that network's alone), and the machine line that goes into bench/RESULTS.md.
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+
+export const DEFAULT_NETS = ['resnet20', 'se_resnet20', 'resnet18', 'se_resnet18', 'se_resnet50'];
+
+export function machine(): string {
+  return `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, onnxruntime-node ${ort.env.versions.node}`;
+}
+
+export interface BenchArgs {
+  nets: string[];
+  batch: number;
+  input: [number, number, number];
+  steps: number;
+  warmup: number;
+  threads: number;
+  child?: string;
+  extra: Record<string, string | boolean | undefined>;
+}
+
+export function benchArgs(defaults: { batch: number; steps: number }, extraOptions: Record<string, { type: 'string' | 'boolean' }> = {}): BenchArgs {
+  const { values } = parseArgs({
+    options: {
+      nets: { type: 'string' }, batch: { type: 'string' }, input: { type: 'string' }, steps: { type: 'string' },
+      warmup: { type: 'string' }, threads: { type: 'string' }, child: { type: 'string' }, ...extraOptions,
+    },
+  });
+  const input = (values.input as string | undefined ?? '3x150x150').split('x').map(Number) as [number, number, number];
+  return {
+    nets: (values.nets as string | undefined)?.split(',') ?? DEFAULT_NETS,
+    batch: Number(values.batch ?? defaults.batch),
+    input,
+    steps: Number(values.steps ?? defaults.steps),
+    warmup: Number(values.warmup ?? 2),
+    threads: Number(values.threads ?? 2),
+    ...(values.child ? { child: values.child as string } : {}),
+    extra: values as Record<string, string | boolean | undefined>,
+  };
+}
+
+/** Runs this script again for one network and returns the JSON line it prints. */
+export function inChild(script: string, net: string, argv: readonly string[]): Record<string, number | string> {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...argv, '--child', net], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${net}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+export function peakRssMiB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+export function table(rows: Record<string, number | string>[]): string {
+  const keys = Object.keys(rows[0] ?? {});
+  const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
+  return [line(keys), line(keys.map(() => '---')), ...rows.map((r) => line(keys.map((k) => r[k] ?? '')))].join('\n');
+}

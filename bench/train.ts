@@ -1,0 +1,55 @@
+// Training-step throughput: images/s of train_step.onnx at 3x150x150, batch 32, 2 threads, with
+// the process's peak memory. The conv backward formulation can be forced to compare them:
+//   node --import tsx bench/train.ts [--nets a,b] [--batch 32] [--steps 5] [--dx auto|transpose|flipped] [--dw auto|batched|gemm]
+import * as ort from 'onnxruntime-node';
+import { resolveModel } from '../src/graph/model.ts';
+import { buildTrainStep } from '../src/graph/train.ts';
+import { DEFAULT_CONV_GRAD } from '../src/graph/conv-grad.ts';
+import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
+import { encodeModel } from '../src/export/protobuf.ts';
+import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
+
+const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' } });
+
+async function measure(net: string): Promise<Record<string, number | string>> {
+  const config = resolveModel({ arch: net, input: args.input, classes: 8 });
+  const conv: ConvGradPolicy = {
+    ...DEFAULT_CONV_GRAD,
+    ...(args.extra['dx'] ? { dx: args.extra['dx'] as ConvGradPolicy['dx'] } : {}),
+    ...(args.extra['dw'] ? { dw: args.extra['dw'] as ConvGradPolicy['dw'] } : {}),
+  };
+  const step = buildTrainStep(config, {}, { conv });
+  const session = await ort.InferenceSession.create(encodeModel(step.graph, { stateAsInputs: true }), {
+    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
+  });
+  const [c, h, w] = args.input;
+  const n = args.batch;
+  let feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor('float32', Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i)), [n, c, h, w]),
+    labels: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 8)), [n]),
+    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
+  };
+  for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) feeds[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  const next = async (): Promise<void> => {
+    const out = await session.run(feeds);
+    const fed: Record<string, ort.Tensor> = { ...feeds };
+    for (const name of Object.keys(feeds)) if (out[`${name}.next`]) fed[name] = out[`${name}.next`]!;
+    feeds = fed;
+  };
+  for (let i = 0; i < args.warmup; i++) await next();
+  const t0 = performance.now();
+  for (let i = 0; i < args.steps; i++) await next();
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    network: net, 'img/s': Math.round((args.steps * n) / seconds * 10) / 10, 'ms/step': Math.round((seconds / args.steps) * 1000),
+    'peak RSS MiB': peakRssMiB(), nodes: step.graph.nodes.length,
+  };
+}
+
+if (args.child) {
+  console.log(JSON.stringify(await measure(args.child)));
+} else {
+  console.log(`train step, batch ${args.batch}, input ${args.input.join('x')}, ${args.threads} threads, dx=${args.extra['dx'] ?? 'auto'} dw=${args.extra['dw'] ?? 'auto'}; ${machine()}; ${new Date().toISOString()}`);
+  const rows = args.nets.map((net) => inChild(new URL(import.meta.url).pathname, net, process.argv.slice(2)));
+  console.log(table(rows));
+}

@@ -1,0 +1,12 @@
+// Dataset preparation: tiling class folders of images, and grouped, stratified splits. The only part of senet-ort that uses sharp.
+export { tileDataset, MANIFEST_HEADER } from './dataset.ts';
+export type { ClassCount, TileSummary } from './dataset.ts';
+export type { TileOptions } from './options.ts';
+export { splitDataset } from './split.ts';
+export type { SplitOptions, SplitResult, Splits } from './split.ts';
+export { KATHER_SLIDE_REGEX } from './groups.ts';
+export type { GroupBy } from './groups.ts';
+export { contactSheet } from './contact-sheet.ts';
+export type { SheetOptions, SheetSource } from './contact-sheet.ts';
+export { formatSplitTable, formatTileSummary } from './report.ts';
+export type { Rejection } from './scan.ts';

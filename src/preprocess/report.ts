@@ -1,0 +1,50 @@
+import type { TileSummary } from './dataset.ts';
+import type { SplitResult } from './split.ts';
+
+/** Plain-text tables for the terminal: what `tile` and `split` print when they finish. */
+
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+/** Shown rejections before "… and N more (see rejected.csv)". */
+const SHOWN = 10;
+
+export function formatTileSummary(s: TileSummary): string {
+  const rows = Object.entries(s.counts).map(([c, n]) => [c, n.sources, n.tiles, n.dropped, s.rejected.filter((r) => r.file.startsWith(`${c}/`)).length]);
+  rows.push(['total', s.sources, s.tiles, s.dropped, s.rejected.length]);
+  const lines = [
+    `tiled ${s.sources} sources into ${s.tiles} tiles in ${s.output} (${s.mode}, white filter ${s.filter ? 'on' : 'off'}${s.resumed > 0 ? `, ${s.resumed} sources finished earlier` : ''})`,
+    table(['class', 'sources', 'tiles', 'dropped', 'rejected'], rows),
+  ];
+  if (s.rejected.length > 0) {
+    lines.push(`rejected ${s.rejected.length} inputs (rejected.csv):`);
+    for (const r of s.rejected.slice(0, SHOWN)) lines.push(`  ${r.file}: ${r.reason}`);
+    if (s.rejected.length > SHOWN) lines.push(`  … and ${s.rejected.length - SHOWN} more`);
+  }
+  for (const w of s.warnings) lines.push(`warning: ${w}`);
+  if (s.contactSheet) lines.push(`contact sheet: ${s.contactSheet}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatSplitTable(result: SplitResult): string {
+  const { splits, perClass } = result;
+  const folds = splits.counts.folds;
+  const header = ['class', 'groups', 'tiles', 'test', ...folds.map((_, f) => `val${f + 1}`)];
+  const rows: (string | number)[][] = splits.classes.map((c) => [
+    c, perClass[c]!.groups, perClass[c]!.tiles, splits.counts.test[c]!, ...folds.map((f) => f.val[c]!),
+  ]);
+  const groups = new Set([...splits.groups.test, ...splits.groups.folds.flatMap((f) => f.val), ...splits.groups.trainOnly]);
+  rows.push(['total', groups.size, Object.values(perClass).reduce((n, p) => n + p.tiles, 0), splits.test.length, ...splits.folds.map((f) => f.val.length)]);
+  rows.push(['(groups)', '', '', splits.groups.test.length, ...splits.groups.folds.map((f) => f.val.length)]);
+  const by = splits.groupBy.kind === 'regex' ? `/${splits.groupBy.pattern}/` : splits.groupBy.kind === 'file' ? splits.groupBy.file : 'source image';
+  const lines = [
+    `split ${splits.test.length + splits.folds[0]!.train.length + splits.folds[0]!.val.length} tiles by ${by}: test ${splits.testFraction}, ${splits.k} folds, seed ${splits.seed} -> ${result.path}`,
+    table(header, rows),
+    `each fold trains on the non-test tiles outside its val column${splits.groups.trainOnly.length > 0 ? `; ${splits.groups.trainOnly.length} group${splits.groups.trainOnly.length === 1 ? '' : 's'} always in training` : ''}`,
+  ];
+  for (const w of splits.warnings) lines.push(`warning: ${w}`);
+  return `${lines.join('\n')}\n`;
+}

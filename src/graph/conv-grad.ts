@@ -16,10 +16,12 @@ export interface ConvGradPolicy {
   readonly dx: 'auto' | 'transpose' | 'flipped';
   /**
    * batched: per-image MatMul of the patch tensor with dY, then a sum over the batch;
+   * sliced: the same products one kernel offset at a time, on strided Slices of the padded
+   *   input, so no patch tensor (kh*kw times the input) is ever built;
    * gemm: one whole-batch Gemm over channel-major patches;
-   * auto: batched on output maps of at least `batchedMinSize`, else gemm.
+   * auto: sliced on output maps of at least `batchedMinSize`, else gemm.
    */
-  readonly dw: 'auto' | 'batched' | 'gemm';
+  readonly dw: 'auto' | 'batched' | 'sliced' | 'gemm';
   readonly flippedMinSize: number;
   readonly batchedMinSize: number;
 }
@@ -113,10 +115,11 @@ export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGr
   const g = geometry(node);
   if (g.group !== 1) throw new Error(`node ${node.name} (Conv): weight gradient supports group 1 only`);
   const ckk = g.cin * g.k[0] * g.k[1];
+  const big = g.out[0] >= policy.batchedMinSize;
+  if (policy.dw === 'sliced' || (policy.dw === 'auto' && big)) return slicedWeightGrad(b, g, dy);
   const p = patches(b, g);
-  const useBatched = policy.dw === 'batched' || (policy.dw === 'auto' && g.out[0] >= policy.batchedMinSize);
   let dw: Value;
-  if (useBatched) {
+  if (policy.dw === 'batched') {
     // [N, CKK, L] x [N, L, M] -> [N, CKK, M], summed over the batch: dY's transpose is the small one.
     const p3 = b.reshape(p, [0, ckk, -1]);
     const dyT = b.op('Transpose', [b.reshape(dy, [0, g.cout, -1])], { perm: [0, 2, 1] });
@@ -127,4 +130,35 @@ export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGr
     dw = b.op('Gemm', [channelMajor(dy, g.cout), channelMajor(p, ckk)], { transB: 1 });
   }
   return b.reshape(dw, [g.cout, g.cin, g.k[0], g.k[1]]);
+}
+
+/**
+ * dW[:, :, i, j] = sum over images of dY (M x L) times the input shifted to kernel offset (i, j)
+ * (L x C): one strided Slice of the padded input and one batched MatMul per offset.
+ */
+function slicedWeightGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
+  const [kh, kw] = g.k;
+  const [sh, sw] = g.strides;
+  const [ho, wo] = g.out;
+  const padded = g.pads.some((p) => p > 0)
+    ? b.op('Pad', [g.x, b.constant([0, 0, g.pads[0], g.pads[1], 0, 0, g.pads[2], g.pads[3]], 'int64')], { mode: 'constant' })
+    : g.x;
+  // [N, L, M]: dY transposed once, shared by every offset.
+  const dyT = b.op('Transpose', [b.reshape(dy, [0, g.cout, -1])], { perm: [0, 2, 1] });
+  const perOffset: Value[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const shifted = kh * kw === 1 && sh === 1 && sw === 1 ? padded : b.op('Slice', [
+        padded,
+        b.constant([i, j], 'int64'),
+        b.constant([i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1], 'int64'),
+        b.constant([2, 3], 'int64'),
+        b.constant([sh, sw], 'int64'),
+      ]);
+      const product = b.op('MatMul', [b.reshape(shifted, [0, g.cin, -1]), dyT]); // [N, C, M]
+      perOffset.push(b.reshape(b.reduceSum(product, [0], false), [g.cin, g.cout, 1]));
+    }
+  }
+  const stacked = perOffset.length === 1 ? perOffset[0]! : b.op('Concat', perOffset, { axis: 2 }); // [C, M, kh*kw]
+  return b.reshape(b.op('Transpose', [stacked], { perm: [1, 0, 2] }), [g.cout, g.cin, kh, kw]);
 }

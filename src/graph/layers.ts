@@ -86,10 +86,11 @@ export function batchNorm(net: Net, name: string, x: Value): Value {
     const perImage = (x.shape[2] as number) * (x.shape[3] as number);
     const batchVar = b.reduceMean(b.op('Mul', [b.reduceSumSquare(centred, [2, 3]), b.constant(1 / perImage)]), [0]);
     const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [batchVar, b.constant(BN_EPS)])])]);
-    const perChannel = [c, 1, 1];
-    // y = (x - mean) * (gamma / std) + beta: two full-size passes after centring, not four.
-    const scale = b.op('Mul', [b.reshape(gamma, perChannel), invStd]);
-    const y = b.op('Add', [b.op('Mul', [centred, scale]), b.reshape(beta, perChannel)]);
+    const scale = b.op('Mul', [b.reshape(gamma, [c, 1, 1]), invStd]);
+    // The normalisation itself is the inference-mode op fed with batch statistics: one fused
+    // full-size pass where Mul and Add take two, and legal on every execution provider.
+    const zeroMean = b.constant(new Array<number>(c).fill(0), 'float32', [c]);
+    const y = b.op('BatchNormalization', [centred, gamma, beta, zeroMean, b.reshape(batchVar, [c])], { epsilon: float(BN_EPS) }, { name: 'normalise' });
     b.region(since, [x, gamma, beta], [y], (gb, [dy], needs) => batchNormTrainGrad(gb, { dy: dy!, centred, invStd, scale }, needs));
     net.runningStats.push({ mean, var: variance, ...runningUpdate(b, x, mean, variance, batchMean, batchVar) });
     return y;

@@ -163,7 +163,7 @@ function reduce(inputs: Inputs, attrs: Attrs, axesFromInput: boolean): OutputTyp
 
 const RULES: Record<string, ShapeRule> = {
   Identity: same(), Relu: same(), Sigmoid: same(), Sqrt: same(), Reciprocal: same(), Neg: same(),
-  Exp: same(), Log: same(), Abs: same(), Softmax: same(), LogSoftmax: same(),
+  Exp: same(), Log: same(), Abs: same(), Sign: same(), Softmax: same(), LogSoftmax: same(),
   Add: elementwise(), Sub: elementwise(), Mul: elementwise(), Div: elementwise(), Pow: elementwise(),
   Greater: elementwise('bool'), Less: elementwise('bool'), Equal: elementwise('bool'),
 
@@ -364,6 +364,14 @@ const RULES: Record<string, ShapeRule> = {
     const shape: Dim[] = [...idx.shape];
     shape.splice(axis < 0 ? shape.length + 1 + axis : axis, 0, d);
     return [{ dtype: values.dtype, shape }];
+  },
+
+  Pad: (inputs) => {
+    const x = need(inputs, 0, 'data');
+    const pads = knownInts(need(inputs, 1, 'pads'), 'pads');
+    const rank = x.shape.length;
+    if (pads.length !== 2 * rank) fail(`pads has ${pads.length} entries for rank ${rank}`);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (pads[i] === 0 && pads[i + rank] === 0 ? d : (d as number) + pads[i]! + pads[i + rank]!)) }];
   },
 
   ConstantOfShape: (inputs, attrs) => {

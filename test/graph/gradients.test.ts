@@ -68,6 +68,7 @@ describe('gradient rules against finite differences', () => {
   const policies: [string, ConvGradPolicy][] = [
     ['ConvTranspose dX, batched dW', { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'batched' }],
     ['flipped-kernel dX, whole-batch Gemm dW', { ...DEFAULT_CONV_GRAD, dx: 'flipped', dw: 'gemm' }],
+    ['ConvTranspose dX, per-offset sliced dW', { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'sliced' }],
   ];
   for (const [label, conv] of policies) {
     it(`Conv with ${label}: 3x3 stride 1 and 2, 1x1 stride 1 and 2, 7x7/2, bias`, async () => {

@@ -1,0 +1,68 @@
+// The deployable model: BN folded into convs, normalisation inside, ensembles; it must predict what
+// the evaluation graph predicts on normalised input.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildDeployGraph, foldBatchNorm } from '../../src/graph/deploy.ts';
+import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
+import type { Tensor } from '../../src/graph/ir.ts';
+import { createRng } from '../../src/util/random.ts';
+import { data, floats, session, stateFeeds } from '../helpers/ort.ts';
+
+const config = { ...resolveModel({ arch: 'se_resnet20', input: [3, 16, 16], classes: 4, reduction: 4, seed: 2 }), batch: 2 };
+
+/** Weights as after training: the initial ones with random BN statistics and affine terms. */
+function trainedWeights(seed: number): Map<string, Tensor> {
+  const rng = createRng(seed);
+  const graph = buildInferenceGraph({ ...config, seed });
+  return new Map(graph.initializers.filter((i) => i.kind !== 'constant').map((i) => {
+    const d = Float32Array.from(i.tensor.data as Float32Array);
+    if (/running_var$/.test(i.value.name)) d.forEach((_, k) => { d[k] = 0.5 + rng.next(); });
+    else if (/running_mean$|bn\d\.bias$|downsample\.1\.bias$/.test(i.value.name)) d.forEach((_, k) => { d[k] = rng.normal() * 0.3; });
+    else if (/bn\d\.weight$|downsample\.1\.weight$/.test(i.value.name)) d.forEach((_, k) => { d[k] = 0.5 + rng.next(); });
+    return [i.value.name, { ...i.tensor, data: d }];
+  }));
+}
+
+const pixels = Array.from({ length: 2 * 3 * 256 }, (_, i) => 128 + 100 * Math.sin(i * 0.37));
+const [mean, std] = [[0.6, 0.5, 0.7], [0.2, 0.25, 0.15]];
+const normalised = pixels.map((p, i) => (p / 255 - mean[Math.floor(i / 256) % 3]!) / std[Math.floor(i / 256) % 3]!);
+
+async function evalProbabilities(weights: Map<string, Tensor>): Promise<Float32Array> {
+  const graph = buildInferenceGraph(config);
+  const s = await session(graph, { stateAsInputs: true });
+  const feeds = stateFeeds(graph);
+  for (const [name, t] of weights) feeds[name] = floats(t.data as Float32Array, t.dims);
+  return data((await s.run({ ...feeds, images: floats(normalised, [2, 3, 16, 16]) }))['probabilities']!);
+}
+
+describe('deployable model', () => {
+  it('folds every BatchNorm into its convolution', () => {
+    const graph = buildDeployGraph(config, [{ weights: trainedWeights(1), scale: 255, mean, std }]);
+    assert.equal(graph.nodes.filter((n) => n.op === 'BatchNormalization').length, 0);
+    assert.ok(!graph.initializers.some((i) => /running_/.test(i.value.name)));
+    assert.equal(foldBatchNorm(buildInferenceGraph(config)).nodes.filter((n) => n.op === 'BatchNormalization').length, 0);
+  });
+
+  it('predicts on 0-255 pixels what eval_step predicts on normalised ones', async () => {
+    const weights = trainedWeights(1);
+    const graph = buildDeployGraph(config, [{ weights, scale: 255, mean, std }]);
+    const out = await (await session(graph, { stateAsInputs: false })).run({ images: floats(pixels, [2, 3, 16, 16]) });
+    const expected = await evalProbabilities(weights);
+    data(out['probabilities']!).forEach((p, i) => assert.ok(Math.abs(p - expected[i]!) < 1e-5, `${p} vs ${expected[i]}`));
+  });
+
+  it('averages the folds\' probabilities in an ensemble', async () => {
+    const [w1, w2] = [trainedWeights(1), trainedWeights(3)];
+    const graph = buildDeployGraph(config, [{ weights: w1, scale: 255, mean, std }, { weights: w2, scale: 255, mean, std }]);
+    const out = await (await session(graph, { stateAsInputs: false })).run({ images: floats(pixels, [2, 3, 16, 16]) });
+    const [p1, p2] = [await evalProbabilities(w1), await evalProbabilities(w2)];
+    data(out['probabilities']!).forEach((p, i) => assert.ok(Math.abs(p - (p1[i]! + p2[i]!) / 2) < 1e-5));
+    data(out['logits']!).forEach((l, i) => assert.ok(Math.abs(Math.exp(l) - (p1[i]! + p2[i]!) / 2) < 1e-5));
+  });
+
+  it('names a missing or misshapen tensor', () => {
+    const weights = trainedWeights(1);
+    weights.delete('layer2.0.se.fc1.weight');
+    assert.throws(() => buildDeployGraph(config, [{ weights, scale: 255, mean, std }]), /the checkpoint has no tensor layer2\.0\.se\.fc1\.weight/);
+  });
+});

@@ -9,7 +9,7 @@ import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
 import { encodeModel } from '../src/export/protobuf.ts';
 import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
 
-const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' } });
+const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'no-arena': { type: 'boolean' } });
 
 async function measure(net: string): Promise<Record<string, number | string>> {
   const config = resolveModel({ arch: net, input: args.input, classes: 8 });
@@ -20,7 +20,7 @@ async function measure(net: string): Promise<Record<string, number | string>> {
   };
   const step = buildTrainStep(config, {}, { conv });
   const session = await ort.InferenceSession.create(encodeModel(step.graph, { stateAsInputs: true }), {
-    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
+    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableCpuMemArena: !args.extra['no-arena'],
   });
   const [c, h, w] = args.input;
   const n = args.batch;

@@ -111,9 +111,10 @@ export const GRADIENTS: Record<string, GradRule> = {
     needs[2] ? unbroadcast(b, b.op('Where', [input(n, 0), zero(b), dy!]), input(n, 2).shape) : null,
   ],
 
-  ReduceMean: (b, n, [dy]) => onlyFirst(n, b.op('Mul', [expandTo(b, keptDims(b, n, dy!), input(n, 0)), meanScale(b, input(n, 0), output(n))])),
+  // Scale the small dY, then broadcast: one full-size op rather than two.
+  ReduceMean: (b, n, [dy]) => onlyFirst(n, expandTo(b, b.op('Mul', [keptDims(b, n, dy!), meanScale(b, input(n, 0), output(n))]), input(n, 0))),
   ReduceSum: (b, n, [dy]) => onlyFirst(n, expandTo(b, keptDims(b, n, dy!), input(n, 0))),
-  GlobalAveragePool: (b, n, [dy]) => [b.op('Mul', [expandTo(b, dy!, input(n, 0)), meanScale(b, input(n, 0), output(n))])],
+  GlobalAveragePool: (b, n, [dy]) => [expandTo(b, b.op('Mul', [dy!, meanScale(b, input(n, 0), output(n))]), input(n, 0))],
   Flatten: (b, n, [dy]) => [b.reshape(dy!, b.op('Shape', [input(n, 0)]))],
   Reshape: (b, n, [dy]) => onlyFirst(n, b.reshape(dy!, b.op('Shape', [input(n, 0)]))),
   Squeeze: (b, n, [dy]) => onlyFirst(n, b.reshape(dy!, b.op('Shape', [input(n, 0)]))),

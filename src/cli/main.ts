@@ -7,9 +7,17 @@ import { VERSION } from '../version.ts';
 import * as genGraph from './commands/gen-graph.ts';
 import * as tile from './commands/tile.ts';
 import * as split from './commands/split.ts';
+import * as evaluate from './commands/evaluate.ts';
+import * as compare from './commands/compare.ts';
+import * as report from './commands/report.ts';
+import * as exportModel from './commands/export.ts';
+import * as predict from './commands/predict.ts';
+import * as ortTrain from './commands/ort-train.ts';
+import * as study from './commands/study.ts';
+import * as doctor from './commands/doctor.ts';
 
 const cli = cac('senet-ort');
-for (const command of [genGraph, tile, split]) command.register(cli);
+for (const command of [genGraph, tile, split, ortTrain, study, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
 cli.help();
 cli.version(VERSION);
 

@@ -1,0 +1,71 @@
+import type { CAC } from 'cac';
+import { UserError, expected } from '../../errors.ts';
+import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../report/evaluate.ts';
+import { evaluateRun } from '../../report/evaluate.ts';
+import { DEVICES } from '../../runtime/session.ts';
+import type { Device } from '../../runtime/session.ts';
+
+interface EvaluateFlags {
+  epoch?: string | number;
+  best?: boolean;
+  batchSize?: string | number;
+  threads?: string | number;
+  device?: string;
+  workers?: string | number;
+  excitation?: boolean;
+}
+
+function intFlag(value: string | number | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (String(value).trim() === '' || !Number.isInteger(n) || n < 1) throw expected('positive integer', flag, value);
+  return n;
+}
+
+/** Flags to options; --epoch and --best exclude each other. */
+export function evaluateOptions(flags: EvaluateFlags): EvaluateOptions {
+  if (flags.epoch !== undefined && flags.best) throw new UserError('--epoch and --best both given; use one');
+  const epoch = intFlag(flags.epoch, '--epoch');
+  const checkpoint: CheckpointChoice = epoch !== undefined ? { epoch } : flags.best ? 'best' : 'last';
+  if (flags.device !== undefined && !DEVICES.includes(flags.device as Device)) throw expected(DEVICES.join(' or '), '--device', flags.device);
+  return {
+    checkpoint,
+    batchSize: intFlag(flags.batchSize, '--batch-size'),
+    threads: intFlag(flags.threads, '--threads'),
+    device: flags.device as Device | undefined,
+    workers: intFlag(flags.workers, '--workers'),
+    excitation: flags.excitation !== false,
+  };
+}
+
+/** What `evaluate` prints: one line per fold, mean ± sd, the ensemble. */
+export function formatMetrics(m: RunMetrics): string {
+  const pct = (x: number): string => x.toFixed(3);
+  const lines = m.folds.map((f) => `fold ${f.fold} (epoch ${f.epoch}): accuracy ${pct(f.metrics.accuracy)}, macro F1 ${pct(f.metrics.macroF1)}`);
+  const acc = m.summary.accuracy!;
+  lines.push(`mean over ${m.folds.length} folds: accuracy ${pct(acc.mean)}${acc.std === null ? '' : ` ± ${pct(acc.std)}`}`);
+  lines.push(`fold ensemble: accuracy ${pct(m.ensemble.accuracy)}, macro F1 ${pct(m.ensemble.macroF1)}, balanced accuracy ${pct(m.ensemble.balancedAccuracy)}`);
+  for (const w of m.warnings) lines.push(`warning: ${w}`);
+  return `${m.arch} on ${m.tiles} test tiles (${m.checkpoint} checkpoint):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}
+
+async function evaluate(run: string, flags: EvaluateFlags): Promise<void> {
+  const result = await evaluateRun(run, { ...evaluateOptions(flags), log: (line) => process.stderr.write(`${line}\n`) });
+  process.stdout.write(formatMetrics(result.metrics));
+  process.stdout.write(`wrote ${result.written.filter((p) => !p.endsWith('.csv')).join(', ')} and the test predictions\n`);
+}
+
+export function register(cli: CAC): void {
+  cli
+    .command('evaluate <run-dir>', 'Score every fold model and the fold ensemble on the test split (metrics.json, metrics.md)')
+    .option('--epoch <e>', 'Evaluate the checkpoint of epoch e (kept with ort-train --keep-all)')
+    .option('--best', 'Evaluate each fold\'s checkpoint with the lowest validation loss (default: the last epoch)')
+    .option('--batch-size <n>', 'Tiles per inference batch (default: the training batch size)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: the number of CPUs)')
+    .option('--device <cpu|cuda>', 'Execution provider (default: the run\'s)')
+    .option('--workers <n>', 'Data loader threads (default 1)')
+    .option('--no-excitation', 'Skip the SE excitation analysis')
+    .example('evaluate artifacts/se_resnet20 --best')
+    .ignoreOptionDefaultValue()
+    .action((run: string, flags: EvaluateFlags) => evaluate(run, flags));
+}

@@ -1,0 +1,32 @@
+import type { CAC } from 'cac';
+import { UserError, expected } from '../../errors.ts';
+import { exportRun } from '../../runtime/export.ts';
+
+interface ExportFlags {
+  fold?: string | number;
+  ensemble?: boolean;
+  last?: boolean;
+  o?: string;
+}
+
+async function exportCommand(run: string, flags: ExportFlags): Promise<void> {
+  if (flags.fold !== undefined && flags.ensemble) throw new UserError('give --fold k or --ensemble, not both');
+  let fold: number | 'ensemble' = 'ensemble';
+  if (flags.fold !== undefined) {
+    fold = Number(flags.fold);
+    if (!Number.isInteger(fold) || fold < 1) throw expected('positive integer', '--fold', flags.fold);
+  }
+  const result = await exportRun({ run, fold, checkpoint: flags.last ? 'last' : 'best', ...(flags.o ? { out: flags.o } : {}) });
+  const what = result.folds.length > 1 ? `ensemble of folds ${result.folds.join(', ')}` : `fold ${result.folds[0]}`;
+  process.stdout.write(`${result.path}: ${what}; matches eval_step.onnx on ${result.checkedTiles} test tiles (max probability difference ${result.maxDifference.toExponential(1)})\n`);
+}
+
+export function register(cli: CAC): void {
+  cli.command('export <run-dir>', 'Write a trained run as one inference model: BN folded, normalisation inside, 0-255 RGB in')
+    .option('--fold <k>', 'export one fold')
+    .option('--ensemble', 'average every finished fold (the default)')
+    .option('--last', 'use the last checkpoint instead of the best by validation loss')
+    .option('-o <file>', 'output file (default models/<arch>-ensemble.onnx or -fold<k>.onnx)')
+    .example('senet-ort export artifacts/study/se_resnet20 -o models/se_resnet20.onnx')
+    .action((run: string, flags: ExportFlags) => exportCommand(run, flags));
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import type { CAC, Command } from 'cac';
+import { UserError, expected } from '../../errors.ts';
+import { parseInputShape } from '../../graph/model.ts';
+import type { TrainInput, TrainResult } from '../../runtime/trainer.ts';
+import { PRESETS, plural, train } from '../../runtime/trainer.ts';
+
+/**
+ * `ort-train`: k-fold training on ONNX Runtime. Options come from defaults, then `--preset`, then
+ * a JSON `--config` file (keys as the long flags, in kebab-case or camelCase), then the flags.
+ */
+
+/** How each option's raw value (a flag's string or number, a config file's JSON value) is read. */
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'shape' | 'folds' | 'numbers' | 'nullableInt';
+
+export const TRAIN_OPTIONS: Readonly<Record<string, Kind>> = {
+  data: 'string', arch: 'string', reduction: 'int', input: 'shape', fold: 'int', folds: 'folds', epochs: 'int',
+  batchSize: 'int', itersPerEpoch: 'nullableInt', lr: 'number', momentum: 'number', weightDecay: 'number',
+  schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int', augment: 'bool', colorJitter: 'number',
+  normalize: 'string', labelSmoothing: 'number', classWeights: 'numbers', seed: 'int', threads: 'int', device: 'string',
+  workers: 'int', keepAll: 'bool', out: 'string', preset: 'string', resume: 'bool',
+};
+
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (key: string): string => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function number(raw: unknown, where: string, integer: boolean): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw expected(integer ? 'integer' : 'number', where, raw);
+  return n;
+}
+
+function read(kind: Kind, raw: unknown, where: string): unknown {
+  switch (kind) {
+    case 'string':
+      if (typeof raw !== 'string' && typeof raw !== 'number') throw expected('text', where, raw);
+      return String(raw);
+    case 'int':
+      return number(raw, where, true);
+    case 'nullableInt':
+      return raw === null ? null : number(raw, where, true);
+    case 'number':
+      return number(raw, where, false);
+    case 'bool':
+      if (typeof raw !== 'boolean') throw expected('true or false', where, raw);
+      return raw;
+    case 'shape':
+      if (Array.isArray(raw)) return parseInputShape(raw.join('x'));
+      return parseInputShape(String(raw));
+    case 'numbers': {
+      const parts = Array.isArray(raw) ? raw : String(raw).split(',');
+      return parts.map((p) => number(p, where, false));
+    }
+    case 'folds': {
+      if (raw === 'all') return 'all';
+      const parts = Array.isArray(raw) ? raw : String(raw).split(',');
+      return parts.map((p) => number(p, where, true));
+    }
+  }
+}
+
+/** Typed options from raw values; `where(key)` names the source in errors (`--lr`, `run.json "lr"`). */
+function readOptions(raw: Record<string, unknown>, where: (key: string) => string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const name = camel(key);
+    const kind = TRAIN_OPTIONS[name];
+    if (!kind) throw new UserError(`${where(key)}: unknown option; known: ${Object.keys(TRAIN_OPTIONS).map(kebab).join(', ')}`);
+    out[name] = read(kind, value, where(key));
+  }
+  return out;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`${path}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UserError(`${path}: config file is not valid JSON`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${path}: expected a JSON object of options`);
+  return readOptions(json as Record<string, unknown>, (key) => `${path} "${key}"`);
+}
+
+/** Flags as cac parses them, plus cac's own keys (`--`, `config`), which are dropped here. */
+export type RawFlags = Record<string, unknown>;
+
+/** The training input of parsed flags: config file first, flags over it, `--fold` folded into `folds`. */
+export function trainInput(flags: RawFlags, known: Readonly<Record<string, Kind>> = TRAIN_OPTIONS): TrainInput {
+  const { config, '--': _, ...rest } = flags;
+  // A flag given twice arrives as an array; as in most command lines, the last one wins.
+  const given = Object.fromEntries(Object.entries(rest).filter(([k]) => camel(k) in known).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
+  const merged = { ...(config !== undefined ? readConfigFile(String(config)) : {}), ...readOptions(given, (key) => `--${kebab(key)}`) };
+  if (merged['fold'] !== undefined) {
+    if (flags['folds'] !== undefined) throw new UserError('--fold and --folds both given; use one');
+    merged['folds'] = [merged['fold']];
+    delete merged['fold'];
+  }
+  return merged as TrainInput;
+}
+
+/** The training flags, shared by `ort-train` and `study`. */
+export function addTrainingOptions(command: Command): Command {
+  return command
+    .option('--config <file.json>', 'Read options from a JSON file (keys as these flags); flags override it')
+    .option('--preset <name>', `Start from a named set of options: ${Object.keys(PRESETS).join(', ')} (paper: 150 epochs x 700 batches of 64, lr 0.0001, x0.1 every 40 epochs)`)
+    .option('--reduction <r>', 'SE reduction ratio (default 16)')
+    .option('--input <CxHxW>', 'Network input; tiles of another size are resized (default: the tile size)')
+    .option('--epochs <n>', 'Epochs per fold (default 30)')
+    .option('--batch-size <n>', 'Training batch size (default 64)')
+    .option('--iters-per-epoch <n>', 'Steps per epoch (default: one pass over the fold\'s training tiles)')
+    .option('--lr <x>', 'SGD learning rate (default 0.01)')
+    .option('--momentum <x>', 'SGD momentum (default 0.9)')
+    .option('--weight-decay <x>', 'SGD weight decay (default 0.0001)')
+    .option('--schedule <kind>', 'Learning-rate schedule: step, cosine or constant (default step)')
+    .option('--step-size <n>', 'step: epochs between decays (default 10)')
+    .option('--gamma <x>', 'step: decay factor (default 0.1)')
+    .option('--warmup-epochs <n>', 'Linear learning-rate warmup (default 0)')
+    .option('--augment', 'Random flips and 90-degree rotations (default on; --no-augment turns them off)')
+    .option('--no-augment', 'Train on the tiles as they are')
+    .option('--color-jitter <s>', 'Brightness, contrast and saturation jitter of strength s, e.g. 0.1 (default 0: off)')
+    .option('--normalize <how>', 'fold: per-channel mean/std of the training fold; none: pixels in [0, 1] (default fold)')
+    .option('--label-smoothing <x>', 'CrossEntropyLoss label smoothing (default 0)')
+    .option('--class-weights <w,w,...>', 'CrossEntropyLoss class weights, one per class')
+    .option('--seed <n>', 'Seed of weight initialisation, shuffling and augmentation (default 0)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: the number of CPUs)')
+    .option('--device <cpu|cuda>', 'Execution provider (default cpu)')
+    .option('--workers <n>', 'Data loader threads (default: a quarter of the CPUs, 1 to 4)')
+    .option('--keep-all', 'Keep every epoch\'s checkpoint, not just the last and the best');
+}
+
+export function formatTrainResult(result: TrainResult): string {
+  const lines = [`run: ${result.run}`];
+  for (const f of result.folds) {
+    const best = f.best ? `best epoch ${f.best.epoch}${f.best.valLoss === null ? '' : ` (validation loss ${f.best.valLoss.toFixed(4)})`}` : 'no epoch';
+    lines.push(`fold ${f.fold}: ${plural(f.epochsDone, 'epoch')}, ${best}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Ctrl-C: every finished epoch is already on disk (atomically), so say how to continue, then stop
+ * with the conventional status of a SIGINT (130).
+ */
+function onInterrupt(input: TrainInput): () => void {
+  const out = input.out ?? (input.arch ? `artifacts/${input.arch}` : '<run>');
+  const handler = (): void => {
+    process.stderr.write(`\nort-train: interrupted; finished epochs are kept, continue with: ort-train --out ${out} --resume\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+async function ortTrain(flags: RawFlags): Promise<void> {
+  const input = trainInput(flags);
+  const release = onInterrupt(input);
+  try {
+    process.stdout.write(formatTrainResult(await train(input)));
+  } finally {
+    release();
+  }
+}
+
+/** The options and action, shared by `senet-ort ort-train` and the `ort-train` bin. */
+export function defineOrtTrain(command: Command): Command {
+  command
+    .option('--data <dir>', 'A data set prepared by `tile --split` (dataset.json, manifest.csv, splits.json)')
+    .option('--arch <name>', 'Network, e.g. resnet20 or se_resnet20 (gen-graph --list shows them)')
+    .option('--fold <k>', 'Train fold k only (1-based)')
+    .option('--folds <all|k,k>', 'Folds to train (default all)')
+    .option('--out <dir>', 'Run directory (default artifacts/<arch>)')
+    .option('--resume', 'Continue a run stopped part-way, from its last finished epoch');
+  return addTrainingOptions(command)
+    .example('ort-train --data tiles/ --arch se_resnet20 --fold 2 --epochs 40')
+    .example('ort-train --out artifacts/se_resnet20 --resume')
+    .ignoreOptionDefaultValue()
+    .action((flags: RawFlags) => ortTrain(flags));
+}
+
+export function register(cli: CAC): void {
+  defineOrtTrain(cli.command('ort-train', 'Train a network on each fold of a prepared data set with ONNX Runtime (checkpoints, logs, resume)'));
+}

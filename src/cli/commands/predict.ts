@@ -1,0 +1,31 @@
+import type { CAC } from 'cac';
+import { UserError, expected } from '../../errors.ts';
+import { predictFiles } from '../../runtime/predict.ts';
+
+interface PredictFlags {
+  json?: boolean;
+  threads?: string | number;
+}
+
+async function predict(model: string, images: string[], flags: PredictFlags): Promise<void> {
+  if (images.length === 0) throw new UserError('give one or more image files after the model');
+  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw expected('positive integer', '--threads', flags.threads);
+  const { info, predictions, failures } = await predictFiles(model, images, threads ? { threads } : {});
+  if (!info.rawPixels) process.stderr.write(`predict: ${model} was not made by \`export\`; feeding 0-255 RGB as exported models expect\n`);
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ classes: info.classNames, predictions }, null, 2) + '\n');
+  } else {
+    for (const p of predictions) process.stdout.write(`${p.file}\t${p.label}\t${p.probability.toFixed(4)}\n`);
+  }
+  for (const f of failures) process.stderr.write(`predict: ${f}\n`);
+  if (failures.length) process.exitCode = 1;
+}
+
+export function register(cli: CAC): void {
+  cli.command('predict <model> [...images]', 'Classify images with an exported model: file, class, probability')
+    .option('--json', 'print every class probability as JSON')
+    .option('--threads <n>', 'ONNX Runtime threads')
+    .example('senet-ort predict models/se_resnet20.onnx slide1/*.png')
+    .action((model: string, images: string[], flags: PredictFlags) => predict(model, images, flags));
+}

@@ -1,0 +1,52 @@
+import type { CAC } from 'cac';
+import { KATHER_SLIDE_REGEX } from '../../preprocess/index.ts';
+import type { SplitOptions } from '../../preprocess/index.ts';
+import { runStudy } from '../../runtime/study.ts';
+import type { StudyInput } from '../../runtime/study.ts';
+import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
+import type { RawFlags } from './ort-train.ts';
+
+/** Training options a study takes; it sets the data, networks, run directories and folds itself. */
+const STUDY_TRAINING = Object.fromEntries(Object.entries(TRAIN_OPTIONS).filter(([k]) => !['data', 'arch', 'fold', 'folds', 'out', 'resume'].includes(k)));
+
+function splitOptions(flags: RawFlags): Omit<SplitOptions, 'dir'> {
+  const options: Omit<SplitOptions, 'dir'> = {};
+  if (flags['testFraction'] !== undefined) options.testFraction = flags['testFraction'] as number;
+  if (flags['folds'] !== undefined) options.folds = flags['folds'] as number;
+  if (flags['splitSeed'] !== undefined) options.seed = flags['splitSeed'] as number;
+  if (flags['groupRegex'] !== undefined) options.groupRegex = String(flags['groupRegex']);
+  if (flags['groups'] !== undefined) options.groupsFile = String(flags['groups']);
+  return options;
+}
+
+export function studyInput(images: string | undefined, flags: RawFlags): StudyInput {
+  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groups: _p, name, root, arch, ...rest } = flags;
+  return {
+    ...(images !== undefined ? { images } : {}),
+    ...(name !== undefined ? { name: String(name) } : {}),
+    ...(root !== undefined ? { root: String(root) } : {}),
+    ...(arch !== undefined ? { arch: String(arch) } : {}),
+    split: splitOptions(flags),
+    train: trainInput(rest, STUDY_TRAINING),
+  };
+}
+
+export function register(cli: CAC): void {
+  const command = cli
+    .command('study [images-dir]', 'The main job: tile and split a folder of class folders (default: the embedded Kather 2016 sample), train ResNet and SE-ResNet on every fold, and write their per-fold test accuracy')
+    .option('--name <name>', 'Experiment name: results go to artifacts/<name> (default: the image folder\'s name)')
+    .option('--root <dir>', 'Experiment root folder (default artifacts/<name>)')
+    .option('--arch <name>', 'The plain network; its SE twin se_<name> is trained alongside (default resnet20)')
+    .option('--test-fraction <f>', 'Share of each class held out as the test set (default 0.2)')
+    .option('--folds <k>', 'Cross-validation folds (default 4)')
+    .option('--split-seed <n>', 'Seed of the split (default 0)')
+    .option('--group-regex <re>', `Keep tiles whose source matches the same group together (default: '${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image)`)
+    .option('--groups <file>', 'Group tiles by a CSV of "source,group" rows (e.g. slides to patients)');
+  addTrainingOptions(command)
+    .example('study                      # the embedded sample, a few minutes on a laptop CPU')
+    .example('study slides/ --preset paper --device cuda   # the original study\'s settings')
+    .ignoreOptionDefaultValue()
+    .action(async (images: string | undefined, flags: RawFlags) => {
+      await runStudy(studyInput(images, flags));
+    });
+}

@@ -1,0 +1,159 @@
+/**
+ * `report`: the HTML report of one evaluated run, or of two compared ones, read from their run
+ * directories (config.json, metrics.json, excitation.json, the folds' log.jsonl), with every plot
+ * also saved as SVG and PNG beside it:
+ *
+ *   <out>/report.html     one self-contained file (html.ts)
+ *   <out>/plots/*.svg     curves-<run>, confusion-<run>, per-class-f1, excitation-<run>
+ *   <out>/plots/*.png     the same, rendered by sharp at twice the size
+ *
+ * `<out>` is the run folder for one run and the comparison folder (compare.ts) for two, where
+ * comparison.json and comparison.md are (re)written too.
+ */
+import { basename, dirname, join } from 'node:path';
+import { svgToPng } from '../preprocess/svg-png.ts';
+import type { RunConfig } from '../runtime/rundir.ts';
+import { readRunConfig } from '../runtime/rundir.ts';
+import { describeSchedule } from '../runtime/schedule.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { PRODUCER, VERSION } from '../version.ts';
+import { UserError } from '../errors.ts';
+import type { CompareOptions, CompareResult } from './compare.ts';
+import { compareRunDirs, comparisonDir, runNames } from './compare.ts';
+import type { EvaluateOptions, RunMetrics } from './evaluate.ts';
+import { evaluateRun, readCurves, readExcitation, readRunMetrics } from './evaluate.ts';
+import type { ConfigValue, ReportData, RunReport } from './html.ts';
+import { renderReport, reportPlots } from './html.ts';
+
+export const REPORT_FILE = 'report.html';
+export const PLOTS_DIR = 'plots';
+
+export interface ReportOptions extends Omit<CompareOptions, 'out'> {
+  /** The HTML file (default: report.html in the run folder, or in the comparison folder for two runs). */
+  out?: string;
+  /** Page title (default: the networks and the data set). */
+  title?: string;
+  /** Save each plot as SVG and PNG in plots/ beside the report (default true). */
+  plots?: boolean;
+}
+
+export interface ReportResult {
+  /** The HTML file. */
+  path: string;
+  /** Every file written: the report, plots, and for two runs the comparison files. */
+  written: string[];
+  data: ReportData;
+  comparison: CompareResult | null;
+}
+
+function checkpointText(checkpoint: string): string {
+  if (checkpoint === 'last') return 'last epoch of each fold';
+  if (checkpoint === 'best') return 'lowest validation loss of each fold';
+  return `${checkpoint} of each fold`;
+}
+
+/** The run's options as the configuration table shows them, in reading order. */
+export function configurationOf(config: RunConfig): Record<string, ConfigValue> {
+  const o = config.options;
+  return {
+    architecture: o.arch,
+    'SE reduction': o.reduction,
+    input: o.input.join('x'),
+    'folds trained': o.folds.join(', '),
+    epochs: o.epochs,
+    'batch size': o.batchSize,
+    'steps per epoch': o.itersPerEpoch ?? 'one pass over the training tiles',
+    optimizer: `SGD, momentum ${o.momentum}, weight decay ${o.weightDecay}`,
+    'learning rate': describeSchedule({ kind: o.schedule, lr: o.lr, epochs: o.epochs, stepSize: o.stepSize, gamma: o.gamma, warmupEpochs: o.warmupEpochs }),
+    augmentation: o.augment ? `flips and 90° rotations${o.colorJitter > 0 ? `, colour jitter ${o.colorJitter}` : ''}` : o.colorJitter > 0 ? `colour jitter ${o.colorJitter}` : 'none',
+    normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : 'pixels scaled to [0, 1]',
+    'label smoothing': o.labelSmoothing,
+    'class weights': o.classWeights,
+    seed: o.seed,
+    preset: o.preset,
+    'data set': config.dataset.dir,
+    'data checksum': config.dataset.checksum.slice(0, 16),
+    resize: config.dataset.resize,
+    device: `${o.device}, ${o.threads} threads`,
+    versions: Object.entries(config.versions).map(([k, v]) => `${k} ${v}`),
+    machine: `${config.machine.cpuModel} (${config.machine.cpus} CPUs, ${config.machine.platform}/${config.machine.arch})`,
+  };
+}
+
+function runReport(run: string, name: string, config: RunConfig, metrics: RunMetrics): RunReport {
+  const excitation = readExcitation(run);
+  return {
+    name,
+    runDir: run,
+    configuration: configurationOf(config),
+    se: config.options.reduction !== null,
+    data: metrics.data,
+    checkpoint: checkpointText(metrics.checkpoint),
+    curves: readCurves(run, metrics),
+    folds: metrics.folds.map((f) => f.metrics),
+    ensemble: metrics.ensemble,
+    excitation: excitation?.folds[0] ?? null,
+  };
+}
+
+function fileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]+/g, '_');
+}
+
+/** Read one or two evaluated runs, compare two, and write the report and its plots. */
+export async function writeReport(runs: readonly string[], options: ReportOptions = {}): Promise<ReportResult> {
+  if (runs.length < 1 || runs.length > 2) throw new UserError(`expected 1 or 2 run directories but received ${runs.length}`);
+  const configs = runs.map((r) => readRunConfig(r));
+  const metrics = runs.map((r) => readRunMetrics(r));
+  const out = options.out ?? (runs.length === 1 ? join(runs[0]!, REPORT_FILE) : join(comparisonDir(runs[0]!, runs[1]!), REPORT_FILE));
+  let comparison: CompareResult | null = null;
+  let names = [configs[0]!.options.arch];
+  if (runs.length === 2) {
+    comparison = compareRunDirs(runs[0]!, runs[1]!, { alpha: options.alpha, resamples: options.resamples, seed: options.seed, out: dirname(out) });
+    const n = runNames(runs[0]!, configs[0]!, runs[1]!, configs[1]!);
+    names = [n.a, n.b];
+  }
+  const dataset = basename(configs[0]!.dataset.dir);
+  const data: ReportData = {
+    title: options.title ?? `${names.join(' vs ')} on ${dataset}`,
+    generated: new Date().toISOString(),
+    tool: `${PRODUCER} ${VERSION}`,
+    runs: runs.map((r, i) => runReport(r, names[i]!, configs[i]!, metrics[i]!)),
+    comparison: comparison?.file.comparison ?? null,
+  };
+  const written = [...(comparison?.written ?? [])];
+  if (options.plots !== false) {
+    const plots = reportPlots(data);
+    const files: [string, string][] = [
+      ...plots.curves.map((p): [string, string] => [`curves-${p.run}`, p.svg]),
+      ...plots.confusion.map((p): [string, string] => [`confusion-${p.run}`, p.svg]),
+      ['per-class-f1', plots.perClassF1],
+      ...plots.excitation.map((p): [string, string] => [`excitation-${p.run}`, p.svg]),
+    ];
+    for (const [name, svg] of files) {
+      const base = join(dirname(out), PLOTS_DIR, fileName(name));
+      writeFileAtomic(`${base}.svg`, svg);
+      writeFileAtomic(`${base}.png`, await svgToPng(svg));
+      written.push(`${base}.svg`, `${base}.png`);
+    }
+  }
+  writeFileAtomic(out, renderReport(data));
+  written.push(out);
+  return { path: out, written, data, comparison };
+}
+
+export interface StudyReportOptions extends ReportOptions {
+  /** How to evaluate both runs (checkpoint, threads, …). */
+  evaluate?: EvaluateOptions;
+}
+
+/**
+ * What a study does once both networks are trained: evaluate A and B on the test split, compare
+ * them, and write the report (default: `<parent of B>/<A>-vs-<B>/report.html`, beside
+ * comparison.json). Returns the report's result; `comparison` holds the verdict.
+ */
+export async function evaluateCompareReport(runA: string, runB: string, options: StudyReportOptions = {}): Promise<ReportResult> {
+  const { evaluate, ...report } = options;
+  for (const run of [runA, runB]) await evaluateRun(run, evaluate);
+  return writeReport([runA, runB], report);
+}

@@ -1,0 +1,112 @@
+/**
+ * `export`: a trained run becomes one plain inference model (src/graph/deploy.ts), checked before
+ * it is written: on the run's test tiles its probabilities must match eval_step.onnx's (the
+ * graph training validated with) within 1e-4, or nothing is written.
+ */
+import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildDeployGraph } from '../graph/deploy.ts';
+import type { DeployMember } from '../graph/deploy.ts';
+import { resolveModel } from '../graph/model.ts';
+import type { ModelConfig } from '../graph/model.ts';
+import { encodeModel } from '../export/protobuf.ts';
+import { inferenceMetadata } from '../export/metadata.ts';
+import { readSafetensors } from '../export/safetensors.ts';
+import { decodeTile } from '../preprocess/decode.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { UserError } from '../errors.ts';
+import type { FoldNormalization } from './rundir.ts';
+import { artifactsDir, foldDir, listFolds, normalizationPath, readFoldState, readRunConfig, splitsPath } from './rundir.ts';
+
+export const EXPORT_TOLERANCE = 1e-4;
+/** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
+export const VERIFY_TILES = 64;
+
+export interface ExportRequest {
+  readonly run: string;
+  /** One fold (1-based), or every finished fold averaged. */
+  readonly fold: number | 'ensemble';
+  readonly checkpoint: 'best' | 'last';
+  /** Default: models/<arch>-fold<k>.onnx or models/<arch>-ensemble.onnx */
+  readonly out?: string;
+}
+
+export interface ExportResult {
+  readonly path: string;
+  readonly folds: readonly number[];
+  readonly checkedTiles: number;
+  readonly maxDifference: number;
+}
+
+interface Member extends DeployMember {
+  readonly fold: number;
+  readonly checkpoint: string;
+}
+
+function loadMember(run: string, fold: number, which: 'best' | 'last'): Member {
+  const state = readFoldState(run, fold);
+  const file = which === 'best' ? state?.best?.file : state?.last;
+  if (!file) throw new UserError(`${foldDir(run, fold)}: no ${which} checkpoint yet (train the fold first)`);
+  const norm = JSON.parse(readFileSync(normalizationPath(run, fold), 'utf8')) as FoldNormalization;
+  return { fold, checkpoint: file, weights: readSafetensors(join(foldDir(run, fold), file)).tensors, scale: norm.scale, mean: norm.mean, std: norm.std };
+}
+
+async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uint8Array, members: readonly Member[], tiles: readonly string[]): Promise<number> {
+  const [, height, width] = config.input;
+  const plane = height * width;
+  const raw = new Float32Array(tiles.length * 3 * plane);
+  for (let t = 0; t < tiles.length; t++) {
+    const rgb = await decodeTile(tiles[t]!, width, height);
+    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) raw[t * 3 * plane + c * plane + p] = rgb[p * 3 + c]!;
+  }
+  const dims = [tiles.length, 3, height, width];
+  const exported = await ort.InferenceSession.create(model);
+  const got = (await exported.run({ images: new ort.Tensor('float32', raw, dims) }))['probabilities']!.data as Float32Array;
+  const evalStep = await ort.InferenceSession.create(join(artifactsDir(run), 'eval_step.onnx'));
+  const expected = new Float32Array(got.length);
+  for (const m of members) {
+    const normalised = raw.map((v, i) => (v / m.scale - m.mean[Math.floor(i / plane) % 3]!) / m.std[Math.floor(i / plane) % 3]!);
+    const feeds: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', normalised, dims) };
+    for (const name of evalStep.inputNames) {
+      if (name === 'images') continue;
+      const t = m.weights.get(name);
+      if (!t) throw new UserError(`fold ${m.fold}: checkpoint ${m.checkpoint} has no tensor ${name}`);
+      feeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+    }
+    const p = (await evalStep.run(feeds))['probabilities']!.data as Float32Array;
+    p.forEach((v, i) => { expected[i]! += v / members.length; });
+  }
+  await Promise.all([exported.release(), evalStep.release()]);
+  return got.reduce((worst, v, i) => Math.max(worst, Math.abs(v - expected[i]!)), 0);
+}
+
+export async function exportRun(request: ExportRequest): Promise<ExportResult> {
+  const run = readRunConfig(request.run);
+  const o = run.options;
+  const folds = request.fold === 'ensemble' ? listFolds(request.run).filter((k) => readFoldState(request.run, k)?.finished) : [request.fold];
+  if (folds.length === 0) throw new UserError(`${request.run}: no finished fold to export`);
+  const members = folds.map((k) => loadMember(request.run, k, request.checkpoint));
+  const config = resolveModel({ arch: o.arch, classes: run.dataset.classes.length, input: o.input, ...(o.reduction !== null ? { reduction: o.reduction } : {}), seed: o.seed });
+  const graph = buildDeployGraph(config, members);
+  const metadata = inferenceMetadata(config, {
+    class_names: JSON.stringify(run.dataset.classes),
+    tile_size: String(run.dataset.tileSize ?? config.input[1]),
+    input_format: 'RGB 0-255 as float32, NCHW; tiles of another size resized with ' + run.dataset.resize,
+    normalization: JSON.stringify(members.map((m) => ({ fold: m.fold, mean: m.mean, std: m.std, scale: m.scale }))),
+    folds: folds.join(','),
+    checkpoints: members.map((m) => `fold-${m.fold}/${m.checkpoint}`).join(','),
+    batchnorm: 'folded into the preceding convolutions',
+    ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
+  });
+  const bytes = encodeModel(graph, { metadata });
+  const splits = JSON.parse(readFileSync(splitsPath(request.run), 'utf8')) as { test: string[] };
+  const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));
+  const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles) : 0;
+  if (!(maxDifference < EXPORT_TOLERANCE)) {
+    throw new UserError(`export check failed: the exported model's probabilities differ from eval_step.onnx's by ${maxDifference} on the test tiles (tolerance ${EXPORT_TOLERANCE}); nothing written`);
+  }
+  const path = request.out ?? join('models', `${o.arch}-${request.fold === 'ensemble' ? 'ensemble' : `fold${request.fold}`}.onnx`);
+  writeFileAtomic(path, bytes);
+  return { path, folds, checkedTiles: tiles.length, maxDifference };
+}

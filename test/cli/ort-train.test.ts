@@ -1,0 +1,96 @@
+// End to end: the `ort-train` bin as a user runs it (src through tsx, as child processes), on the embedded Kather sample.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/preprocess/index.ts';
+import { createProgress } from '../../src/runtime/progress.ts';
+import { readFoldState, readRunConfig } from '../../src/runtime/rundir.ts';
+import { train } from '../../src/runtime/trainer.ts';
+import { REPO, SAMPLE } from '../preprocess/fixtures.ts';
+
+const BIN = join(REPO, 'src', 'cli', 'ort-train.ts');
+const args = (data: string, out: string): string[] => [
+  '--data', data, '--out', out, '--arch', 'resnet20', '--input', '3x16x16', '--fold', '1', '--batch-size', '8', '--lr', '0.05', '--threads', '2',
+];
+
+function ortTrain(...argv: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', BIN, ...argv], { cwd: REPO, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ort-train', () => {
+  let root = '';
+  let data = '';
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'senet-ort-train-'));
+    data = join(root, 'tiles');
+    await tileDataset({ input: SAMPLE, output: data });
+    splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('kill -9 mid-run, then --resume: the same final weights as an uninterrupted run, byte for byte', async () => {
+    const epochs = ['--epochs', '8'];
+    const whole = join(root, 'whole');
+    await train({ data, out: whole, arch: 'resnet20', input: [3, 16, 16], folds: [1], batchSize: 8, lr: 0.05, threads: 2, epochs: 8 }, { progress: createProgress(null, () => undefined) });
+
+    const killed = join(root, 'killed');
+    const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args(data, killed), ...epochs], { cwd: REPO, stdio: 'ignore' });
+    const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, signal) => resolve(signal)));
+    // Kill it once two epochs are committed: somewhere inside epoch 3, wherever that happens to be.
+    while ((readFoldState(killed, 1)?.epochsDone ?? 0) < 2 && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    assert.equal(await exit, 'SIGKILL', 'the run ended before it could be killed');
+    const stopped = readFoldState(killed, 1)!;
+    assert.ok(stopped.epochsDone >= 2 && stopped.epochsDone < 8, `killed after epoch ${stopped.epochsDone}`);
+
+    const refused = ortTrain(...args(data, killed), ...epochs);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr, `ort-train: ${join(killed, 'fold-1')}: stopped after epoch ${stopped.epochsDone} of 8; add --resume to continue it, or use another --out to start over\n`);
+    const resumed = ortTrain('--out', killed, '--resume');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`^fold 1 epoch ${stopped.epochsDone + 1}/8 `, 'm'));
+    assert.match(resumed.stdout, /^fold 1: 8 epochs, best epoch \d/m);
+    const final = (run: string): Buffer => readFileSync(join(run, 'fold-1', 'checkpoints', 'epoch-8.safetensors'));
+    assert.ok(final(killed).equals(final(whole)), 'final checkpoints differ');
+    assert.match(readFileSync(join(killed, 'fold-1', 'train.log'), 'utf8'), new RegExp(`resumed fold 1 of resnet20 after epoch ${stopped.epochsDone}`));
+    const logged = readFileSync(join(killed, 'fold-1', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch as number);
+    assert.deepEqual(logged, [1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('a huge learning rate stops with one line, exit 1, and the last good checkpoint kept', () => {
+    const out = join(root, 'nan');
+    const r = ortTrain(...args(data, out), '--epochs', '5', '--iters-per-epoch', '2', '--lr', '0.01', '--step-size', '1', '--gamma', '1e8');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ort-train: fold 1 epoch 2 [^\n]*loss is (NaN|-?Infinity), training diverged and this fold stopped; the last good checkpoint is [^\n]*epoch-1\.safetensors \(epoch 1\); try a lower --lr \(now 0\.01\) or --warmup-epochs\n$/);
+    assert.deepEqual(readdirSync(join(out, 'fold-1', 'checkpoints')), ['epoch-1.safetensors']);
+  });
+
+  it('reads a JSON config file, flags overriding it; bad values and unknown keys are one-line errors', () => {
+    const out = join(root, 'config');
+    const config = join(root, 'run.json');
+    writeFileSync(config, JSON.stringify({ 'epochs': 1, 'iters-per-epoch': 1, 'lr': 0.5, 'schedule': 'constant', 'colorJitter': 0.1 }));
+    const r = ortTrain(...args(data, out), '--config', config, '--lr', '0.02', '--no-augment');
+    assert.equal(r.code, 0, r.stderr);
+    const options = readRunConfig(out).options;
+    assert.deepEqual([options.epochs, options.itersPerEpoch, options.lr, options.schedule, options.augment, options.colorJitter], [1, 1, 0.02, 'constant', false, 0.1]);
+
+    writeFileSync(config, JSON.stringify({ epochs: 1, speed: 'fast' }));
+    assert.match(ortTrain(...args(data, join(root, 'x')), '--config', config).stderr, /^ort-train: .*run\.json "speed": unknown option; known: data, arch, /);
+    const bad = ortTrain(...args(data, join(root, 'x')), '--lr', 'fast');
+    assert.deepEqual([bad.code, bad.stderr], [1, 'ort-train: expected number for --lr but received "fast"\n']);
+    assert.ok(!existsSync(join(root, 'x')));
+  });
+
+  it('--device cuda without the CUDA provider says how to install it, and writes nothing', () => {
+    const out = join(root, 'cuda');
+    const r = ortTrain(...args(data, out), '--device', 'cuda');
+    if (r.code === 0) return; // a machine with a working CUDA provider
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ort-train: --device cuda: .*(npm ci --onnxruntime-node-install=cuda12|did not start|no CUDA provider)[^\n]*\n$/);
+    assert.ok(!existsSync(out));
+  });
+});

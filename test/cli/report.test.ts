@@ -1,0 +1,66 @@
+// evaluate, compare and report as a user runs them (from dist/, which npm test builds first).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runBin } from '../helpers/cli.ts';
+import { trainedPair } from '../report/runs.ts';
+
+describe('evaluate, compare and report commands', () => {
+  let root = '';
+  let a = '';
+  let b = '';
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'senet-ort-cli-report-'));
+    ({ a, b } = await trainedPair(root));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  const main = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const r = runBin('main', args);
+    return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr };
+  };
+
+  it('evaluate prints the folds, the mean and the ensemble, and writes metrics.json', () => {
+    const r = main(['evaluate', a, '--threads', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^resnet20 on 9 test tiles \(last checkpoint\):\n  fold 1 \(epoch 2\): accuracy \d\.\d{3}, macro F1 \d\.\d{3}\n  fold 2 \(epoch 2\): .*\n  mean over 2 folds: accuracy \d\.\d{3} ± \d\.\d{3}\n  fold ensemble: accuracy /);
+    assert.match(r.stdout, /wrote .*metrics\.json, .*metrics\.md, .*evaluation\.json and the test predictions\n$/);
+    assert.match(r.stderr, /fold 1: checkpoints\/epoch-2\.safetensors on 9 test tiles/);
+    const best = main(['evaluate', b, '--best', '--threads', '1']);
+    assert.equal(best.status, 0, best.stderr);
+    assert.ok(existsSync(join(b, 'excitation.json')));
+  });
+
+  it('compare states the verdict and writes comparison.json', () => {
+    const r = main(['compare', a, b, '--resamples', '500']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^verdict: (no significant difference at alpha 0\.05|.* is significantly better than .* at alpha 0\.05|undetermined at alpha 0\.05)\n/);
+    assert.ok(existsSync(join(root, 'runs', 'resnet20-vs-se_resnet20', 'comparison.json')));
+  });
+
+  it('report writes one HTML file and says where it is', () => {
+    const out = join(root, 'my-report.html');
+    const r = main(['report', a, b, '--resamples', '500', '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `report: ${out}\n`);
+    assert.ok(existsSync(out));
+    assert.ok(existsSync(join(root, 'plots', 'excitation-se_resnet20.png')));
+  });
+
+  it('reports bad input on one line', () => {
+    const cases: [string[], RegExp][] = [
+      [['evaluate', a, '--epoch', '2', '--best'], /^senet-ort: --epoch and --best both given; use one\n$/],
+      [['evaluate', a, '--epoch', '0'], /^senet-ort: expected positive integer for --epoch but received 0\n$/],
+      [['evaluate', join(root, 'nope')], /^senet-ort: .*nope: not a run directory \(no config\.json\)\n$/],
+      [['compare', a, b, '--alpha', '2'], /^senet-ort: expected number between 0 and 1 for --alpha but received 2\n$/],
+      [['report', a, '-o', join(root, 'r.txt')], /^senet-ort: expected a file ending in \.html for --out but received ".*r\.txt"\n$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = main(args);
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});

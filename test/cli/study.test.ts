@@ -1,0 +1,54 @@
+// End to end: `senet-ort study` (what `npm start` runs) on the embedded Kather sample, at toy size.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runStudy } from '../../src/runtime/study.ts';
+import { REPO, tempDir } from '../preprocess/fixtures.ts';
+
+function senet(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts'), ...args], { cwd: REPO, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('study', () => {
+  it('tiles, splits by slide, trains ResNet and SE-ResNet on every fold and writes the test accuracy table', (t) => {
+    const root = join(tempDir(t), 'study');
+    const toy = ['--root', root, '--input', '3x16x16', '--epochs', '1', '--batch-size', '16', '--folds', '2', '--threads', '2'];
+    const r = senet('study', ...toy);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^study: resnet20 vs se_resnet20 on .*data\/kather2016-crc-texture-sample$/m);
+    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/: test 0\.2, 2 folds, seed 0 -> /m);
+    assert.match(r.stdout, /^fold 2 epoch 1\/1 /m);
+    assert.match(r.stdout, /^test accuracy on \d+ held-out tiles \(each fold's model after its last epoch\):\nfold\s+resnet20\s+se_resnet20\n1\s+0\.\d{4}\s+0\.\d{4}\n2\s+0\.\d{4}\s+0\.\d{4}\nmean\s+0\.\d{4}\s+0\.\d{4}\nstd\s+0\.\d{4}\s+0\.\d{4}\nensemble\s+0\.\d{4}\s+0\.\d{4}$/m);
+    const csv = readFileSync(join(root, 'accuracy.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'fold,resnet20,se_resnet20');
+    assert.deepEqual(csv.map((l) => l.split(',')[0]), ['fold', '1', '2', 'mean', 'std', 'ensemble']);
+    const summary = JSON.parse(readFileSync(join(root, 'study.json'), 'utf8'));
+    assert.deepEqual(Object.keys(summary.runs), ['resnet20', 'se_resnet20']);
+    assert.equal(summary.accuracy.resnet20.folds.length, 2);
+    for (const arch of ['resnet20', 'se_resnet20']) {
+      for (const f of ['config.json', 'evaluation.json', 'fold-1/log.jsonl', 'fold-2/test-predictions.csv']) assert.ok(existsSync(join(root, arch, f)), `${arch}/${f}`);
+    }
+
+    // Run again: everything is there, so it only evaluates, and gets the same numbers.
+    const again = senet('study', ...toy);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^fold 1: already finished \(1 epoch\); skipped$/m);
+    assert.equal(readFileSync(join(root, 'accuracy.csv'), 'utf8'), `${csv.join('\n')}\n`);
+  });
+
+  it('doctor: versions, execution providers, threads, CUDA, and one training step', () => {
+    const r = senet('doctor');
+    assert.equal(r.code, 0, r.stderr);
+    for (const line of [/^node\s+v\d+/m, /^onnxruntime\s+\d+\.\d+\.\d+ /m, /^sharp\s+\S+ \(libvips \S+\)$/m, /^threads\s+ort-train uses \d+ ONNX Runtime threads/m,
+      /^providers\s+cpu/m, /^cuda\s+(usable|not usable): /m, /^train step\s+resnet20, batch 16 of 3x32x32 on cpu: \d+ ms \(\d+ images\/s\), loss \d\.\d{4}$/m]) {
+      assert.match(r.stdout, line);
+    }
+  });
+
+  it('--arch names the plain network of the pair', async () => {
+    await assert.rejects(runStudy({ arch: 'se_resnet20' }), { message: '--arch names the plain network of the pair (the study adds its SE twin); received se_resnet20, try resnet20' });
+  });
+});

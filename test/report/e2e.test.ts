@@ -1,0 +1,143 @@
+// evaluate, compare and report on real run directories: a tiny resnet20 / se_resnet20 pair trained here.
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { UserError } from '../../src/errors.ts';
+import { parseCsv } from '../../src/preprocess/csv.ts';
+import { compareRunDirs, comparisonDir } from '../../src/report/compare.ts';
+import type { ComparisonFile } from '../../src/report/compare.ts';
+import { ENSEMBLE_PREDICTIONS, evaluateRun, readRunMetrics } from '../../src/report/evaluate.ts';
+import type { ExcitationFile } from '../../src/report/evaluate.ts';
+import { evaluateCompareReport, writeReport } from '../../src/report/report.ts';
+import { classificationMetrics } from '../../src/runtime/metrics.ts';
+import { evaluationPath, predictionsPath, readFoldState } from '../../src/runtime/rundir.ts';
+import { trainedPair } from './runs.ts';
+import { checkWellFormed } from './xml.ts';
+
+describe('evaluate, compare and report on trained runs', () => {
+  let root = '';
+  let a = '';
+  let b = '';
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'senet-ort-report-'));
+    ({ a, b } = await trainedPair(root));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('evaluates every fold and the ensemble on the test split, and writes the files', async () => {
+    const { metrics, excitation, written } = await evaluateRun(a, { threads: 1 });
+    assert.equal(excitation, null, 'resnet20 has no SE blocks');
+    assert.equal(metrics.tiles, 9);
+    assert.deepEqual(metrics.classes, ['blue', 'green', 'red']);
+    assert.deepEqual(metrics.folds.map((f) => [f.fold, f.epoch, f.checkpoint]), [[1, 2, 'checkpoints/epoch-2.safetensors'], [2, 2, 'checkpoints/epoch-2.safetensors']]);
+    assert.equal(metrics.summary.accuracy!.n, 2);
+    assert.deepEqual(metrics.data.splits[0], { name: 'test', counts: [3, 3, 3] });
+    assert.equal(metrics.data.splits.length, 1 + 2 * 2);
+    for (const file of ['metrics.json', 'metrics.md', 'evaluation.json', ENSEMBLE_PREDICTIONS]) assert.ok(written.includes(join(a, file)), file);
+    // The fold's predictions file reproduces its metrics.
+    const [header, ...rows] = parseCsv(readFileSync(predictionsPath(a, 1), 'utf8'));
+    assert.deepEqual(header, ['file', 'label', 'predicted', 'blue', 'green', 'red']);
+    const labels = rows.map((r) => metrics.classes.indexOf(r[1]!));
+    const again = classificationMetrics(labels, rows.map((r) => r.slice(3).map(Number)), metrics.classes);
+    assert.equal(again.accuracy, metrics.folds[0]!.metrics.accuracy);
+    assert.deepEqual(again.confusionMatrix, metrics.folds[0]!.metrics.confusionMatrix);
+    // evaluation.json: the study's per-fold accuracy.
+    const evaluation = JSON.parse(readFileSync(evaluationPath(a), 'utf8'));
+    assert.deepEqual(evaluation.folds.map((f: { accuracy: number }) => f.accuracy), metrics.folds.map((f) => f.metrics.accuracy));
+    assert.match(readFileSync(join(a, 'metrics.md'), 'utf8'), /^# resnet20: test-split metrics\n[\s\S]*\| mean ± sd \|[\s\S]*\| ensemble \|/);
+  });
+
+  it('measures the SE excitation per class for every fold model of an SE network', async () => {
+    const { excitation } = await evaluateRun(b, { threads: 1, checkpoint: 'best' });
+    const file = JSON.parse(readFileSync(join(b, 'excitation.json'), 'utf8')) as ExcitationFile;
+    assert.deepEqual(file, JSON.parse(JSON.stringify(excitation)));
+    assert.deepEqual(file.folds.map((f) => f.fold), [1, 2]);
+    const fold1 = file.folds[0]!;
+    assert.deepEqual(fold1.tiles, [3, 3, 3]);
+    assert.deepEqual(fold1.blocks.map((blk) => blk.name), ['layer1.0.se', 'layer1.1.se', 'layer1.2.se', 'layer2.0.se', 'layer2.1.se', 'layer2.2.se', 'layer3.0.se', 'layer3.1.se', 'layer3.2.se']);
+    assert.deepEqual(fold1.blocks.map((blk) => blk.channels), [16, 16, 16, 32, 32, 32, 64, 64, 64]);
+    for (const blk of fold1.blocks) {
+      for (const row of blk.mean) assert.ok(row!.every((v) => v > 0 && v < 1));
+      blk.all.forEach((v, k) => assert.ok(Math.abs(v - (blk.mean[0]![k]! + blk.mean[1]![k]! + blk.mean[2]![k]!) / 3) < 1e-9), 'equal classes: all = mean of the class means');
+    }
+    assert.equal(readRunMetrics(b).checkpoint, 'best');
+  });
+
+  it('picks checkpoints by epoch, and says which epochs a fold kept', async () => {
+    const state = readFoldState(a, 1)!;
+    const kept = state.best!.epoch === 2 ? 1 : null;
+    if (kept !== null) {
+      await assert.rejects(evaluateRun(a, { checkpoint: { epoch: 1 }, threads: 1 }), (err) => err instanceof UserError && /epoch-1.safetensors: not kept .*--keep-all/.test(err.message));
+    }
+    await assert.rejects(evaluateRun(a, { checkpoint: { epoch: 3 }, threads: 1 }), /--epoch 3 but the fold finished 2 epochs/);
+    const { metrics } = await evaluateRun(a, { checkpoint: { epoch: 2 }, threads: 1 });
+    assert.equal(metrics.checkpoint, 'epoch 2');
+  });
+
+  it('compares the runs fold by fold and tile by tile, and states the verdict', () => {
+    const { file, out, written } = compareRunDirs(a, b, { resamples: 500 });
+    assert.equal(out, comparisonDir(a, b));
+    assert.equal(out, join(root, 'runs', 'resnet20-vs-se_resnet20'));
+    assert.deepEqual(written.map((p) => p.slice(out.length + 1)), ['comparison.json', 'comparison.md']);
+    const c = file.comparison;
+    assert.deepEqual(c.networks, { a: 'resnet20', b: 'se_resnet20' });
+    const ma = readRunMetrics(a);
+    const mb = readRunMetrics(b);
+    assert.deepEqual(c.folds.differences, ma.folds.map((f, k) => Math.round((mb.folds[k]!.metrics.accuracy - f.metrics.accuracy) * 1e12) / 1e12));
+    assert.equal(c.testSplit.mcnemar.tiles, 9);
+    assert.equal(c.testSplit.bootstrap.resamples, 500);
+    const saved = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as ComparisonFile;
+    assert.deepEqual(saved.comparison, JSON.parse(JSON.stringify(c)));
+    assert.match(readFileSync(join(out, 'comparison.md'), 'utf8'), /^# resnet20 vs se_resnet20\n\n\*\*Verdict: (no significant difference at alpha 0\.05|.* is significantly better than .*|undetermined at alpha 0\.05)\.\*\*/);
+  });
+
+  it('refuses runs whose splits or tiles differ', () => {
+    const c = join(root, 'runs', 'copy');
+    cpSync(b, c, { recursive: true });
+    const splits = JSON.parse(readFileSync(join(c, 'splits.json'), 'utf8'));
+    splits.test = splits.test.slice(1);
+    writeFileSync(join(c, 'splits.json'), JSON.stringify(splits));
+    assert.throws(() => compareRunDirs(a, c), (err) => err instanceof UserError && /copy: another test split \(8 tiles against 9, or other tiles\) than .*resnet20; compare runs trained on the same splits/.test(err.message));
+    cpSync(join(b, 'splits.json'), join(c, 'splits.json'));
+    const config = JSON.parse(readFileSync(join(c, 'config.json'), 'utf8'));
+    config.dataset.checksum = 'different';
+    writeFileSync(join(c, 'config.json'), JSON.stringify(config));
+    assert.throws(() => compareRunDirs(a, c), /other tiles \(the data set checksum differs\)/);
+    assert.throws(() => compareRunDirs(a, a), /the same run twice/);
+  });
+
+  it('writes the report with its plots as SVG and PNG', async () => {
+    const result = await writeReport([a, b], { resamples: 500 });
+    assert.equal(result.path, join(comparisonDir(a, b), 'report.html'));
+    const html = readFileSync(result.path, 'utf8');
+    checkWellFormed(html, { allowDoctype: true });
+    for (const text of ['resnet20 vs se_resnet20 on tiles', 'Training curves: se_resnet20', 'SE excitation by class: se_resnet20', 'layer3.2.se', 'Verdict: ', 'lowest validation loss of each fold', 'epoch 2 of each fold']) {
+      assert.ok(html.includes(text), text);
+    }
+    for (const name of ['curves-resnet20', 'curves-se_resnet20', 'confusion-resnet20', 'confusion-se_resnet20', 'per-class-f1', 'excitation-se_resnet20']) {
+      for (const ext of ['svg', 'png']) assert.ok(existsSync(join(comparisonDir(a, b), 'plots', `${name}.${ext}`)), `${name}.${ext}`);
+    }
+    const single = await writeReport([b], { plots: false });
+    assert.equal(single.path, join(b, 'report.html'));
+    assert.ok(!readFileSync(single.path, 'utf8').includes('<section id="comparison">'));
+  });
+
+  it('asks for evaluate first when a run has no metrics', async () => {
+    const fresh = join(root, 'runs', 'unevaluated');
+    cpSync(b, fresh, { recursive: true });
+    rmSync(join(fresh, 'metrics.json'));
+    await assert.rejects(writeReport([fresh]), /metrics.json: not found; evaluate the run first: senet-ort evaluate /);
+  });
+
+  it('does a study\'s last step in one call: evaluate both, compare, report', async () => {
+    const result = await evaluateCompareReport(a, b, { resamples: 200, plots: false, evaluate: { threads: 1, excitation: false } });
+    assert.equal(result.path, join(comparisonDir(a, b), 'report.html'));
+    assert.equal(result.comparison!.file.comparison.testSplit.bootstrap.resamples, 200);
+    assert.ok(!existsSync(join(b, 'excitation.json')), 'no stale analysis after evaluating without it');
+    const html = readFileSync(result.path, 'utf8');
+    assert.ok(html.includes('resnet20 has no SE blocks'));
+    assert.ok(html.includes('se_resnet20 was evaluated without the excitation analysis'));
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { renderReport, reportPlots } from '../../src/report/html.ts';
+import type { ReportData } from '../../src/report/html.ts';
+import { syntheticReport } from './fixtures.ts';
+import { checkWellFormed } from './xml.ts';
+
+const NASTY = '<script>alert("pwned")</script>&amp;';
+
+/** The synthetic report with a hostile string in every place a string comes from data. */
+function hostile(): ReportData {
+  const data = syntheticReport();
+  const rename = (names: string[]): string[] => names.map((n, i) => (i === 1 ? `${n}${NASTY}` : n));
+  for (const run of data.runs) {
+    run.runDir = `runs/${NASTY}`;
+    run.configuration = { ...run.configuration, note: NASTY };
+    run.ensemble.classNames = rename(run.ensemble.classNames);
+    run.ensemble.perClass[1]!.name += NASTY;
+    run.data.classes = rename(run.data.classes);
+    if (run.excitation) run.excitation.classNames = rename(run.excitation.classNames);
+  }
+  return { ...data, title: `Report ${NASTY}` };
+}
+
+describe('HTML report', () => {
+  const data = syntheticReport();
+  const html = renderReport(data);
+
+  it('is one well-formed document with every section', () => {
+    checkWellFormed(html, { allowDoctype: true });
+    for (const id of ['configuration', 'data', 'curves', 'metrics', 'comparison', 'excitation']) assert.ok(html.includes(`<section id="${id}">`), id);
+    for (const text of ['Training curves: resnet18', 'Training curves: se_resnet18', 'Confusion matrix: se_resnet18', 'Per-class F1 on the test split: resnet18 vs se_resnet18', 'SE excitation by class: se_resnet18', 'Test accuracy per fold', 'Wilcoxon signed-rank, exact', "McNemar's exact test", 'Bootstrap 95% interval', 'How the metrics are defined']) {
+      assert.ok(html.includes(text), text);
+    }
+    assert.equal((html.match(/<svg /g) ?? []).length, 2 + 2 + 1 + 1);
+  });
+
+  it('states the verdict plainly', () => {
+    assert.equal(data.comparison!.verdict.decision, 'no-difference');
+    assert.ok(html.includes('<strong>Verdict: no significant difference at alpha 0.05.</strong>'));
+    assert.ok(html.includes(data.comparison!.verdict.summary.replace(/</g, '&lt;').replace(/>/g, '&gt;')));
+  });
+
+  it('shows mean ± sd over folds and the ensemble for every summary metric', () => {
+    for (const label of ['accuracy (higher is better)', 'balanced accuracy', 'macro F1', 'macro ROC AUC (one-vs-rest)', 'log loss (lower is better)']) assert.ok(html.includes(label), label);
+    assert.match(html, /<td class="num">0\.\d{3} ± 0\.\d{3}<\/td>/);
+    assert.ok(html.includes('resnet18: mean ± sd over 5 folds'));
+    assert.ok(html.includes('fold 1 validation'));
+  });
+
+  it('fetches nothing: no script, no external resource, a CSP that forbids both', () => {
+    assert.ok(!/<script|<link|<img|<iframe|\ssrc=|url\(|@import/i.test(html));
+    for (const [, href] of html.matchAll(/href="([^"]*)"/g)) assert.ok(href!.startsWith('#'), href);
+    assert.ok(html.includes('content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; img-src data:"'));
+  });
+
+  it('escapes every string that comes from data', () => {
+    const out = renderReport(hostile());
+    checkWellFormed(out, { allowDoctype: true });
+    assert.ok(!out.includes('<script'), 'no script element');
+    assert.ok(!out.includes('&amp;</'), 'the & of &amp; in data is escaped again');
+    assert.ok(out.includes('&lt;script&gt;alert("pwned")&lt;/script&gt;&amp;amp;') || out.includes('&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;&amp;amp;'));
+    assert.ok(out.includes('<title>Report &lt;script&gt;'));
+  });
+
+  it('reports on a single run without a comparison section', () => {
+    const single = renderReport(syntheticReport({ runs: 1 }));
+    checkWellFormed(single, { allowDoctype: true });
+    assert.ok(!single.includes('<section id="comparison">'));
+    assert.ok(single.includes('Give a second run to compare.'));
+    assert.ok(single.includes('SE excitation by class: se_resnet18'));
+  });
+
+  it('says so when a network has no SE blocks', () => {
+    assert.ok(html.includes('resnet18 has no SE blocks'));
+  });
+
+  it('refuses inconsistent data', () => {
+    const d = syntheticReport();
+    assert.throws(() => reportPlots({ ...d, comparison: null }), /comparison exactly when it has two runs/);
+    assert.throws(() => reportPlots({ ...d, runs: [d.runs[0]!, { ...d.runs[1]!, name: d.runs[0]!.name }] }), /both runs are named resnet18/);
+  });
+});

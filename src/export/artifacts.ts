@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Graph, Tensor, Value } from '../graph/ir.ts';
 import { formatShape } from '../graph/ir.ts';
 import type { ModelConfig } from '../graph/model.ts';
-import { buildInferenceGraph } from '../graph/model.ts';
+import { BATCH_SYMBOL, buildInferenceGraph } from '../graph/model.ts';
 import type { LossOptions } from '../graph/train.ts';
 import { buildTrainStep } from '../graph/train.ts';
 import type { GradContext } from '../graph/gradients.ts';
@@ -43,6 +43,7 @@ export interface ArtifactManifest {
   readonly reduction: number | null;
   readonly opset: number;
   readonly seed: number;
+  /** The training step's batch: a number, or the symbol of a free batch dimension. */
   readonly batch: number | string;
   readonly loss: { readonly labelSmoothing: number; readonly classWeights: readonly number[] | null };
   readonly parameters: readonly string[];
@@ -80,9 +81,11 @@ export function writeTrainingArtifacts(config: ModelConfig, dir: string, loss: L
 
 export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext): { manifest: ArtifactManifest; write: (dir: string) => string[] } {
   const train = buildTrainStep(config, loss, ctx);
-  const inference = buildInferenceGraph(config);
+  // A fixed batch is for the training step (ORT then plans its memory once); evaluation and
+  // inference keep a symbolic batch, since the last batch of a split is usually smaller.
+  const inference = buildInferenceGraph({ ...config, batch: BATCH_SYMBOL });
   const evalGraph: Graph = { ...inference, name: `${config.arch}.eval_step` };
-  const metadata = inferenceMetadata(config);
+  const metadata = inferenceMetadata({ ...config, batch: BATCH_SYMBOL });
 
   const init = new Map<string, Tensor>();
   for (const i of [...train.parameters, ...train.momentum, ...train.runningStats]) init.set(i.value.name, i.tensor);

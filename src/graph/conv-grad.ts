@@ -19,15 +19,20 @@ export interface ConvGradPolicy {
    * sliced: the same products one kernel offset at a time, on strided Slices of the padded
    *   input, so no patch tensor (kh*kw times the input) is ever built;
    * gemm: one whole-batch Gemm over channel-major patches;
-   * auto: sliced on output maps of at least `batchedMinSize`, else gemm.
+   * auto: sliced on output maps of at least `slicedMinSize`, else gemm.
    */
   readonly dw: 'auto' | 'batched' | 'sliced' | 'gemm';
   readonly flippedMinSize: number;
-  readonly batchedMinSize: number;
+  readonly slicedMinSize: number;
 }
 
-/** Crossovers measured on a 2-core CPU with ORT 1.30 (see bench/RESULTS.md). */
-export const DEFAULT_CONV_GRAD: ConvGradPolicy = { dx: 'auto', dw: 'auto', flippedMinSize: 19, batchedMinSize: 38 };
+/**
+ * Crossovers measured on a 2-core CPU with ORT 1.30 (bench/train.ts, bench/RESULTS.md): the flipped
+ * kernel beat ConvTranspose at stride 1 on every map size there, so auto uses it wherever it applies;
+ * per-offset slices beat the patch formulations for dW down to 19x19, a whole-batch Gemm below.
+ * Transposing dY for a correlation-style dW (batch as the reduction axis) lost everywhere.
+ */
+export const DEFAULT_CONV_GRAD: ConvGradPolicy = { dx: 'auto', dw: 'auto', flippedMinSize: 1, slicedMinSize: 19 };
 
 interface ConvGeometry {
   readonly x: Value;
@@ -115,7 +120,7 @@ export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGr
   const g = geometry(node);
   if (g.group !== 1) throw new Error(`node ${node.name} (Conv): weight gradient supports group 1 only`);
   const ckk = g.cin * g.k[0] * g.k[1];
-  const big = g.out[0] >= policy.batchedMinSize;
+  const big = g.out[0] >= policy.slicedMinSize;
   if (policy.dw === 'sliced' || (policy.dw === 'auto' && big)) return slicedWeightGrad(b, g, dy);
   const p = patches(b, g);
   let dw: Value;
@@ -162,3 +167,4 @@ function slicedWeightGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
   const stacked = perOffset.length === 1 ? perOffset[0]! : b.op('Concat', perOffset, { axis: 2 }); // [C, M, kh*kw]
   return b.reshape(b.op('Transpose', [stacked], { perm: [1, 0, 2] }), [g.cout, g.cin, kh, kw]);
 }
+

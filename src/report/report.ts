@@ -113,7 +113,9 @@ export async function writeReport(runs: readonly string[], options: ReportOption
     const n = runNames(runs[0]!, configs[0]!, runs[1]!, configs[1]!);
     names = [n.a, n.b];
   }
-  const dataset = basename(configs[0]!.dataset.dir);
+  // A study keeps its tiles in <root>/data: name the data set after the study then.
+  const dataDir = configs[0]!.dataset.dir;
+  const dataset = basename(dataDir) === 'data' ? basename(dirname(dataDir)) : basename(dataDir);
   const data: ReportData = {
     title: options.title ?? `${names.join(' vs ')} on ${dataset}`,
     generated: new Date().toISOString(),

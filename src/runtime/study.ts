@@ -1,130 +1,39 @@
 /**
  * The main job, `study`: does the SE module help on this data? It prepares a folder of class
  * folders (tile, then a grouped, stratified split), trains a ResNet and its SE-ResNet twin on every
- * fold with identical options, evaluates every fold's model on the held-out test split, and writes
- * the per-fold test accuracy table, as the original study's evaluate step did.
+ * fold with identical options, evaluates every fold's model on the held-out test split, writes
+ * the per-fold test accuracy table (as the original study's evaluate step did), compares the two
+ * networks with paired tests and writes the HTML report.
  *
  *   <root>/                   default artifacts/<name>, name = the image folder's name
  *     data/                   the tiles, manifest.csv, dataset.json, splits.json (tile + split)
  *     <arch>/                 one run directory per network (see rundir.ts)
  *     accuracy.csv            fold, <plain>, <se>: test accuracy of each fold's model, then mean, std and fold-ensemble rows
- *     study.json              the same numbers and where everything is, for programs
- *
- * `evaluateRun(run)` is the hook where the next commands plug in: it returns every fold's test
- * predictions (probabilities, labels, files), from which `evaluate`, `compare` and `report` can
- * compute any metric (src/runtime/metrics.ts) or paired test (src/runtime/stats.ts).
+ *     study.json              the same numbers, the verdict and where everything is, for programs
+ *     <plain>-vs-<se>/        comparison.json, comparison.md, report.html and its plots (src/report/)
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
-import type { ArtifactManifest } from '../export/artifacts.ts';
 import { formatSplitTable, formatTileSummary, KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../preprocess/index.ts';
 import type { SplitOptions } from '../preprocess/index.ts';
 import { parseCsv, toCsv } from '../preprocess/csv.ts';
+import { evaluateRun } from '../report/evaluate.ts';
+import type { RunMetrics } from '../report/evaluate.ts';
+import { writeReport } from '../report/report.ts';
+import { verdictLine } from '../report/html.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
-import { loadCheckpoint } from './checkpoint.ts';
-import { TileLoader, readPreparedDataset, splitFiles } from './loader.ts';
-import { ensembleProbabilities, meanStd } from './metrics.ts';
+import { meanStd } from './metrics.ts';
 import type { Progress } from './progress.ts';
 import { createProgress } from './progress.ts';
-import type { Evaluation } from './rundir.ts';
-import {
-  bestCheckpoint, datasetChecksum, evaluationPath, isRun, lastCheckpoint, listFolds, predictionsPath, readFoldState,
-  readNormalization, readRunConfig, splitsPath,
-} from './rundir.ts';
-import type { Device } from './session.ts';
-import { createSession } from './session.ts';
+import { isRun, splitsPath } from './rundir.ts';
 import type { TrainInput, TrainResult } from './trainer.ts';
-import { lossAndAccuracy, predict, probabilities, train } from './trainer.ts';
+import { train } from './trainer.ts';
 
 /** The 80-tile Kather 2016 sample shipped in the repository: what `npm start` studies. */
 export const EMBEDDED_SAMPLE: string = fileURLToPath(new URL('../../data/kather2016-crc-texture-sample', import.meta.url));
-
-// ---------------------------------------------------------------------------------------------
-// Evaluating a run on its test split.
-
-export interface FoldPredictions {
-  readonly fold: number;
-  /** The checkpoint evaluated (absolute path). */
-  readonly checkpoint: string;
-  /** Test tiles, in splits.json order. */
-  readonly files: readonly string[];
-  readonly labels: readonly number[];
-  /** Softmax probabilities, one row per tile. */
-  readonly probabilities: readonly (readonly number[])[];
-  readonly predicted: readonly number[];
-  readonly correct: number;
-  readonly accuracy: number;
-  readonly loss: number;
-}
-
-export interface RunEvaluation {
-  readonly run: string;
-  readonly arch: string;
-  readonly classes: readonly string[];
-  readonly checkpoint: 'best' | 'last';
-  readonly folds: readonly FoldPredictions[];
-}
-
-export interface EvaluateOptions {
-  /** Which checkpoint of each fold: the last epoch's (default, as `evaluate`) or the lowest validation loss. */
-  readonly checkpoint?: 'best' | 'last';
-  readonly threads?: number;
-  readonly device?: Device;
-}
-
-/**
- * Predict the test split with every finished fold's model, write fold-<k>/test-predictions.csv and
- * evaluation.json into the run, and return the predictions.
- */
-export async function evaluateRun(run: string, options: EvaluateOptions = {}): Promise<RunEvaluation> {
-  const config = readRunConfig(run);
-  const dataset = readPreparedDataset(config.options.data, splitsPath(run));
-  if (datasetChecksum(dataset.dir, dataset.classes, splitFiles(dataset)) !== config.dataset.checksum) {
-    throw new UserError(`${dataset.dir}: the tiles changed since ${run} was trained (dataset checksum differs)`);
-  }
-  const files = [...dataset.splits.test];
-  if (files.length === 0) throw new UserError(`${splitsPath(run)}: no test split to evaluate on (split with --test-fraction above 0)`);
-  const which = options.checkpoint ?? 'last';
-  const folds = listFolds(run).filter((f) => readFoldState(run, f)?.finished);
-  if (folds.length === 0) throw new UserError(`${run}: no finished fold to evaluate`);
-  const manifest = JSON.parse(readFileSync(join(run, 'artifact.json'), 'utf8')) as ArtifactManifest;
-  const input = config.options.input;
-  const labels = files.map((f) => dataset.labels.get(f)!);
-  const loader = new TileLoader({ dir: dataset.dir, files, width: input[2], height: input[1] }, { workers: 1 });
-  const session = await createSession(join(run, 'eval_step.onnx'), { threads: options.threads ?? config.options.threads, device: options.device ?? 'cpu' });
-  try {
-    const results: FoldPredictions[] = [];
-    for (const fold of folds) {
-      const checkpoint = (which === 'best' ? bestCheckpoint(run, fold) : lastCheckpoint(run, fold))!;
-      const state = new Map<string, ort.Tensor>();
-      for (const [name, t] of loadCheckpoint(checkpoint, manifest)) state.set(name, new ort.Tensor('float32', t.data as Float32Array, [...t.dims]));
-      const prediction = await predict(session, state, loader, files.map((_, i) => i), {
-        batchSize: config.options.batchSize, input, normalization: readNormalization(run, fold), classes: manifest.classes,
-      });
-      const scores = lossAndAccuracy(prediction, labels);
-      const probs = probabilities(prediction);
-      const predicted = probs.map((row) => row.indexOf(Math.max(...row)));
-      writeFileAtomic(predictionsPath(run, fold), toCsv(
-        ['file', 'label', 'predicted', ...dataset.classes],
-        files.map((f, i) => [f, dataset.classes[labels[i]!]!, dataset.classes[predicted[i]!]!, ...probs[i]!.map((p) => Number(p.toPrecision(7)))]),
-      ));
-      results.push({ fold, checkpoint, files, labels, probabilities: probs, predicted, correct: scores.correct, accuracy: scores.accuracy, loss: scores.loss });
-    }
-    const evaluation: Evaluation = {
-      run, arch: config.options.arch, split: 'test', checkpoint: which, classes: dataset.classes,
-      folds: results.map((r) => ({ fold: r.fold, checkpoint: r.checkpoint, tiles: r.files.length, correct: r.correct, accuracy: r.accuracy })),
-    };
-    writeFileAtomic(evaluationPath(run), `${JSON.stringify(evaluation, null, 2)}\n`);
-    return { run, arch: config.options.arch, classes: dataset.classes, checkpoint: which, folds: results };
-  } finally {
-    await loader.close();
-    await session.release();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The study.
@@ -148,8 +57,12 @@ export interface StudyResult {
   readonly root: string;
   readonly data: string;
   readonly runs: readonly string[];
-  readonly evaluations: readonly RunEvaluation[];
+  readonly evaluations: readonly RunMetrics[];
   readonly accuracyCsv: string;
+  /** report.html, beside comparison.json. */
+  readonly report: string;
+  /** The comparison's verdict in one sentence. */
+  readonly verdict: string;
   readonly seconds: number;
 }
 
@@ -165,29 +78,22 @@ function defaultGrouping(data: string): string | undefined {
   return source >= 0 && rows.length > 0 && rows.every((r) => re.test(r[source]!)) ? KATHER_SLIDE_REGEX : undefined;
 }
 
-/** The accuracy table: one row per fold, then mean, std and the fold ensemble, one column per network. */
-export function accuracyTable(evaluations: readonly RunEvaluation[]): (string | number)[][] {
-  const folds = [...new Set(evaluations.flatMap((e) => e.folds.map((f) => f.fold)))].sort((a, b) => a - b);
-  const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? '' : x.toFixed(4));
-  const rows: (string | number)[][] = folds.map((fold) => [fold, ...evaluations.map((e) => fmt(e.folds.find((f) => f.fold === fold)?.accuracy))]);
-  const stats = evaluations.map((e) => meanStd(e.folds.map((f) => f.accuracy)));
-  rows.push(['mean', ...stats.map((s) => fmt(s.mean))]);
-  rows.push(['std', ...stats.map((s) => fmt(s.std))]);
-  rows.push(['ensemble', ...evaluations.map((e) => fmt(ensembleAccuracy(e)))]);
-  return rows;
-}
-
-/** Accuracy of the mean of the folds' probabilities (the k fold models as one ensemble). */
-export function ensembleAccuracy(e: RunEvaluation): number {
-  const mean = ensembleProbabilities(e.folds.map((f) => f.probabilities));
-  const labels = e.folds[0]!.labels;
-  return mean.filter((row, i) => row.indexOf(Math.max(...row)) === labels[i]).length / labels.length;
-}
-
 function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [header, ...rows].map((r) => r.map(String));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+/** The accuracy table: one row per fold, then mean, std and the fold ensemble, one column per network. */
+export function accuracyTable(evaluations: readonly RunMetrics[]): (string | number)[][] {
+  const folds = [...new Set(evaluations.flatMap((e) => e.folds.map((f) => f.fold)))].sort((a, b) => a - b);
+  const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? '' : x.toFixed(4));
+  const rows: (string | number)[][] = folds.map((fold) => [fold, ...evaluations.map((e) => fmt(e.folds.find((f) => f.fold === fold)?.metrics.accuracy))]);
+  const stats = evaluations.map((e) => meanStd(e.folds.map((f) => f.metrics.accuracy)));
+  rows.push(['mean', ...stats.map((s) => fmt(s.mean))]);
+  rows.push(['std', ...stats.map((s) => fmt(s.std))]);
+  rows.push(['ensemble', ...evaluations.map((e) => fmt(e.ensemble.accuracy))]);
+  return rows;
 }
 
 export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promise<StudyResult> {
@@ -219,11 +125,14 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
     runs.push(out);
   }
 
-  const evaluations: RunEvaluation[] = [];
+  const evaluations: RunMetrics[] = [];
   for (const run of runs) {
     progress.status(`evaluating ${run} on the test split`);
-    evaluations.push(await evaluateRun(run, { threads: results[0]!.options.threads, device: results[0]!.options.device }));
+    evaluations.push((await evaluateRun(run, { threads: results[0]!.options.threads, device: results[0]!.options.device })).metrics);
   }
+  progress.status('comparing the networks and writing the report');
+  const report = await writeReport(runs);
+  const verdict = verdictLine(report.comparison!.file.comparison);
   progress.clear();
   const table = accuracyTable(evaluations);
   const accuracyCsv = join(root, 'accuracy.csv');
@@ -237,22 +146,26 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
     data,
     splits: split.path,
     runs: Object.fromEntries(archs.map((a, i) => [a, runs[i]])),
-    testTiles: evaluations[0]!.folds[0]!.files.length,
+    testTiles: evaluations[0]!.tiles,
     accuracy: Object.fromEntries(evaluations.map((e) => {
-      const s = meanStd(e.folds.map((f) => f.accuracy));
-      return [e.arch, { folds: e.folds.map((f) => ({ fold: f.fold, accuracy: f.accuracy, correct: f.correct })), mean: s.mean, std: s.std, ensemble: ensembleAccuracy(e) }];
+      const s = meanStd(e.folds.map((f) => f.metrics.accuracy));
+      return [e.arch, { folds: e.folds.map((f) => ({ fold: f.fold, accuracy: f.metrics.accuracy })), mean: s.mean, std: s.std, ensemble: e.ensemble.accuracy }];
     })),
+    verdict,
+    report: report.path,
     seconds,
   };
   writeFileAtomic(join(root, 'study.json'), `${JSON.stringify(summary, null, 2)}\n`);
   progress.line([
     `test accuracy on ${summary.testTiles} held-out tiles (each fold's model after its last epoch):`,
     formatTable(['fold', ...archs], table),
+    `verdict: ${verdict}`,
+    `report: ${report.path}`,
     `accuracy table: ${accuracyCsv}`,
     `summary: ${join(root, 'study.json')}`,
-    ...archs.map((a, i) => `${a}: ${runs[i]} (config.json, fold-k/log.jsonl, fold-k/checkpoints, fold-k/test-predictions.csv)`),
+    ...archs.map((a, i) => `${a}: ${runs[i]} (config.json, metrics.md, fold-k/log.jsonl, fold-k/checkpoints, fold-k/test-predictions.csv)`),
     `tiles and splits: ${data}`,
     `finished in ${seconds.toFixed(0)} s`,
   ].join('\n'));
-  return { root, data, runs, evaluations, accuracyCsv, seconds };
+  return { root, data, runs, evaluations, accuracyCsv, report: report.path, verdict, seconds };
 }

@@ -87,7 +87,7 @@ export function defineGenGraph(command: Command): Command {
     .option('--reduction <r>', 'SE reduction ratio (default 16)')
     .option('--seed <n>', 'weight initialisation seed (default 0)')
     .option('--opset <n>', 'ONNX opset (default 17)')
-    .option('--batch <n>', 'fixed batch size (default: symbolic N)')
+    .option('--batch <n>', 'fixed batch size (default: symbolic N); with --train, of the training step only')
     .option('-o <file>', 'write the model to FILE instead of stdout')
     .option('--list', 'list the networks with their parameter counts')
     .option('--train', 'write the training artifacts (train_step, eval_step, model, init weights) to --out-dir')

@@ -139,32 +139,50 @@ export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGr
 
 /**
  * dW[:, :, i, j] = sum over images of dY (M x L) times the input shifted to kernel offset (i, j)
- * (L x C): one strided Slice of the padded input and one batched MatMul per offset.
+ * (L x C): one Slice of the padded input and one batched MatMul per offset.
+ *
+ * At stride 1 the shifted input is a contiguous window of the padded input flattened per channel,
+ * if dY is widened to the padded width with zero columns (which cancel the wrapped-around
+ * pixels): each offset then copies whole rows instead of 150-pixel pieces.
  */
 function slicedWeightGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
   const [kh, kw] = g.k;
   const [sh, sw] = g.strides;
   const [ho, wo] = g.out;
-  const padded = g.pads.some((p) => p > 0)
-    ? b.op('Pad', [g.x, b.constant([0, 0, g.pads[0], g.pads[1], 0, 0, g.pads[2], g.pads[3]], 'int64')], { mode: 'constant' })
+  const [top, left, bottom, right] = g.pads;
+  const w = g.x.shape[3] as number;
+  const stride1 = sh === 1 && sw === 1;
+  // Stride 1: one extra zero row at the bottom keeps the last window inside the flat tensor.
+  const extraRow = stride1 && kw > 1 ? 1 : 0;
+  const padded = top || left || bottom || right || extraRow
+    ? b.op('Pad', [g.x, b.constant([0, 0, top, left, 0, 0, bottom + extraRow, right], 'int64')], { mode: 'constant' })
     : g.x;
-  // [N, L, M]: dY transposed once, shared by every offset.
-  const dyT = b.op('Transpose', [b.reshape(dy, [0, g.cout, -1])], { perm: [0, 2, 1] });
+  const wp = w + left + right;
+  const flat = stride1 ? b.reshape(padded, [0, g.cin, -1]) : null;
+  // [N, L, M]: dY transposed once, shared by every offset (widened to the padded width at stride 1).
+  const wideDy = stride1 && wp > wo ? b.op('Pad', [dy, b.constant([0, 0, 0, 0, 0, 0, 0, wp - wo], 'int64')], { mode: 'constant' }) : dy;
+  const dyT = b.op('Transpose', [b.reshape(wideDy, [0, g.cout, -1])], { perm: [0, 2, 1] });
+  const window = stride1 ? ho * (wp > wo ? wp : wo) : 0;
   const perOffset: Value[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const shifted = kh * kw === 1 && sh === 1 && sw === 1 ? padded : b.op('Slice', [
-        padded,
-        b.constant([i, j], 'int64'),
-        b.constant([i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1], 'int64'),
-        b.constant([2, 3], 'int64'),
-        b.constant([sh, sw], 'int64'),
-      ]);
-      const product = b.op('MatMul', [b.reshape(shifted, [0, g.cin, -1]), dyT]); // [N, C, M]
+      let shifted: Value;
+      if (stride1) {
+        const start = i * wp + j;
+        shifted = kh * kw === 1 && window === (flat!.shape[2] as number) ? flat! : b.op('Slice', [flat!, b.constant([start], 'int64'), b.constant([start + window], 'int64'), b.constant([2], 'int64')]);
+      } else {
+        shifted = b.reshape(b.op('Slice', [
+          padded,
+          b.constant([i, j], 'int64'),
+          b.constant([i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1], 'int64'),
+          b.constant([2, 3], 'int64'),
+          b.constant([sh, sw], 'int64'),
+        ]), [0, g.cin, -1]);
+      }
+      const product = b.op('MatMul', [shifted, dyT]); // [N, C, M]
       perOffset.push(b.reshape(b.reduceSum(product, [0], false), [g.cin, g.cout, 1]));
     }
   }
   const stacked = perOffset.length === 1 ? perOffset[0]! : b.op('Concat', perOffset, { axis: 2 }); // [C, M, kh*kw]
   return b.reshape(b.op('Transpose', [stacked], { perm: [1, 0, 2] }), [g.cout, g.cin, kh, kw]);
 }
-

@@ -5,7 +5,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, Tensor, Value } from '../graph/ir.ts';
-import { formatShape } from '../graph/ir.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { BATCH_SYMBOL, buildInferenceGraph } from '../graph/model.ts';
 import type { LossOptions } from '../graph/train.ts';
@@ -17,8 +16,6 @@ import { inferenceMetadata } from './metadata.ts';
 import { encodeSafetensors } from './safetensors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
-
-export const ARTIFACT_FILES = ['train_step.onnx', 'eval_step.onnx', 'model.onnx', 'init.safetensors', 'artifact.json'] as const;
 
 export interface TensorSpec {
   readonly name: string;
@@ -69,11 +66,6 @@ export const SEMANTICS: Readonly<Record<string, string>> = {
   names: 'parameter and buffer names are PyTorch state_dict names of the torchvision layout (SE: timm-style layerX.Y.se.fc1/fc2)',
 };
 
-export interface WrittenArtifacts {
-  readonly manifest: ArtifactManifest;
-  readonly files: readonly string[];
-}
-
 /** Builds every graph, then writes each file atomically; returns the files written. */
 export function writeTrainingArtifacts(config: ModelConfig, dir: string, loss: LossOptions = {}, ctx?: GradContext): string[] {
   return buildArtifacts(config, loss, ctx).write(dir);
@@ -123,9 +115,4 @@ export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?
     return files.map(([name]) => name);
   };
   return { manifest, write };
-}
-
-export function describeIO(io: GraphIO): string {
-  const line = (t: TensorSpec): string => `  ${t.name}: ${t.dtype}${formatShape(t.shape)}`;
-  return ['inputs:', ...io.inputs.map(line), 'outputs:', ...io.outputs.map(line)].join('\n');
 }

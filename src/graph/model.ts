@@ -11,6 +11,7 @@ import { buildResNet, downsampling, seChannels } from './resnet.ts';
 import { DEFAULT_REDUCTION, createModel } from './registry.ts';
 import { UserError, expected } from '../errors.ts';
 import { createRng } from '../util/random.ts';
+import type { Rng } from '../util/random.ts';
 
 export interface ModelOptions {
   readonly arch: string;
@@ -82,9 +83,9 @@ export function resolveModel(options: ModelOptions): ModelConfig {
 }
 
 /** A builder holding the network on a fresh `images` input, initialised from the config's seed. */
-export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string): { net: Net; images: Value; logits: Value } {
+export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed)): { net: Net; images: Value; logits: Value } {
   const b = new Builder({ opset: config.opset, mode });
-  const net: Net = { b, rng: createRng(config.seed), runningStats: [], ...(activation ? { activation } : {}) };
+  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}) };
   const images = b.input('images', 'float32', [config.batch, ...config.input]);
   const logits = buildResNet(net, config.spec, images, config.classes);
   return { net, images, logits };
@@ -96,13 +97,16 @@ export function modelDoc(config: ModelConfig): string {
 }
 
 /** The inference graph, with weights as initializers: what `gen-graph` writes. */
-export function buildInferenceGraph(config: ModelConfig): Graph {
-  const { net, logits } = buildNetwork(config, 'inference');
+export function buildInferenceGraph(config: ModelConfig, rng?: Rng): Graph {
+  const { net, logits } = buildNetwork(config, 'inference', undefined, rng);
   const { b } = net;
   b.output(b.op('Identity', [logits], {}, { names: ['logits'], name: 'logits' }));
   b.output(b.op('Softmax', [logits], { axis: 1 }, { names: ['probabilities'], name: 'probabilities' }));
   return b.graph(config.arch, modelDoc(config));
 }
+
+/** Draws nothing: for building a graph only to look at its structure (parameter counts). */
+export const STRUCTURE_ONLY: Rng = { next: () => 0, int: () => 0, normal: () => 0 };
 
 /** Trainable parameter count, as PyTorch's sum(p.numel() for p in model.parameters()). */
 export function parameterCount(graph: Graph): number {

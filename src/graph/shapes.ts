@@ -395,7 +395,3 @@ export function inferOutputs(op: string, inputs: Inputs, attrs: Attrs, outputCou
   if (outs.length < outputCount) fail(`op ${op} gives ${outs.length} outputs, ${outputCount} requested`);
   return outs.slice(0, outputCount);
 }
-
-export function supportedOps(): string[] {
-  return Object.keys(RULES).sort();
-}

@@ -1,6 +1,6 @@
 import type { CAC, Command } from 'cac';
 import { UserError, expected } from '../../errors.ts';
-import { buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
+import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
 import type { ModelOptions } from '../../graph/model.ts';
 import { modelNames } from '../../graph/registry.ts';
 import { inferenceMetadata } from '../../export/metadata.ts';
@@ -44,8 +44,8 @@ export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {
 
 function listModels(): string {
   const rows = modelNames().map((name) => {
-    const graph = buildInferenceGraph(resolveModel({ arch: name }));
     const cfg = resolveModel({ arch: name });
+    const graph = buildInferenceGraph(cfg, STRUCTURE_ONLY);
     return `${name.padEnd(14)} ${parameterCount(graph).toLocaleString('en-US').padStart(12)}  ${cfg.input.join('x')}, ${cfg.classes} classes`;
   });
   return [`${'network'.padEnd(14)} ${'parameters'.padStart(12)}  default input`, ...rows].join('\n') + '\n';

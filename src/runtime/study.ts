@@ -29,7 +29,8 @@ import { meanStd } from './metrics.ts';
 import type { Progress } from './progress.ts';
 import { createProgress } from './progress.ts';
 import { isRun, splitsPath } from './rundir.ts';
-import type { TrainInput, TrainResult } from './trainer.ts';
+import type { TrainInput } from './options.ts';
+import type { TrainResult } from './trainer.ts';
 import { train } from './trainer.ts';
 
 /** The 80-tile Kather 2016 sample shipped in the repository: what `npm start` studies. */

@@ -11,8 +11,9 @@ import { createProgress } from '../../src/runtime/progress.ts';
 import {
   bestCheckpoint, checkpointsDir, lastCheckpoint, listFolds, readEpochLog, readFoldState, readNormalization, readRunConfig, textLogPath,
 } from '../../src/runtime/rundir.ts';
-import type { TrainInput } from '../../src/runtime/trainer.ts';
-import { PRESETS, resolveTrainOptions, train } from '../../src/runtime/trainer.ts';
+import type { TrainInput } from '../../src/runtime/options.ts';
+import { PRESETS, resolveTrainOptions } from '../../src/runtime/options.ts';
+import { train } from '../../src/runtime/trainer.ts';
 import { KATHER_FULL, put, synthetic, tempDir } from '../preprocess/fixtures.ts';
 
 const quiet = { progress: createProgress(null, () => undefined) };

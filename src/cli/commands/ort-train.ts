@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { CAC, Command } from 'cac';
 import { UserError, expected } from '../../errors.ts';
 import { parseInputShape } from '../../graph/model.ts';
-import type { TrainInput, TrainResult } from '../../runtime/trainer.ts';
-import { PRESETS, plural, train } from '../../runtime/trainer.ts';
+import type { TrainResult } from '../../runtime/trainer.ts';
+import { plural, train } from '../../runtime/trainer.ts';
+import type { TrainInput } from '../../runtime/options.ts';
+import { PRESETS } from '../../runtime/options.ts';
 
 /**
  * `ort-train`: k-fold training on ONNX Runtime. Options come from defaults, then `--preset`, then

@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UserError } from '../../src/errors.ts';
+import { near, throwsOneLine } from '../helpers/assert.ts';
 import {
   classificationMetrics,
   ensembleProbabilities,
   meanStd,
   probabilityRows,
 } from '../../src/runtime/metrics.ts';
-
-function near(actual: number | null, expected: number, tolerance = 1e-9): void {
-  assert.ok(actual !== null && Math.abs(actual - expected) <= tolerance, `expected ${expected}, received ${actual}`);
-}
-
-function throwsOneLine(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof UserError, `not a UserError: ${String(err)}`);
-    assert.match(err.message, message);
-    assert.ok(!err.message.includes('\n'));
-    return true;
-  });
-}
 
 // Three classes, six samples. Predictions (argmax) in the last column:
 //   s0 true 0  [0.6, 0.3, 0.1] -> 0  right

@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import wilcoxon from '@stdlib/stats-wilcoxon';
-import { UserError } from '../../src/errors.ts';
+import { near, throwsOneLine } from '../helpers/assert.ts';
 import {
   bootstrapAccuracyDifference,
   compareRuns,
   mcnemarExact,
   pairedComparison,
 } from '../../src/runtime/stats.ts';
-
-function near(actual: number | null, expected: number, tolerance = 1e-9): void {
-  assert.ok(actual !== null && Math.abs(actual - expected) <= tolerance, `expected ${expected}, received ${actual}`);
-}
-
-function throwsOneLine(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof UserError, `not a UserError: ${String(err)}`);
-    assert.match(err.message, message);
-    assert.ok(!err.message.includes('\n'));
-    return true;
-  });
-}
 
 /** correctA / correctB for a test split with the given counts of each (A, B) outcome. */
 function tiles(counts: { both: number; onlyA: number; onlyB: number; neither: number }): [boolean[], boolean[]] {

@@ -1,0 +1,17 @@
+// Assertions shared by the unit tests of numbers and user errors.
+import assert from 'node:assert/strict';
+import { UserError } from '../../src/errors.ts';
+
+export function near(actual: number | null, expected: number, tolerance = 1e-9): void {
+  assert.ok(actual !== null && Math.abs(actual - expected) <= tolerance, `expected ${expected}, received ${actual}`);
+}
+
+/** `fn` throws a UserError whose message matches and fits on one line. */
+export function throwsOneLine(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof UserError, `not a UserError: ${String(err)}`);
+    assert.match(err.message, message);
+    assert.ok(!err.message.includes('\n'));
+    return true;
+  });
+}

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { runBin } from '../helpers/cli.ts';
+import { spawnSync } from 'node:child_process';
+import { ROOT, runBin } from '../helpers/cli.ts';
 import { readSafetensors } from '../../src/export/safetensors.ts';
 import type { ArtifactManifest } from '../../src/export/artifacts.ts';
 import { data, floats, int64s } from '../helpers/ort.ts';
@@ -95,6 +96,15 @@ describe('gen-graph', () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+
+  it('refuses to write binary to a terminal, with a hint', (t) => {
+    // util-linux `script` gives the program a pseudo-terminal as stdout.
+    const probe = spawnSync('script', ['--version'], { encoding: 'utf8' });
+    if (probe.status !== 0) return t.skip('util-linux script is not installed');
+    const r = spawnSync('script', ['-qec', `${process.execPath} ${ROOT}dist/cli/gen-graph.js resnet20`, '/dev/null'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /gen-graph: refusing to write a binary ONNX model to a terminal; redirect it \(gen-graph se_resnet50 > model\.onnx\) or use -o FILE/);
   });
 
   it('--train without --out-dir says what is missing', () => {

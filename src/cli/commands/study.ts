@@ -33,7 +33,7 @@ export function studyInput(images: string | undefined, flags: RawFlags): StudyIn
 
 export function register(cli: CAC): void {
   const command = cli
-    .command('study [images-dir]', 'The main job: tile and split a folder of class folders (default: the embedded Kather 2016 sample), train ResNet and SE-ResNet on every fold, and write their per-fold test accuracy')
+    .command('study [images-dir]', 'The main job: tile and split a folder of class folders (default: the embedded Kather 2016 sample), train ResNet and SE-ResNet on every fold, evaluate both on the test split, compare them and write the HTML report')
     .option('--name <name>', 'Experiment name: results go to artifacts/<name> (default: the image folder\'s name)')
     .option('--root <dir>', 'Experiment root folder (default artifacts/<name>)')
     .option('--arch <name>', 'The plain network; its SE twin se_<name> is trained alongside (default resnet20)')

@@ -57,7 +57,7 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: G
   };
 
   const needed = (v: Value | null): boolean =>
-    differentiable(v) && (wanted.has(v) || (v.producer !== null && (path.has(v.producer))));
+    differentiable(v) && (wanted.has(v) || (v.producer !== null && path.has(v.producer)));
   const accumulate = (v: Value, g: Value | null, where: string): void => {
     if (g === null) return;
     if (g.shape.length !== v.shape.length || g.shape.some((d, k) => typeof d === 'number' && typeof v.shape[k] === 'number' && d !== v.shape[k])) {

@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
 import { expected } from '../../errors.ts';
+import { intFlag } from '../flags.ts';
 import type { CompareOptions } from '../../report/compare.ts';
 import { compareRunDirs } from '../../report/compare.ts';
 import { verdictLine } from '../../report/html.ts';
@@ -20,10 +21,8 @@ export function compareOptions(flags: CompareFlags): CompareOptions {
     options.alpha = alpha;
   }
   for (const key of ['resamples', 'seed'] as const) {
-    if (flags[key] === undefined) continue;
-    const n = Number(flags[key]);
-    if (String(flags[key]).trim() === '' || !Number.isInteger(n) || n < (key === 'seed' ? 0 : 1)) throw expected(key === 'seed' ? 'non-negative integer' : 'positive integer', `--${key}`, flags[key]);
-    options[key] = n;
+    const n = intFlag(flags[key], `--${key}`, key === 'seed' ? 0 : 1);
+    if (n !== undefined) options[key] = n;
   }
   return options;
 }

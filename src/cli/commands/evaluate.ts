@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
 import { UserError, expected } from '../../errors.ts';
+import { intFlag } from '../flags.ts';
 import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../report/evaluate.ts';
 import { evaluateRun } from '../../report/evaluate.ts';
 import { DEVICES } from '../../runtime/session.ts';
@@ -15,25 +16,18 @@ interface EvaluateFlags {
   excitation?: boolean;
 }
 
-function intFlag(value: string | number | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (String(value).trim() === '' || !Number.isInteger(n) || n < 1) throw expected('positive integer', flag, value);
-  return n;
-}
-
 /** Flags to options; --epoch and --best exclude each other. */
 export function evaluateOptions(flags: EvaluateFlags): EvaluateOptions {
   if (flags.epoch !== undefined && flags.best) throw new UserError('--epoch and --best both given; use one');
-  const epoch = intFlag(flags.epoch, '--epoch');
+  const epoch = intFlag(flags.epoch, '--epoch', 1);
   const checkpoint: CheckpointChoice = epoch !== undefined ? { epoch } : flags.best ? 'best' : 'last';
   if (flags.device !== undefined && !DEVICES.includes(flags.device as Device)) throw expected(DEVICES.join(' or '), '--device', flags.device);
   return {
     checkpoint,
-    batchSize: intFlag(flags.batchSize, '--batch-size'),
-    threads: intFlag(flags.threads, '--threads'),
+    batchSize: intFlag(flags.batchSize, '--batch-size', 1),
+    threads: intFlag(flags.threads, '--threads', 1),
     device: flags.device as Device | undefined,
-    workers: intFlag(flags.workers, '--workers'),
+    workers: intFlag(flags.workers, '--workers', 1),
     excitation: flags.excitation !== false,
   };
 }

@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
-import { UserError, expected } from '../../errors.ts';
+import { UserError } from '../../errors.ts';
+import { intFlag } from '../flags.ts';
 import { exportRun } from '../../runtime/export.ts';
 
 interface ExportFlags {
@@ -11,11 +12,7 @@ interface ExportFlags {
 
 async function exportCommand(run: string, flags: ExportFlags): Promise<void> {
   if (flags.fold !== undefined && flags.ensemble) throw new UserError('give --fold k or --ensemble, not both');
-  let fold: number | 'ensemble' = 'ensemble';
-  if (flags.fold !== undefined) {
-    fold = Number(flags.fold);
-    if (!Number.isInteger(fold) || fold < 1) throw expected('positive integer', '--fold', flags.fold);
-  }
+  const fold = intFlag(flags.fold, '--fold', 1) ?? 'ensemble';
   const result = await exportRun({ run, fold, checkpoint: flags.last ? 'last' : 'best', ...(flags.o ? { out: flags.o } : {}) });
   const what = result.folds.length > 1 ? `ensemble of folds ${result.folds.join(', ')}` : `fold ${result.folds[0]}`;
   process.stdout.write(`${result.path}: ${what}; matches eval_step.onnx on ${result.checkedTiles} test tiles (max probability difference ${result.maxDifference.toExponential(1)})\n`);

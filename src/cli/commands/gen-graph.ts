@@ -1,5 +1,6 @@
 import type { CAC, Command } from 'cac';
-import { UserError, expected } from '../../errors.ts';
+import { UserError } from '../../errors.ts';
+import { intFlag } from '../flags.ts';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
 import type { ModelOptions } from '../../graph/model.ts';
 import { modelNames } from '../../graph/registry.ts';
@@ -21,13 +22,6 @@ interface GenGraphFlags {
   outDir?: string;
   labelSmoothing?: string | number;
   classWeights?: string;
-}
-
-function intFlag(value: string | number | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (String(value).trim() === '' || !Number.isInteger(n)) throw expected('integer', flag, value);
-  return n;
 }
 
 export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {

@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
-import { UserError, expected } from '../../errors.ts';
+import { UserError } from '../../errors.ts';
+import { intFlag } from '../flags.ts';
 import { predictFiles } from '../../runtime/predict.ts';
 
 interface PredictFlags {
@@ -9,8 +10,7 @@ interface PredictFlags {
 
 async function predict(model: string, images: string[], flags: PredictFlags): Promise<void> {
   if (images.length === 0) throw new UserError('give one or more image files after the model');
-  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw expected('positive integer', '--threads', flags.threads);
+  const threads = intFlag(flags.threads, '--threads', 1);
   const { info, predictions, failures } = await predictFiles(model, images, threads ? { threads } : {});
   if (!info.rawPixels) process.stderr.write(`predict: ${model} was not made by \`export\`; feeding 0-255 RGB as exported models expect\n`);
   if (flags.json) {

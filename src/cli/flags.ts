@@ -1,0 +1,14 @@
+import { expected } from '../errors.ts';
+
+const WHAT: Record<string, string> = { none: 'integer', 0: 'non-negative integer', 1: 'positive integer' };
+
+/**
+ * An integer flag as cac hands it over (a string or a number), or undefined when not given.
+ * `min` 0 or 1 also bounds it; the message names the flag and what it got.
+ */
+export function intFlag(value: string | number | undefined, flag: string, min?: 0 | 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (String(value).trim() === '' || !Number.isInteger(n) || (min !== undefined && n < min)) throw expected(WHAT[min ?? 'none']!, flag, value);
+  return n;
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { tileName } from './names.ts';
-import type { TileRecord } from './tiler.ts';
+import type { GridSettings, TileRecord } from './tiler.ts';
 
 /**
  * Resume state of a tile run, kept in `<output>/.tile-state/`: the options the folder was made with
@@ -18,14 +18,8 @@ import type { TileRecord } from './tiler.ts';
 export const STATE_DIR = '.tile-state';
 
 /** Everything the tiles of one source depend on, besides its pixels. */
-export interface RunKey {
+export interface RunKey extends Omit<GridSettings, 'bandPixels'> {
   mode: 'grid' | 'pass-through';
-  tile: number;
-  stride: number;
-  scale: number;
-  whiteThreshold: number;
-  maxWhite: number;
-  filter: boolean;
 }
 
 /** What one finished source produced. */

@@ -12,12 +12,15 @@ import type { Net } from './layers.ts';
 import { BN_EPS } from './layers.ts';
 import { buildResNet } from './resnet.ts';
 import { createRng } from '../util/random.ts';
+import { withWeights } from './weights.ts';
 import { UserError } from '../errors.ts';
 
 /** One trained network and the normalisation its inputs had in training. */
 export interface DeployMember {
   /** state_dict names (checkpoint or init.safetensors); extra entries such as momentum are ignored. */
   readonly weights: ReadonlyMap<string, Tensor>;
+  /** Where the weights came from (a checkpoint file), for error messages. */
+  readonly source: string;
   /** The network saw (pixel / scale - mean) / std per channel. */
   readonly scale: number;
   readonly mean: readonly number[];
@@ -77,21 +80,6 @@ export function foldBatchNorm(graph: Graph): Graph {
   return { ...graph, nodes, initializers: [...kept, ...added].filter((i) => used.has(i.value)) };
 }
 
-/** Replaces every parameter and buffer of `graph` under `prefix` by the trained tensor of the same name. */
-function loadWeights(graph: Graph, prefix: string, weights: ReadonlyMap<string, Tensor>): Graph {
-  const initializers = graph.initializers.map((i) => {
-    if (i.kind === 'constant' || !i.value.name.startsWith(prefix)) return i;
-    const name = i.value.name.slice(prefix.length);
-    const t = weights.get(name);
-    if (!t) throw new UserError(`the checkpoint has no tensor ${name}`);
-    if (t.dims.join('x') !== i.tensor.dims.join('x')) {
-      throw new UserError(`the checkpoint's ${name} is [${t.dims.join(',')}] but the network expects [${i.tensor.dims.join(',')}]`);
-    }
-    return { ...i, tensor: t };
-  });
-  return { ...graph, initializers };
-}
-
 /**
  * images (float32 [N,C,H,W], 0-255 RGB) -> logits, probabilities. With several members the
  * probabilities are their mean and `logits` holds its log (log-probabilities of the ensemble).
@@ -129,6 +117,6 @@ export function buildDeployGraph(config: ModelConfig, members: readonly DeployMe
     b.output(mean);
   }
   let graph = b.graph(config.arch, `${modelDoc(config)}; ${members.length > 1 ? `ensemble of ${members.length} folds` : 'trained weights'}; input 0-255 RGB`);
-  members.forEach((m, k) => { graph = loadWeights(graph, members.length > 1 ? `fold${k + 1}.` : '', m.weights); });
+  members.forEach((m, k) => { graph = withWeights(graph, m.weights, m.source, members.length > 1 ? `fold${k + 1}.` : ''); });
   return foldBatchNorm(graph);
 }

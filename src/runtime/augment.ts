@@ -27,6 +27,9 @@ export interface Normalization {
 
 export const IDENTITY_NORMALIZATION: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
 
+/** Bytes kept at 0-255: what exported models take (they normalise inside). */
+export const RAW_PIXELS: Normalization = { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] };
+
 /**
  * A symmetry of the square as three bits: transpose (4), flip rows (2), flip columns (1). Their 8
  * combinations are the whole dihedral group; codes below 4 need no transpose, so they also work on

@@ -14,9 +14,9 @@ import { encodeModel } from '../export/protobuf.ts';
 import type { Graph, Tensor, Value } from '../graph/ir.ts';
 import { buildInferenceGraph, resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
-import { UserError } from '../errors.ts';
 import { createSession } from './session.ts';
 import type { SessionSettings } from './session.ts';
+import { withWeights } from '../graph/weights.ts';
 
 /** Suffix of an SE block's sigmoid output: `layer2.0.se/excitation` belongs to the block `layer2.0.se`. */
 export const EXCITATION_SUFFIX = '/excitation';
@@ -42,26 +42,6 @@ export function excitationValues(graph: Graph): Value[] {
 /** The same graph with every SE gate as an extra output, after `logits` and `probabilities`. */
 export function withExcitationOutputs(graph: Graph): Graph {
   return { ...graph, outputs: [...graph.outputs, ...excitationValues(graph)] };
-}
-
-/**
- * The graph with trained weights: every parameter and buffer initializer takes the tensor of the
- * same name from `state` (a checkpoint), which must have its shape. Constants stay.
- */
-export function withWeights(graph: Graph, state: ReadonlyMap<string, Tensor>, source: string): Graph {
-  return {
-    ...graph,
-    initializers: graph.initializers.map((init) => {
-      if (init.kind === 'constant') return init;
-      const t = state.get(init.value.name);
-      if (!t) throw new UserError(`${source}: no tensor ${init.value.name}; the checkpoint does not belong to this ${graph.name} model`);
-      const want = init.tensor.dims;
-      if (t.dtype !== init.tensor.dtype || t.dims.length !== want.length || t.dims.some((d, i) => d !== want[i])) {
-        throw new UserError(`${source}: tensor ${init.value.name} is ${t.dtype}[${t.dims.join(',')}], expected ${init.tensor.dtype}[${want.join(',')}]`);
-      }
-      return { ...init, tensor: t };
-    }),
-  };
 }
 
 /** One SE block's gate values for a batch: n × channels, row-major. */

@@ -4,11 +4,9 @@
  * graph training validated with) within 1e-4, or nothing is written.
  */
 import * as ort from 'onnxruntime-node';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDeployGraph } from '../graph/deploy.ts';
 import type { DeployMember } from '../graph/deploy.ts';
-import { resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { encodeModel } from '../export/protobuf.ts';
 import { inferenceMetadata } from '../export/metadata.ts';
@@ -17,7 +15,10 @@ import { decodeTile } from '../preprocess/decode.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../errors.ts';
 import type { FoldNormalization } from './rundir.ts';
-import { artifactsDir, foldDir, listFolds, normalizationPath, readFoldState, readRunConfig, splitsPath } from './rundir.ts';
+import { modelConfig } from './options.ts';
+import type { Normalization } from './augment.ts';
+import { IDENTITY, RAW_PIXELS, writeSample } from './augment.ts';
+import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, readRunSplits } from './rundir.ts';
 
 export const EXPORT_TOLERANCE = 1e-4;
 /** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
@@ -42,32 +43,36 @@ export interface ExportResult {
 interface Member extends DeployMember {
   readonly fold: number;
   readonly checkpoint: string;
+  readonly normalization: FoldNormalization;
 }
 
 function loadMember(run: string, fold: number, which: 'best' | 'last'): Member {
   const state = readFoldState(run, fold);
   const file = which === 'best' ? state?.best?.file : state?.last;
   if (!file) throw new UserError(`${foldDir(run, fold)}: no ${which} checkpoint yet (train the fold first)`);
-  const norm = JSON.parse(readFileSync(normalizationPath(run, fold), 'utf8')) as FoldNormalization;
-  return { fold, checkpoint: file, weights: readSafetensors(join(foldDir(run, fold), file)).tensors, scale: norm.scale, mean: norm.mean, std: norm.std };
+  const norm = readNormalization(run, fold);
+  const path = join(foldDir(run, fold), file);
+  return { fold, checkpoint: file, source: path, weights: readSafetensors(path).tensors, normalization: norm, scale: norm.scale, mean: norm.mean, std: norm.std };
 }
 
 async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uint8Array, members: readonly Member[], tiles: readonly string[]): Promise<number> {
   const [, height, width] = config.input;
   const plane = height * width;
-  const raw = new Float32Array(tiles.length * 3 * plane);
-  for (let t = 0; t < tiles.length; t++) {
-    const rgb = await decodeTile(tiles[t]!, width, height);
-    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) raw[t * 3 * plane + c * plane + p] = rgb[p * 3 + c]!;
-  }
+  const rgbs = await Promise.all(tiles.map((t) => decodeTile(t, width, height)));
+  // Both inputs as training's loader writes them: raw bytes for the export, each fold's normalisation for eval_step.
+  const batch = (norm: Normalization): Float32Array => {
+    const out = new Float32Array(tiles.length * 3 * plane);
+    rgbs.forEach((rgb, t) => writeSample(rgb, width, height, IDENTITY, null, norm, out, t * 3 * plane));
+    return out;
+  };
+  const raw = batch(RAW_PIXELS);
   const dims = [tiles.length, 3, height, width];
   const exported = await ort.InferenceSession.create(model);
   const got = (await exported.run({ images: new ort.Tensor('float32', raw, dims) }))['probabilities']!.data as Float32Array;
   const evalStep = await ort.InferenceSession.create(join(artifactsDir(run), 'eval_step.onnx'));
   const expected = new Float32Array(got.length);
   for (const m of members) {
-    const normalised = raw.map((v, i) => (v / m.scale - m.mean[Math.floor(i / plane) % 3]!) / m.std[Math.floor(i / plane) % 3]!);
-    const feeds: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', normalised, dims) };
+    const feeds: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', batch(m.normalization), dims) };
     for (const name of evalStep.inputNames) {
       if (name === 'images') continue;
       const t = m.weights.get(name);
@@ -87,7 +92,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
   const folds = request.fold === 'ensemble' ? listFolds(request.run).filter((k) => readFoldState(request.run, k)?.finished) : [request.fold];
   if (folds.length === 0) throw new UserError(`${request.run}: no finished fold to export`);
   const members = folds.map((k) => loadMember(request.run, k, request.checkpoint));
-  const config = resolveModel({ arch: o.arch, classes: run.dataset.classes.length, input: o.input, ...(o.reduction !== null ? { reduction: o.reduction } : {}), seed: o.seed });
+  const config = modelConfig(o, run.dataset.classes.length);
   const graph = buildDeployGraph(config, members);
   const metadata = inferenceMetadata(config, {
     class_names: JSON.stringify(run.dataset.classes),
@@ -100,7 +105,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
     ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
   });
   const bytes = encodeModel(graph, { metadata });
-  const splits = JSON.parse(readFileSync(splitsPath(request.run), 'utf8')) as { test: string[] };
+  const splits = readRunSplits(request.run);
   const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));
   const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles) : 0;
   if (!(maxDifference < EXPORT_TOLERANCE)) {

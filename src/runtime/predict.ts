@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { decodeModel } from '../export/protobuf.ts';
 import { decodeTile } from '../preprocess/decode.ts';
 import { UserError } from '../errors.ts';
+import { IDENTITY, RAW_PIXELS, writeSample } from './augment.ts';
 
 export interface ModelInfo {
   readonly classNames: readonly string[];
@@ -48,11 +49,6 @@ export function readModelInfo(bytes: Uint8Array, path: string): ModelInfo {
   return { classNames, input: [dims[1]!, dims[2]!, dims[3]!], rawPixels: metadata['input_format']?.startsWith('RGB 0-255') ?? false, metadata };
 }
 
-/** HWC 8-bit RGB to CHW float32, values kept at 0-255. */
-function toChw(rgb: Uint8Array, plane: number, out: Float32Array, offset: number): void {
-  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[offset + c * plane + p] = rgb[p * 3 + c]!;
-}
-
 export async function predictFiles(modelPath: string, files: readonly string[], options: { threads?: number; batch?: number } = {}): Promise<{ info: ModelInfo; predictions: Prediction[]; failures: string[] }> {
   let bytes: Uint8Array;
   try {
@@ -79,7 +75,7 @@ export async function predictFiles(modelPath: string, files: readonly string[], 
     }
     if (decoded.length === 0) continue;
     const input = new Float32Array(decoded.length * 3 * plane);
-    decoded.forEach((d, i) => toChw(d.rgb, plane, input, i * 3 * plane));
+    decoded.forEach((d, i) => writeSample(d.rgb, width, height, IDENTITY, null, RAW_PIXELS, input, i * 3 * plane));
     const out = await session.run({ images: new ort.Tensor('float32', input, [decoded.length, 3, height, width]) });
     const probs = out['probabilities']!.data as Float32Array;
     const k = info.classNames.length;

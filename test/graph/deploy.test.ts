@@ -37,7 +37,7 @@ async function evalProbabilities(weights: Map<string, Tensor>): Promise<Float32A
 
 describe('deployable model', () => {
   it('folds every BatchNorm into its convolution', () => {
-    const graph = buildDeployGraph(config, [{ weights: trainedWeights(1), scale: 255, mean, std }]);
+    const graph = buildDeployGraph(config, [{ weights: trainedWeights(1), source: 'fold.safetensors', scale: 255, mean, std }]);
     assert.equal(graph.nodes.filter((n) => n.op === 'BatchNormalization').length, 0);
     assert.ok(!graph.initializers.some((i) => /running_/.test(i.value.name)));
     assert.equal(foldBatchNorm(buildInferenceGraph(config)).nodes.filter((n) => n.op === 'BatchNormalization').length, 0);
@@ -45,7 +45,7 @@ describe('deployable model', () => {
 
   it('predicts on 0-255 pixels what eval_step predicts on normalised ones', async () => {
     const weights = trainedWeights(1);
-    const graph = buildDeployGraph(config, [{ weights, scale: 255, mean, std }]);
+    const graph = buildDeployGraph(config, [{ weights, source: 'fold.safetensors', scale: 255, mean, std }]);
     const out = await (await session(graph, { stateAsInputs: false })).run({ images: floats(pixels, [2, 3, 16, 16]) });
     const expected = await evalProbabilities(weights);
     data(out['probabilities']!).forEach((p, i) => assert.ok(Math.abs(p - expected[i]!) < 1e-5, `${p} vs ${expected[i]}`));
@@ -53,7 +53,7 @@ describe('deployable model', () => {
 
   it('averages the folds\' probabilities in an ensemble', async () => {
     const [w1, w2] = [trainedWeights(1), trainedWeights(3)];
-    const graph = buildDeployGraph(config, [{ weights: w1, scale: 255, mean, std }, { weights: w2, scale: 255, mean, std }]);
+    const graph = buildDeployGraph(config, [{ weights: w1, source: 'fold.safetensors', scale: 255, mean, std }, { weights: w2, source: 'fold.safetensors', scale: 255, mean, std }]);
     const out = await (await session(graph, { stateAsInputs: false })).run({ images: floats(pixels, [2, 3, 16, 16]) });
     const [p1, p2] = [await evalProbabilities(w1), await evalProbabilities(w2)];
     data(out['probabilities']!).forEach((p, i) => assert.ok(Math.abs(p - (p1[i]! + p2[i]!) / 2) < 1e-5));
@@ -63,6 +63,6 @@ describe('deployable model', () => {
   it('names a missing or misshapen tensor', () => {
     const weights = trainedWeights(1);
     weights.delete('layer2.0.se.fc1.weight');
-    assert.throws(() => buildDeployGraph(config, [{ weights, scale: 255, mean, std }]), /the checkpoint has no tensor layer2\.0\.se\.fc1\.weight/);
+    assert.throws(() => buildDeployGraph(config, [{ weights, source: 'fold.safetensors', scale: 255, mean, std }]), /: fold\.safetensors: no tensor layer2\.0\.se\.fc1\.weight; the checkpoint does not belong to this se_resnet20 model$/);
   });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Tensor } from '../../src/graph/ir.ts';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
-import { createPredictor, excitationValues, withExcitationOutputs, withWeights } from '../../src/runtime/evaluate.ts';
+import { createPredictor, excitationValues, withExcitationOutputs } from '../../src/runtime/evaluate.ts';
+import { withWeights } from '../../src/graph/weights.ts';
 import { UserError } from '../../src/errors.ts';
 import { createRng } from '../../src/util/random.ts';
 

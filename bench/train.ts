@@ -1,7 +1,7 @@
 // Training-step throughput: images/s of train_step.onnx at 3x150x150, batch 32, 2 threads, with
 // the process's peak memory. The conv backward formulation can be forced to compare them:
-//   node --import tsx bench/train.ts [--nets a,b] [--batch 32] [--steps 5] [--dx auto|transpose|flipped] [--dw auto|batched|sliced|gemm]
-//     [--flipped-min 19] [--sliced-min 19] (map sizes where auto switches) [--no-arena] [--mem-pattern]
+//   node --import tsx bench/train.ts [--nets a,b] [--batch 32] [--steps 5] [--dx auto|transpose|flipped] [--dw auto|shifted|batched|gemm]
+//     [--flipped-min 1] [--shifted-min 38] [--batched-min 19] (map sizes where auto switches) [--no-arena] [--mem-pattern]
 //     [--symbolic] (a free batch dimension instead of the fixed one ort-train uses) [--override] [--no-spin]
 // Session settings default to ort-train's: fixed batch, memory arena on, memory patterns off.
 import * as ort from 'onnxruntime-node';
@@ -12,7 +12,7 @@ import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
 import { encodeModel } from '../src/export/protobuf.ts';
 import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
 
-const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'sliced-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' } });
+const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' } });
 
 async function measure(net: string): Promise<Record<string, number | string>> {
   const config = resolveModel({ arch: net, input: args.input, classes: 8, ...(args.extra['symbolic'] ? {} : { batch: args.batch }) });
@@ -21,7 +21,8 @@ async function measure(net: string): Promise<Record<string, number | string>> {
     ...(args.extra['dx'] ? { dx: args.extra['dx'] as ConvGradPolicy['dx'] } : {}),
     ...(args.extra['dw'] ? { dw: args.extra['dw'] as ConvGradPolicy['dw'] } : {}),
     ...(args.extra['flipped-min'] ? { flippedMinSize: Number(args.extra['flipped-min']) } : {}),
-    ...(args.extra['sliced-min'] ? { slicedMinSize: Number(args.extra['sliced-min']) } : {}),
+    ...(args.extra['shifted-min'] ? { shiftedMinSize: Number(args.extra['shifted-min']) } : {}),
+    ...(args.extra['batched-min'] ? { batchedMinSize: Number(args.extra['batched-min']) } : {}),
   };
   const step = buildTrainStep(config, {}, { conv });
   const session = await ort.InferenceSession.create(encodeModel(step.graph, { stateAsInputs: true }), {

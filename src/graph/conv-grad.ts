@@ -15,24 +15,28 @@ export interface ConvGradPolicy {
    */
   readonly dx: 'auto' | 'transpose' | 'flipped';
   /**
-   * batched: per-image MatMul of the patch tensor with dY, then a sum over the batch;
-   * sliced: the same products one kernel offset at a time, on strided Slices of the padded
-   *   input, so no patch tensor (kh*kw times the input) is ever built;
+   * shifted: (stride 1) one batched MatMul of kw column-shifted copies of the input by kh
+   *   row-shifted copies of dY, which together hold every kernel offset;
+   * batched: per-image MatMul of the patch tensor (kh*kw shifted copies) with dY, summed over the batch;
    * gemm: one whole-batch Gemm over channel-major patches;
-   * auto: sliced on output maps of at least `slicedMinSize`, else gemm.
+   * auto: shifted at stride 1 on output maps of at least `shiftedMinSize`, else batched on maps of
+   *   at least `batchedMinSize`, else gemm. Where shifted does not apply (strided), batched.
    */
-  readonly dw: 'auto' | 'batched' | 'sliced' | 'gemm';
+  readonly dw: 'auto' | 'shifted' | 'batched' | 'gemm';
   readonly flippedMinSize: number;
-  readonly slicedMinSize: number;
+  readonly shiftedMinSize: number;
+  readonly batchedMinSize: number;
 }
 
 /**
  * Crossovers measured on a 2-core CPU with ORT 1.30 (bench/train.ts, bench/RESULTS.md): the flipped
  * kernel beat ConvTranspose at stride 1 on every map size there, so auto uses it wherever it applies;
- * per-offset slices beat the patch formulations for dW down to 19x19, a whole-batch Gemm below.
+ * for dW, shifted copies win on maps of 75x75 and up (at stride 1), the patch tensor with a per-image
+ * MatMul from 19x19 (and on strided layers, where nine strided Slices cost four times as much), a
+ * whole-batch Gemm below, where per-image products are too small to keep the cores busy.
  * Transposing dY for a correlation-style dW (batch as the reduction axis) lost everywhere.
  */
-export const DEFAULT_CONV_GRAD: ConvGradPolicy = { dx: 'auto', dw: 'auto', flippedMinSize: 1, slicedMinSize: 19 };
+export const DEFAULT_CONV_GRAD: ConvGradPolicy = { dx: 'auto', dw: 'auto', flippedMinSize: 1, shiftedMinSize: 75, batchedMinSize: 19 };
 
 interface ConvGeometry {
   readonly x: Value;
@@ -119,70 +123,54 @@ function patches(b: Builder, g: ConvGeometry): Value {
 export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGradPolicy): Value {
   const g = geometry(node);
   if (g.group !== 1) throw new Error(`node ${node.name} (Conv): weight gradient supports group 1 only`);
+  const stride1 = g.strides[0] === 1 && g.strides[1] === 1;
+  const size = g.out[0];
+  const form = policy.dw !== 'auto' ? policy.dw
+    : stride1 && size >= policy.shiftedMinSize ? 'shifted'
+      : size >= policy.batchedMinSize ? 'batched' : 'gemm';
+  if (form === 'shifted' && stride1) return shiftedWeightGrad(b, g, dy);
   const ckk = g.cin * g.k[0] * g.k[1];
-  const big = g.out[0] >= policy.slicedMinSize;
-  if (policy.dw === 'sliced' || (policy.dw === 'auto' && big)) return slicedWeightGrad(b, g, dy);
   const p = patches(b, g);
   let dw: Value;
-  if (policy.dw === 'batched') {
+  if (form === 'gemm') {
+    const channelMajor = (v: Value, c: number): Value => b.reshape(b.op('Transpose', [v], { perm: [1, 0, 2, 3] }), [c, -1]);
+    dw = b.op('Gemm', [channelMajor(dy, g.cout), channelMajor(p, ckk)], { transB: 1 });
+  } else {
     // [N, CKK, L] x [N, L, M] -> [N, CKK, M], summed over the batch: dY's transpose is the small one.
     const p3 = b.reshape(p, [0, ckk, -1]);
     const dyT = b.op('Transpose', [b.reshape(dy, [0, g.cout, -1])], { perm: [0, 2, 1] });
-    const perImage = b.op('MatMul', [p3, dyT]);
-    dw = b.op('Transpose', [b.reduceSum(perImage, [0], false)], { perm: [1, 0] });
-  } else {
-    const channelMajor = (v: Value, c: number): Value => b.reshape(b.op('Transpose', [v], { perm: [1, 0, 2, 3] }), [c, -1]);
-    dw = b.op('Gemm', [channelMajor(dy, g.cout), channelMajor(p, ckk)], { transB: 1 });
+    dw = b.op('Transpose', [b.reduceSum(b.op('MatMul', [p3, dyT]), [0], false)], { perm: [1, 0] });
   }
   return b.reshape(dw, [g.cout, g.cin, g.k[0], g.k[1]]);
 }
 
 /**
- * dW[:, :, i, j] = sum over images of dY (M x L) times the input shifted to kernel offset (i, j)
- * (L x C): one Slice of the padded input and one batched MatMul per offset.
- *
- * At stride 1 the shifted input is a contiguous window of the padded input flattened per channel,
- * if dY is widened to the padded width with zero columns (which cancel the wrapped-around
- * pixels): each offset then copies whole rows instead of 150-pixel pieces.
+ * Stride 1: dW[:, :, i, j] sums, over images and pixels, the input shifted to kernel offset (i, j)
+ * times dY. The two shifts are split between the operands, so kh + kw copies serve all kh*kw
+ * offsets (6 instead of 9 for 3x3) and one batched MatMul of [C*kw, L] by [L, M*kh] computes them
+ * all. On a common grid the size of the padded input, the input moved left by j columns (one
+ * depthwise Conv with one-hot 1 x kw kernels) meets dY moved down by i rows (a Pad, then one
+ * Gather of rows that points outside dY at a zero row). Grid columns past dY's width are zero,
+ * so nothing wraps from one row into the next.
  */
-function slicedWeightGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
+function shiftedWeightGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
   const [kh, kw] = g.k;
-  const [sh, sw] = g.strides;
-  const [ho, wo] = g.out;
   const [top, left, bottom, right] = g.pads;
-  const w = g.x.shape[3] as number;
-  const stride1 = sh === 1 && sw === 1;
-  // Stride 1: one extra zero row at the bottom keeps the last window inside the flat tensor.
-  const extraRow = stride1 && kw > 1 ? 1 : 0;
-  const padded = top || left || bottom || right || extraRow
-    ? b.op('Pad', [g.x, b.constant([0, 0, top, left, 0, 0, bottom + extraRow, right], 'int64')], { mode: 'constant' })
-    : g.x;
-  const wp = w + left + right;
-  const flat = stride1 ? b.reshape(padded, [0, g.cin, -1]) : null;
-  // [N, L, M]: dY transposed once, shared by every offset (widened to the padded width at stride 1).
-  const wideDy = stride1 && wp > wo ? b.op('Pad', [dy, b.constant([0, 0, 0, 0, 0, 0, 0, wp - wo], 'int64')], { mode: 'constant' }) : dy;
-  const dyT = b.op('Transpose', [b.reshape(wideDy, [0, g.cout, -1])], { perm: [0, 2, 1] });
-  const window = stride1 ? ho * (wp > wo ? wp : wo) : 0;
-  const perOffset: Value[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      let shifted: Value;
-      if (stride1) {
-        const start = i * wp + j;
-        shifted = kh * kw === 1 && window === (flat!.shape[2] as number) ? flat! : b.op('Slice', [flat!, b.constant([start], 'int64'), b.constant([start + window], 'int64'), b.constant([2], 'int64')]);
-      } else {
-        shifted = b.reshape(b.op('Slice', [
-          padded,
-          b.constant([i, j], 'int64'),
-          b.constant([i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1], 'int64'),
-          b.constant([2, 3], 'int64'),
-          b.constant([sh, sw], 'int64'),
-        ]), [0, g.cin, -1]);
-      }
-      const product = b.op('MatMul', [shifted, dyT]); // [N, C, M]
-      perOffset.push(b.reshape(b.reduceSum(product, [0], false), [g.cin, g.cout, 1]));
-    }
-  }
-  const stacked = perOffset.length === 1 ? perOffset[0]! : b.op('Concat', perOffset, { axis: 2 }); // [C, M, kh*kw]
-  return b.reshape(b.op('Transpose', [stacked], { perm: [1, 0, 2] }), [g.cout, g.cin, kh, kw]);
+  const ho = g.out[0];
+  const dyGrid = kh > 1 || kw > 1
+    ? b.op('Pad', [dy, b.constant([0, 0, 0, 0, 0, 0, kh - 1, kw - 1], 'int64')], { mode: 'constant' })
+    : dy;
+  const rows: number[] = [];
+  for (let i = 0; i < kh; i++) for (let r = 0; r < ho + kh - 1; r++) rows.push(r >= i && r - i < ho ? r - i : ho);
+  const dyAll = kh > 1 ? b.op('Gather', [dyGrid, b.constant(rows, 'int64')], { axis: 2 }) : dyGrid; // [N, M, kh*rows, cols]
+  const dyT = b.op('Transpose', [b.reshape(dyAll, [0, g.cout * kh, -1])], { perm: [0, 2, 1] }); // [N, L, M*kh]
+  const name = `column_shift_kernel.${g.cin}x${kw}`;
+  const kernel = b.shared(name, () => {
+    const oneHot = new Array<number>(g.cin * kw * kw).fill(0);
+    for (let c = 0; c < g.cin; c++) for (let j = 0; j < kw; j++) oneHot[(c * kw + j) * kw + j] = 1;
+    return b.initializer(name, tensorFromNumbers(oneHot, 'float32', [g.cin * kw, 1, 1, kw]), 'constant');
+  });
+  const xAll = b.op('Conv', [g.x, kernel], { kernel_shape: [1, kw], pads: [top, left, bottom, right + kw - 1], group: g.cin }); // [N, C*kw, rows, cols]
+  const summed = b.reduceSum(b.op('MatMul', [b.reshape(xAll, [0, g.cin * kw, -1]), dyT]), [0], false); // [C*kw, M*kh]
+  return b.op('Transpose', [b.reshape(summed, [g.cin, kw, g.cout, kh])], { perm: [2, 0, 3, 1] });
 }

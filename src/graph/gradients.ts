@@ -95,8 +95,9 @@ export const GRADIENTS: Record<string, GradRule> = {
     ];
   },
   Neg: (b, _n, [dy]) => [b.op('Neg', [dy!])],
-  // Relu: emit Greater(Y, 0) and Where(mask, dY, 0), and return that as dX.
-  Relu: (b, n, [dy]) => [b.op('Where', [b.op('Greater', [output(n), zero(b)]), dy!, zero(b)])],
+  // Relu: dY times the mask Y > 0 cast to float; a full-size Where runs single-threaded and
+  // costs more than Cast and Mul together.
+  Relu: (b, n, [dy]) => [b.op('Mul', [dy!, b.op('Cast', [b.op('Greater', [output(n), zero(b)])], { to: 1 })])],
   Sigmoid: (b, n, [dy]) => {
     const y = output(n);
     return [b.op('Mul', [dy!, b.op('Mul', [y, b.op('Sub', [b.constant(1), y])])])];

@@ -80,7 +80,7 @@ describe('whole-network gradients against finite differences', () => {
   it('ImageNet stem (7x7/2 conv, 3x3/2 max pool), bottleneck blocks with SE', () => checkNetwork(tinyConfig('imagenet', 'bottleneck', true)));
   it('ImageNet stem, basic blocks without SE', () => checkNetwork(tinyConfig('imagenet', 'basic', false)));
   it('the other conv formulations give the same gradients as the default', async () => {
-    await checkNetwork(tinyConfig('cifar', 'basic', true), { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'sliced' });
+    await checkNetwork(tinyConfig('cifar', 'basic', true), { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'shifted' });
     // With the max-pool stem, compare formulations with each other: they must agree far more
     // closely than finite differences can tell.
     const config = tinyConfig('imagenet', 'basic', true);
@@ -92,7 +92,7 @@ describe('whole-network gradients against finite differences', () => {
       return new Map(graph.outputs.map((v) => [v.name, data(out[v.name]!)]));
     };
     const reference = await gradientsWith(DEFAULT_CONV_GRAD);
-    for (const policy of [{ dx: 'transpose', dw: 'sliced' }, { dx: 'transpose', dw: 'batched' }, { dx: 'flipped', dw: 'gemm', slicedMinSize: 1000 }] as const) {
+    for (const policy of [{ dx: 'transpose', dw: 'shifted' }, { dx: 'transpose', dw: 'batched' }, { dx: 'flipped', dw: 'gemm', shiftedMinSize: 1000, batchedMinSize: 1000 }] as const) {
       const other = await gradientsWith({ ...DEFAULT_CONV_GRAD, ...policy });
       for (const [name, g] of reference) {
         const h = other.get(name)!;

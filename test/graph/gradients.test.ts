@@ -68,7 +68,7 @@ describe('gradient rules against finite differences', () => {
   const policies: [string, ConvGradPolicy][] = [
     ['ConvTranspose dX, batched dW', { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'batched' }],
     ['flipped-kernel dX, whole-batch Gemm dW', { ...DEFAULT_CONV_GRAD, dx: 'flipped', dw: 'gemm' }],
-    ['ConvTranspose dX, per-offset sliced dW', { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'sliced' }],
+    ['ConvTranspose dX, shifted-copies dW', { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'shifted' }],
   ];
   for (const [label, conv] of policies) {
     it(`Conv with ${label}: 3x3 stride 1 and 2, 1x1 stride 1 and 2, 7x7/2, bias`, async () => {
@@ -80,6 +80,7 @@ describe('gradient rules against finite differences', () => {
         [[2, 4, 6, 6], [3, 4, 1, 1], { strides: [2, 2], pads: [0, 0, 0, 0] }, false],
         [[1, 2, 9, 9], [2, 2, 7, 7], { strides: [2, 2], pads: [3, 3, 3, 3] }, false],
         [[2, 3, 4, 4], [3, 3, 3, 3], { strides: [1, 1], pads: [0, 0, 0, 0] }, true],
+        [[2, 3, 5, 6], [2, 3, 3, 2], { strides: [1, 1], pads: [0, 1, 2, 0] }, false],
       ];
       for (const [x, w, attrs, bias] of cases) {
         const inputs = [{ name: 'x', dims: x }, { name: 'w', dims: w }, ...(bias ? [{ name: 'bias', dims: [w[0]!] }] : [])];

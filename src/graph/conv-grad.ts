@@ -19,8 +19,9 @@ export interface ConvGradPolicy {
    *   row-shifted copies of dY, which together hold every kernel offset;
    * batched: per-image MatMul of the patch tensor (kh*kw shifted copies) with dY, summed over the batch;
    * gemm: one whole-batch Gemm over channel-major patches;
-   * auto: shifted at stride 1 on output maps of at least `shiftedMinSize`, else batched on maps of
-   *   at least `batchedMinSize`, else gemm. Where shifted does not apply (strided), batched.
+   * auto: shifted at stride 1 on output maps of at least `shiftedMinSize` where its copies are
+   *   smaller than the patch tensor, else batched on maps of at least `batchedMinSize`, else gemm.
+   *   Where shifted does not apply (strided), batched.
    */
   readonly dw: 'auto' | 'shifted' | 'batched' | 'gemm';
   readonly flippedMinSize: number;
@@ -125,8 +126,11 @@ export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGr
   if (g.group !== 1) throw new Error(`node ${node.name} (Conv): weight gradient supports group 1 only`);
   const stride1 = g.strides[0] === 1 && g.strides[1] === 1;
   const size = g.out[0];
+  // Shifted copies hold C*kw + M*kh values per pixel, the patch tensor C*kh*kw: a stem with
+  // 3 input channels is cheaper to expand whole.
+  const fewerCopies = g.cin * g.k[1] + g.cout * g.k[0] < g.cin * g.k[0] * g.k[1];
   const form = policy.dw !== 'auto' ? policy.dw
-    : stride1 && size >= policy.shiftedMinSize ? 'shifted'
+    : stride1 && fewerCopies && size >= policy.shiftedMinSize ? 'shifted'
       : size >= policy.batchedMinSize ? 'batched' : 'gemm';
   if (form === 'shifted' && stride1) return shiftedWeightGrad(b, g, dy);
   const ckk = g.cin * g.k[0] * g.k[1];

@@ -64,12 +64,19 @@ export function crossEntropy(b: Builder, logits: Value, labels: Value, classes: 
   });
 }
 
-/** torch.optim.SGD (dampening 0, no Nesterov): g += wd p; buf = momentum buf + g; p -= lr buf. */
+/**
+ * torch.optim.SGD (dampening 0, no Nesterov): g += wd p; buf = momentum buf + g; p -= lr buf.
+ * The products with the scalars run on flattened views: ORT multiplies by a scalar about 20 times
+ * slower when the last dims are 1 (1x1 conv weights [M, C, 1, 1]) than the same numbers laid flat.
+ */
 function sgdUpdate(b: Builder, p: Value, grad: Value, buf: Value, hyper: { lr: Value; momentum: Value; weightDecay: Value }): [Value, Value] {
   return b.scope(p.name, () => {
-    const g = b.op('Add', [grad, b.op('Mul', [p, hyper.weightDecay])], {}, { name: 'decay' });
-    const bufNext = b.op('Add', [b.op('Mul', [buf, hyper.momentum]), g], {}, { names: [`${buf.name}${NEXT_SUFFIX}`], name: 'momentum' });
-    const pNext = b.op('Sub', [p, b.op('Mul', [bufNext, hyper.lr])], {}, { names: [`${p.name}${NEXT_SUFFIX}`], name: 'step' });
+    const shape = b.constant(p.shape as number[], 'int64');
+    // Reshapes alias, so only the scalar products run on flat views.
+    const scaled = (v: Value, by: Value): Value => b.reshape(b.op('Mul', [b.reshape(v, [-1]), by]), shape);
+    const g = b.op('Add', [grad, scaled(p, hyper.weightDecay)], {}, { name: 'decay' });
+    const bufNext = b.op('Add', [scaled(buf, hyper.momentum), g], {}, { names: [`${buf.name}${NEXT_SUFFIX}`], name: 'momentum' });
+    const pNext = b.op('Sub', [p, scaled(bufNext, hyper.lr)], {}, { names: [`${p.name}${NEXT_SUFFIX}`], name: 'step' });
     return [pNext, bufNext];
   });
 }

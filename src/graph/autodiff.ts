@@ -46,12 +46,20 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: G
   const pending = new Map<Value, Value[]>([[loss, [b.constant(1)]]]);
   const wanted = new Set<Value>(wrt);
 
-  // A value's gradient is final once every node reading it has been visited: sum it then.
+  // A value's gradient is final once every node reading it has been visited: sum it then. A part
+  // that only broadcasts a smaller gradient (GlobalAveragePool's Expand) joins the sum unexpanded,
+  // since Add broadcasts too; the Expand is left unread and pruned.
   const total = (v: Value): Value | null => {
     const parts = pending.get(v);
     if (!parts || parts.length === 0) return null;
-    let sum = parts[0]!;
-    for (let i = 1; i < parts.length; i++) sum = b.scope(`${v.name}.grad`, () => b.op('Add', [sum, parts[i]!], {}, { name: 'accumulate' }));
+    const isExpand = (g: Value): boolean => g.producer?.op === 'Expand';
+    const ordered = parts.length > 1 ? [...parts.filter((g) => !isExpand(g)), ...parts.filter(isExpand)] : parts;
+    let sum = ordered[0]!;
+    for (let i = 1; i < ordered.length; i++) {
+      const part = ordered[i]!;
+      const addend = isExpand(part) && !isExpand(sum) ? part.producer!.inputs[0]! : part;
+      sum = b.scope(`${v.name}.grad`, () => b.op('Add', [sum, addend], {}, { name: 'accumulate' }));
+    }
     pending.set(v, [sum]);
     return sum;
   };

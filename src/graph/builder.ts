@@ -174,13 +174,20 @@ export class Builder {
   }
 
   graph(name: string, docString?: string): Graph {
-    const used = new Set<Value>();
-    for (const n of this.nodes) for (const v of n.inputs) if (v) used.add(v);
-    for (const v of this.outputs) used.add(v);
+    // Nodes no output depends on are dropped (ORT would run them): a backward pass may leave
+    // one behind when it finds a cheaper way to the same gradient.
+    const used = new Set<Value>(this.outputs);
+    const live: Node[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i]!;
+      if (!n.outputs.some((v) => used.has(v))) continue;
+      live.push(n);
+      for (const v of n.inputs) if (v) used.add(v);
+    }
     // Constants that nothing reads (a pruned branch) are dropped; parameters and buffers stay.
     const initializers = [...this.inits.values()].filter((i) => i.kind !== 'constant' || used.has(i.value));
     return {
-      name, opset: this.opset, nodes: [...this.nodes], inputs: [...this.inputs], outputs: [...this.outputs], initializers,
+      name, opset: this.opset, nodes: live.reverse(), inputs: [...this.inputs], outputs: [...this.outputs], initializers,
       ...(docString ? { docString } : {}),
     };
   }

@@ -111,14 +111,21 @@ function patches(b: Builder, g: ConvGeometry): Value {
     const [h, w] = [g.x.shape[2] as number, g.x.shape[3] as number];
     return b.op('Slice', [g.x, b.constant([0, 0], 'int64'), b.constant([h, w], 'int64'), b.constant([2, 3], 'int64'), b.constant([sh, sw], 'int64')]);
   }
+  return b.op('Conv', [g.x, shiftKernel(b, g.cin, kh, kw)], { kernel_shape: g.k, strides: g.strides, pads: g.pads, group: g.cin });
+}
+
+/**
+ * Depthwise one-hot kernels [C*kh*kw, 1, kh, kw]: output channel c*kh*kw + i is input channel c
+ * moved to kernel position i, so a grouped Conv with them writes every shifted copy at once.
+ */
+function shiftKernel(b: Builder, channels: number, kh: number, kw: number): Value {
   const kk = kh * kw;
-  const name = `patch_kernel.${g.cin}x${kh}x${kw}`;
-  const kernel = b.shared(name, () => {
-    const oneHot = new Array<number>(g.cin * kk * kk).fill(0);
-    for (let c = 0; c < g.cin; c++) for (let i = 0; i < kk; i++) oneHot[(c * kk + i) * kk + i] = 1;
-    return b.initializer(name, tensorFromNumbers(oneHot, 'float32', [g.cin * kk, 1, kh, kw]), 'constant');
+  const name = `shift_kernel.${channels}x${kh}x${kw}`;
+  return b.shared(name, () => {
+    const oneHot = new Array<number>(channels * kk * kk).fill(0);
+    for (let c = 0; c < channels; c++) for (let i = 0; i < kk; i++) oneHot[(c * kk + i) * kk + i] = 1;
+    return b.initializer(name, tensorFromNumbers(oneHot, 'float32', [channels * kk, 1, kh, kw]), 'constant');
   });
-  return b.op('Conv', [g.x, kernel], { kernel_shape: g.k, strides: g.strides, pads: g.pads, group: g.cin });
 }
 
 export function convWeightGrad(b: Builder, node: Node, dy: Value, policy: ConvGradPolicy): Value {
@@ -168,13 +175,7 @@ function shiftedWeightGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
   for (let i = 0; i < kh; i++) for (let r = 0; r < ho + kh - 1; r++) rows.push(r >= i && r - i < ho ? r - i : ho);
   const dyAll = kh > 1 ? b.op('Gather', [dyGrid, b.constant(rows, 'int64')], { axis: 2 }) : dyGrid; // [N, M, kh*rows, cols]
   const dyT = b.op('Transpose', [b.reshape(dyAll, [0, g.cout * kh, -1])], { perm: [0, 2, 1] }); // [N, L, M*kh]
-  const name = `column_shift_kernel.${g.cin}x${kw}`;
-  const kernel = b.shared(name, () => {
-    const oneHot = new Array<number>(g.cin * kw * kw).fill(0);
-    for (let c = 0; c < g.cin; c++) for (let j = 0; j < kw; j++) oneHot[(c * kw + j) * kw + j] = 1;
-    return b.initializer(name, tensorFromNumbers(oneHot, 'float32', [g.cin * kw, 1, 1, kw]), 'constant');
-  });
-  const xAll = b.op('Conv', [g.x, kernel], { kernel_shape: [1, kw], pads: [top, left, bottom, right + kw - 1], group: g.cin }); // [N, C*kw, rows, cols]
+  const xAll = b.op('Conv', [g.x, shiftKernel(b, g.cin, 1, kw)], { kernel_shape: [1, kw], pads: [top, left, bottom, right + kw - 1], group: g.cin }); // [N, C*kw, rows, cols]
   const summed = b.reduceSum(b.op('MatMul', [b.reshape(xAll, [0, g.cin * kw, -1]), dyT]), [0], false); // [C*kw, M*kh]
   return b.op('Transpose', [b.reshape(summed, [g.cin, kw, g.cout, kh])], { perm: [2, 0, 3, 1] });
 }

@@ -12,3 +12,22 @@ export function intFlag(value: string | number | undefined, flag: string, min?: 
   if (String(value).trim() === '' || !Number.isInteger(n) || (min !== undefined && n < min)) throw expected(WHAT[min ?? 'none']!, flag, value);
   return n;
 }
+
+/**
+ * argv with `--flag -3` joined into `--flag=-3`: cac would read a negative number after a flag as
+ * a short option of its own ("Unknown option `-3`"). No command takes negative positionals.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}

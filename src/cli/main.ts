@@ -15,6 +15,7 @@ import * as predict from './commands/predict.ts';
 import * as ortTrain from './commands/ort-train.ts';
 import * as study from './commands/study.ts';
 import * as doctor from './commands/doctor.ts';
+import { joinNegativeValues } from './flags.ts';
 
 const cli = cac('senet-ort');
 for (const command of [genGraph, tile, split, ortTrain, study, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
@@ -22,7 +23,7 @@ cli.help();
 cli.version(VERSION);
 
 await runCli('senet-ort', async () => {
-  cli.parse(process.argv, { run: false });
+  cli.parse(joinNegativeValues(process.argv), { run: false });
   if (cli.options['help'] || cli.options['version']) return; // cac has printed them
   if (!cli.matchedCommand) {
     if (cli.args.length > 0) throw new UserError(`unknown command "${cli.args[0]}" (see senet-ort --help)`);

@@ -4,12 +4,13 @@ import { cac } from 'cac';
 import { defineOrtTrain } from './commands/ort-train.ts';
 import { runCli } from './process.ts';
 import { VERSION } from '../version.ts';
+import { joinNegativeValues } from './flags.ts';
 
 const cli = cac('ort-train');
 defineOrtTrain(cli.command('', 'Train a network on each fold of a prepared data set with ONNX Runtime (checkpoints, logs, resume)'));
 cli.help();
 cli.version(VERSION);
 await runCli('ort-train', async () => {
-  cli.parse(process.argv, { run: false });
+  cli.parse(joinNegativeValues(process.argv), { run: false });
   await cli.runMatchedCommand();
 });

@@ -50,6 +50,9 @@ describe('gen-graph', () => {
         [['resnet50', '--input', '3x20x20', '-o', out], /^gen-graph: input 3x20x20 is too small for resnet50: the smallest that works is 3x32x32 .*\n$/],
         [['resnet20', '--input', '3x32', '-o', out], /^gen-graph: expected CxHxW such as 3x224x224 for --input but received "3x32"\n$/],
         [['resnet20', '--classes', 'ten', '-o', out], /^gen-graph: expected integer for --classes but received "ten"\n$/],
+        // A negative number after a flag is its value, not an option of its own.
+        [['resnet20', '--seed', '-1', '-o', out], /^gen-graph: expected non-negative integer for --seed but received -1\n$/],
+        [['resnet20', '--classes', '-3', '-o', out], /^gen-graph: expected an integer of at least 2 for --classes but received -3\n$/],
       ];
       for (const [args, message] of cases) {
         const r = runBin('gen-graph', args);

@@ -128,6 +128,24 @@ describe('the walker', () => {
     assert.ok(!b.nodesSoFar().slice(before).some((n) => n.name.startsWith('Relu')), 'no backward node for the unused branch');
   });
 
+  it('adds a broadcast part (GlobalAveragePool\'s) unexpanded, and the graph keeps no unread node', async () => {
+    const b = new Builder();
+    const x = b.initializer('x', { dtype: 'float32', dims: [1, 2, 2, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }, 'parameter');
+    // loss = sum(x * mean_hw(x)): x feeds a full-size Mul and a pooled branch.
+    const loss = b.reduceSum(b.op('Mul', [x, b.op('GlobalAveragePool', [x])]), [0, 1, 2, 3], false);
+    const [g] = gradients(b, loss, [x]);
+    b.output(g!);
+    const graph = b.graph('pooled');
+    // One Expand remains: the loss's ReduceSum broadcasting its scalar gradient, which the Muls read.
+    assert.deepEqual(graph.nodes.filter((n) => n.op === 'Expand').map((n) => n.inputs[0]!.shape), [[1, 1, 1, 1]], 'the pooled gradient joins unexpanded');
+    const produced = new Set(graph.nodes.flatMap((n) => n.outputs));
+    const read = new Set([...graph.nodes.flatMap((n) => n.inputs), ...graph.outputs]);
+    assert.ok([...produced].every((v) => read.has(v)), 'every node output is read');
+    // d/dx_i = m_c + sum_j x_j / 4 per channel c: channel 0 (1..4) 2.5 + 2.5, channel 1 (5..8) 6.5 + 6.5.
+    const out = await (await session(graph)).run(stateFeeds(graph));
+    assert.deepEqual([...data(out[g!.name]!)], [5, 5, 5, 5, 13, 13, 13, 13]);
+  });
+
   it('stops with the node and op when no rule exists, never a silent zero', () => {
     const b = new Builder();
     const x = b.initializer('x', filled([2, 2], 1), 'parameter');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { cac } from 'cac';
-import { runCli } from './process.ts';
+import { parseArgv, runCli } from './process.ts';
 import { UserError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 // Each command lives in ./commands/<name>.ts and exports `register(cli)`; this file only wires them.
@@ -15,7 +15,6 @@ import * as predict from './commands/predict.ts';
 import * as ortTrain from './commands/ort-train.ts';
 import * as study from './commands/study.ts';
 import * as doctor from './commands/doctor.ts';
-import { joinNegativeValues } from './flags.ts';
 
 const cli = cac('senet-ort');
 for (const command of [genGraph, tile, split, ortTrain, study, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
@@ -23,7 +22,7 @@ cli.help();
 cli.version(VERSION);
 
 await runCli('senet-ort', async () => {
-  cli.parse(joinNegativeValues(process.argv), { run: false });
+  parseArgv(cli);
   if (cli.options['help'] || cli.options['version']) return; // cac has printed them
   if (!cli.matchedCommand) {
     if (cli.args.length > 0) throw new UserError(`unknown command "${cli.args[0]}" (see senet-ort --help)`);

@@ -1,4 +1,8 @@
+import { cac } from 'cac';
+import type { CAC, Command } from 'cac';
 import { UserError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { joinNegativeValues } from './flags.ts';
 
 /**
  * The one place that touches process exit codes: run a command's body, print a UserError as one
@@ -20,4 +24,21 @@ export async function runCli(program: string, body: () => Promise<void> | void):
 
 function isCacError(err: unknown): boolean {
   return err instanceof Error && err.name === 'CACError';
+}
+
+/** cac's parse, with `--flag -3` read as the flag's value (see joinNegativeValues). */
+export function parseArgv(cli: CAC): void {
+  cli.parse(joinNegativeValues(process.argv), { run: false });
+}
+
+/** A bin that is one command (`gen-graph`, `ort-train`): its flags, --help and --version, then the run. */
+export async function runCommandBin(program: string, usage: string, description: string, define: (command: Command) => void): Promise<void> {
+  const cli = cac(program);
+  define(cli.command(usage, description));
+  cli.help();
+  cli.version(VERSION);
+  await runCli(program, async () => {
+    parseArgv(cli);
+    await cli.runMatchedCommand();
+  });
 }

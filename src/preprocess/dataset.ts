@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { fileHeader } from '../version.ts';
 import { contactSheet } from './contact-sheet.ts';
 import { toCsv } from './csv.ts';
 import { probeImage, scaledSize } from './image.ts';
@@ -184,9 +184,7 @@ export async function tileDataset(options: TileOptions): Promise<TileSummary> {
   writeFileAtomic(join(output, 'manifest.csv'), toCsv(MANIFEST_HEADER, rows));
   writeFileAtomic(join(output, 'rejected.csv'), toCsv(['file', 'reason'], rejected.map((r) => [r.file, r.reason])));
   const dataset = {
-    format: 'senet-ort tiles',
-    version: 1,
-    tool: `${PRODUCER} ${VERSION}`,
+    ...fileHeader('tiles'),
     mode,
     classes,
     tileSize: tile,

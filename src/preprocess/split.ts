@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createRng } from '../util/random.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { fileHeader } from '../version.ts';
 import { assignGroups } from './assign.ts';
 import { parseCsv } from './csv.ts';
 import { resolveGroups } from './groups.ts';
@@ -201,9 +201,7 @@ export function splitDataset(options: SplitOptions): SplitResult {
   const files = (ts: readonly Tile[]): string[] => ts.map((t) => t.file);
   const names = (gs: readonly number[]): string[] => gs.map((g) => groupIds[g]!);
   const splits: Splits = {
-    format: 'senet-ort splits',
-    version: 1,
-    tool: `${PRODUCER} ${VERSION}`,
+    ...fileHeader('splits'),
     seed,
     testFraction,
     k,

@@ -18,7 +18,7 @@ import { readRunConfig, readRunSplits } from '../runtime/rundir.ts';
 import type { RunComparison } from '../runtime/stats.ts';
 import { compareRuns } from '../runtime/stats.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { fileHeader } from '../version.ts';
 import type { RunMetrics } from './evaluate.ts';
 import { ENSEMBLE_PREDICTIONS, readRunMetrics } from './evaluate.ts';
 import { verdictLine } from './html.ts';
@@ -122,9 +122,7 @@ export function compareRunDirs(runA: string, runB: string, options: CompareOptio
     ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
   });
   const file: ComparisonFile = {
-    format: 'senet-ort comparison',
-    version: 1,
-    tool: `${PRODUCER} ${VERSION}`,
+    ...fileHeader('comparison'),
     created: new Date().toISOString(),
     runs: { a: runA, b: runB },
     checkpoints: { a: ma.checkpoint, b: mb.checkpoint },

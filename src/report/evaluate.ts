@@ -30,7 +30,7 @@ import {
 import type { Device } from '../runtime/session.ts';
 import { DEVICES } from '../runtime/session.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { fileHeader } from '../version.ts';
 import type { ExcitationAnalysis } from './excitation.ts';
 import { ExcitationAccumulator } from './excitation.ts';
 import type { DataCounts } from './html.ts';
@@ -270,9 +270,7 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
   }));
   const ensembleRows = ensembleProbabilities(foldRows);
   const metrics: RunMetrics = {
-    format: 'senet-ort metrics',
-    version: 1,
-    tool: `${PRODUCER} ${VERSION}`,
+    ...fileHeader('metrics'),
     created: new Date().toISOString(),
     run,
     arch: config.options.arch,

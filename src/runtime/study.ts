@@ -24,7 +24,7 @@ import type { RunMetrics } from '../report/evaluate.ts';
 import { writeReport } from '../report/report.ts';
 import { verdictLine } from '../report/html.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { fileHeader } from '../version.ts';
 import { meanStd } from './metrics.ts';
 import type { Progress } from './progress.ts';
 import { createProgress } from './progress.ts';
@@ -140,9 +140,7 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   writeFileAtomic(accuracyCsv, toCsv(['fold', ...archs], table));
   const seconds = (performance.now() - started) / 1000;
   const summary = {
-    format: 'senet-ort study',
-    version: 1,
-    tool: `${PRODUCER} ${VERSION}`,
+    ...fileHeader('study'),
     images,
     data,
     splits: split.path,

@@ -21,7 +21,7 @@ import { resolveModel } from '../graph/model.ts';
 import { RESIZE_METHOD } from '../preprocess/decode.ts';
 import { imageLibraryVersions } from '../preprocess/image.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { fileHeader, VERSION } from '../version.ts';
 import type { Normalization } from './augment.ts';
 import { IDENTITY_NORMALIZATION } from './augment.ts';
 import { loadCheckpoint, saveCheckpoint, stateNames } from './checkpoint.ts';
@@ -82,9 +82,7 @@ function openRun(given: TrainInput): { options: TrainOptions; dataset: PreparedD
   const options = resolveTrainOptions({ ...given, out }, dataset);
   const files = splitFiles(dataset);
   const config: RunConfig = {
-    format: 'senet-ort run',
-    version: 1,
-    tool: `${PRODUCER} ${VERSION}`,
+    ...fileHeader('run'),
     created: new Date().toISOString(),
     versions: environmentVersions(),
     machine: { platform: process.platform, arch: process.arch, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown' },

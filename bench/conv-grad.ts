@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Builder } from '../src/graph/builder.ts';
-import { encodeModel } from '../src/export/protobuf.ts';
+import { encodeModel } from '../src/formats/protobuf.ts';
 import { DEFAULT_CONV_GRAD, convWeightGrad } from '../src/graph/conv-grad.ts';
 import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
 import type { Node, Value } from '../src/graph/ir.ts';

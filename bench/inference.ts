@@ -2,7 +2,7 @@
 //   node --import tsx bench/inference.ts [--nets a,b] [--batch 64] [--input 3x150x150] [--steps 5]
 import * as ort from 'onnxruntime-node';
 import { buildInferenceGraph, resolveModel } from '../src/graph/model.ts';
-import { encodeModel } from '../src/export/protobuf.ts';
+import { encodeModel } from '../src/formats/protobuf.ts';
 import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
 
 const args = benchArgs({ batch: 64, steps: 5 });

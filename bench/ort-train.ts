@@ -10,15 +10,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { splitDataset, tileDataset } from '../src/preprocess/index.ts';
-import { loadCheckpoint } from '../src/runtime/checkpoint.ts';
-import { createProgress } from '../src/runtime/progress.ts';
-import type { EpochRecord } from '../src/runtime/rundir.ts';
-import { logPath } from '../src/runtime/rundir.ts';
-import { createSession } from '../src/runtime/session.ts';
-import { EMBEDDED_SAMPLE } from '../src/runtime/study.ts';
-import { train } from '../src/runtime/trainer.ts';
-import type { ArtifactManifest } from '../src/export/artifacts.ts';
+import { splitDataset, tileDataset } from '../src/data/index.ts';
+import { loadCheckpoint } from '../src/formats/checkpoint.ts';
+import { createProgress } from '../src/train/progress.ts';
+import type { EpochRecord } from '../src/formats/rundir.ts';
+import { logPath } from '../src/formats/rundir.ts';
+import { createSession } from '../src/infer/session.ts';
+import { EMBEDDED_SAMPLE } from '../src/study/study.ts';
+import { train } from '../src/train/trainer.ts';
+import type { ArtifactManifest } from '../src/formats/artifacts.ts';
 import { machine, table } from './common.ts';
 
 const { values } = parseArgs({

@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tileDataset } from '../src/preprocess/index.ts';
-import type { TileSummary } from '../src/preprocess/index.ts';
-import { imageLibraryVersions } from '../src/preprocess/image.ts';
+import { tileDataset } from '../src/data/index.ts';
+import type { TileSummary } from '../src/data/index.ts';
+import { imageLibraryVersions } from '../src/data/image.ts';
 
 const DATA = fileURLToPath(new URL('../../shared/data/', import.meta.url));
 const WHOLE = join(DATA, 'histology-whole-images');

@@ -9,7 +9,7 @@ import { resolveModel } from '../src/graph/model.ts';
 import { buildTrainStep } from '../src/graph/train.ts';
 import { DEFAULT_CONV_GRAD } from '../src/graph/conv-grad.ts';
 import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
-import { encodeModel } from '../src/export/protobuf.ts';
+import { encodeModel } from '../src/formats/protobuf.ts';
 import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' } });

@@ -5,11 +5,11 @@
  * analysis. `renderReport` is pure: it turns a `ReportData` object into a string; every string
  * taken from data is escaped by the builder in svg.ts.
  */
-import type { ClassificationMetrics } from '../runtime/metrics.ts';
-import { meanStd } from '../runtime/metrics.ts';
-import type { RunComparison } from '../runtime/stats.ts';
-import type { ExcitationAnalysis } from './excitation.ts';
-import type { FoldCurve } from './plots.ts';
+import type { ClassificationMetrics } from '../evaluate/metrics.ts';
+import { meanStd } from '../evaluate/metrics.ts';
+import type { RunComparison } from '../evaluate/stats.ts';
+import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
+import type { DataCounts, FoldCurve } from '../evaluate/evaluate.ts';
 import { confusionMatrixPlot, excitationPlot, groupedBars, trainingCurves } from './plots.ts';
 import { el, fragment, raw } from './svg.ts';
 import type { Child, Markup } from './svg.ts';
@@ -17,16 +17,6 @@ import type { Child, Markup } from './svg.ts';
 /** A configuration value as shown in the table; arrays print comma-separated, null as "—". */
 export type ConfigValue = string | number | boolean | null | readonly (string | number)[];
 
-/** Tiles per class in each split of one run. */
-export interface DataCounts {
-  /** Class names, in label order. */
-  classes: string[];
-  /**
-   * One row per split, in display order ("test", "fold 1 train", "fold 1 validation", …);
-   * counts[c] is the number of tiles of classes[c] in that split.
-   */
-  splits: { name: string; counts: number[] }[];
-}
 
 /** One trained network (one run directory) as the report shows it. */
 export interface RunReport {

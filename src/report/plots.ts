@@ -8,7 +8,8 @@
  * Colours come from Okabe & Ito's colour-blind-safe palette; every chart has a title, labelled axes
  * with ticks, and a legend. Everything from data is escaped by the builder in svg.ts.
  */
-import type { ExcitationAnalysis } from './excitation.ts';
+import type { CurvePoint, FoldCurve } from '../evaluate/evaluate.ts';
+import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
 import { el, fragment, num, svgDocument, textWidth } from './svg.ts';
 import type { Child, Markup } from './svg.ts';
 
@@ -260,24 +261,6 @@ export function lineChart(o: LineChartOptions): string {
     linePanel({ ...panel, frame, title: '' }),
     key.markup,
   );
-}
-
-/** One epoch of one fold; a value is null where it was not recorded. */
-export interface CurvePoint {
-  epoch: number;
-  trainLoss: number | null;
-  valLoss: number | null;
-  trainAccuracy: number | null;
-  valAccuracy: number | null;
-}
-
-/** The training history of one fold. */
-export interface FoldCurve {
-  /** Fold number as shown to users (1-based). */
-  fold: number;
-  points: readonly CurvePoint[];
-  /** The epoch whose checkpoint was evaluated, ringed on the validation curves; null or absent for none. */
-  selectedEpoch?: number | null;
 }
 
 /**

@@ -11,17 +11,17 @@
  * comparison.json and comparison.md are (re)written too.
  */
 import { basename, dirname, join } from 'node:path';
-import { svgToPng } from '../preprocess/svg-png.ts';
-import type { RunConfig } from '../runtime/rundir.ts';
-import { readRunConfig } from '../runtime/rundir.ts';
-import { describeSchedule } from '../runtime/schedule.ts';
+import { svgToPng } from './png.ts';
+import type { RunConfig } from '../formats/rundir.ts';
+import { readRunConfig } from '../formats/rundir.ts';
+import { describeSchedule } from '../train/schedule.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
 import { UserError } from '../errors.ts';
-import type { CompareOptions, CompareResult } from './compare.ts';
-import { compareRunDirs, comparisonDir, runNames } from './compare.ts';
-import type { EvaluateOptions, RunMetrics } from './evaluate.ts';
-import { evaluateRun, readCurves, readExcitation, readRunMetrics } from './evaluate.ts';
+import type { CompareOptions, CompareResult } from '../evaluate/compare.ts';
+import { compareRunDirs, comparisonDir, runNames } from '../evaluate/compare.ts';
+import type { EvaluateOptions, RunMetrics } from '../evaluate/evaluate.ts';
+import { evaluateRun, readCurves, readExcitation, readRunMetrics } from '../evaluate/evaluate.ts';
 import type { ConfigValue, ReportData, RunReport } from './html.ts';
 import { renderReport, reportPlots } from './html.ts';
 

@@ -9,9 +9,9 @@ import * as ortWeb from 'onnxruntime-web';
 import * as ortNode from 'onnxruntime-node';
 import { runBin } from '../helpers/cli.ts';
 import { tinyDataset } from '../report/runs.ts';
-import { train } from '../../src/runtime/trainer.ts';
-import type { Progress } from '../../src/runtime/progress.ts';
-import { decodeModel } from '../../src/export/protobuf.ts';
+import { train } from '../../src/train/trainer.ts';
+import type { Progress } from '../../src/train/progress.ts';
+import { decodeModel } from '../../src/formats/protobuf.ts';
 
 const QUIET: Progress = { line: () => undefined, step: () => undefined, status: () => undefined, clear: () => undefined };
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
 import { ROOT, runBin } from '../helpers/cli.ts';
-import { readSafetensors } from '../../src/export/safetensors.ts';
-import type { ArtifactManifest } from '../../src/export/artifacts.ts';
+import { readSafetensors } from '../../src/formats/safetensors.ts';
+import type { ArtifactManifest } from '../../src/formats/artifacts.ts';
 import { data, floats, int64s } from '../helpers/ort.ts';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gen-graph-'));

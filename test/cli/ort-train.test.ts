@@ -5,11 +5,11 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/preprocess/index.ts';
-import { createProgress } from '../../src/runtime/progress.ts';
-import { readFoldState, readRunConfig } from '../../src/runtime/rundir.ts';
-import { train } from '../../src/runtime/trainer.ts';
-import { REPO, SAMPLE } from '../preprocess/fixtures.ts';
+import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
+import { createProgress } from '../../src/train/progress.ts';
+import { readFoldState, readRunConfig } from '../../src/formats/rundir.ts';
+import { train } from '../../src/train/trainer.ts';
+import { REPO, SAMPLE } from '../data/fixtures.ts';
 
 const BIN = join(REPO, 'src', 'cli', 'ort-train.ts');
 const args = (data: string, out: string): string[] => [

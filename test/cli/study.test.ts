@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runStudy } from '../../src/runtime/study.ts';
-import { REPO, tempDir } from '../preprocess/fixtures.ts';
+import { runStudy } from '../../src/study/study.ts';
+import { REPO, tempDir } from '../data/fixtures.ts';
 
 function senet(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts'), ...args], { cwd: REPO, encoding: 'utf8' });

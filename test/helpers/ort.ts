@@ -1,7 +1,7 @@
 // Running IR graphs in onnxruntime-node from tests.
 import * as ort from 'onnxruntime-node';
 import type { Graph, Tensor } from '../../src/graph/ir.ts';
-import { encodeModel } from '../../src/export/protobuf.ts';
+import { encodeModel } from '../../src/formats/protobuf.ts';
 
 export type Feeds = Record<string, ort.Tensor>;
 

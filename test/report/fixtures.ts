@@ -2,14 +2,14 @@
 // against an SE-ResNet-18, with seeded noise, so every test sees the same numbers.
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { ClassificationMetrics } from '../../src/runtime/metrics.ts';
-import { classificationMetrics, ensembleProbabilities } from '../../src/runtime/metrics.ts';
-import { compareRuns } from '../../src/runtime/stats.ts';
+import type { ClassificationMetrics } from '../../src/evaluate/metrics.ts';
+import { classificationMetrics, ensembleProbabilities } from '../../src/evaluate/metrics.ts';
+import { compareRuns } from '../../src/evaluate/stats.ts';
 import { createRng } from '../../src/util/random.ts';
 import type { Rng } from '../../src/util/random.ts';
-import { excitationByClass } from '../../src/report/excitation.ts';
-import type { ExcitationAnalysis } from '../../src/report/excitation.ts';
-import type { FoldCurve } from '../../src/report/plots.ts';
+import { excitationByClass } from '../../src/evaluate/excitation.ts';
+import type { ExcitationAnalysis } from '../../src/evaluate/excitation.ts';
+import type { FoldCurve } from '../../src/evaluate/evaluate.ts';
 import type { ReportData, RunReport } from '../../src/report/html.ts';
 
 export const TEST_OUTPUT: string = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-output', 'report-test');

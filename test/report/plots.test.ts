@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { svgToPng } from '../../src/preprocess/svg-png.ts';
-import { excitationByClass } from '../../src/report/excitation.ts';
+import { svgToPng } from '../../src/report/png.ts';
+import { excitationByClass } from '../../src/evaluate/excitation.ts';
 import { PALETTE, blues, confusionMatrixPlot, excitationPlot, groupedBars, lineChart, niceDomain, niceTicks, seriesStyle, trainingCurves } from '../../src/report/plots.ts';
-import type { FoldCurve } from '../../src/report/plots.ts';
+import type { FoldCurve } from '../../src/evaluate/evaluate.ts';
 import { checkWellFormed } from './xml.ts';
 
 const NASTY = 'A<&>"\'b';

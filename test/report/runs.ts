@@ -3,10 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { tileDataset } from '../../src/preprocess/dataset.ts';
-import { splitDataset } from '../../src/preprocess/split.ts';
-import type { Progress } from '../../src/runtime/progress.ts';
-import { train } from '../../src/runtime/trainer.ts';
+import { tileDataset } from '../../src/data/dataset.ts';
+import { splitDataset } from '../../src/data/split.ts';
+import type { Progress } from '../../src/train/progress.ts';
+import { train } from '../../src/train/trainer.ts';
 
 const COLOURS: Record<string, readonly number[]> = { blue: [70, 80, 200], green: [60, 180, 80], red: [200, 60, 60] };
 

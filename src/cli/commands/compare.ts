@@ -1,8 +1,8 @@
 import type { CAC } from 'cac';
 import { expected } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
-import type { CompareOptions } from '../../report/compare.ts';
-import { compareRunDirs } from '../../report/compare.ts';
+import type { CompareOptions } from '../../evaluate/compare.ts';
+import { compareRunDirs } from '../../evaluate/compare.ts';
 import { verdictLine } from '../../report/html.ts';
 
 interface CompareFlags {

@@ -1,8 +1,8 @@
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import type { CAC } from 'cac';
-import { defaultWorkers } from '../../runtime/loader.ts';
-import { cudaStatus, executionProviders } from '../../runtime/session.ts';
-import { checkTrainingStep, environmentVersions } from '../../runtime/trainer.ts';
+import { defaultWorkers } from '../../data/loader.ts';
+import { cudaStatus, executionProviders } from '../../infer/session.ts';
+import { checkTrainingStep, environmentVersions } from '../../train/trainer.ts';
 
 /**
  * `doctor`: the study's environment check. Versions of everything that changes numbers (Node,

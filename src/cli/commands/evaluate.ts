@@ -1,10 +1,10 @@
 import type { CAC } from 'cac';
 import { UserError, expected } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
-import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../report/evaluate.ts';
-import { evaluateRun } from '../../report/evaluate.ts';
-import { DEVICES } from '../../runtime/session.ts';
-import type { Device } from '../../runtime/session.ts';
+import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../evaluate/evaluate.ts';
+import { evaluateRun } from '../../evaluate/evaluate.ts';
+import { DEVICES } from '../../infer/session.ts';
+import type { Device } from '../../infer/session.ts';
 
 interface EvaluateFlags {
   epoch?: string | number;

@@ -1,7 +1,7 @@
 import type { CAC } from 'cac';
 import { UserError } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
-import { exportRun } from '../../runtime/export.ts';
+import { exportRun } from '../../deploy/export.ts';
 
 interface ExportFlags {
   fold?: string | number;

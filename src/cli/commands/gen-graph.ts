@@ -4,9 +4,9 @@ import { intFlag } from '../flags.ts';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
 import type { ModelOptions } from '../../graph/model.ts';
 import { modelNames } from '../../graph/registry.ts';
-import { inferenceMetadata } from '../../export/metadata.ts';
-import { encodeModel } from '../../export/protobuf.ts';
-import { writeTrainingArtifacts } from '../../export/artifacts.ts';
+import { inferenceMetadata } from '../../formats/metadata.ts';
+import { encodeModel } from '../../formats/protobuf.ts';
+import { writeTrainingArtifacts } from '../../formats/artifacts.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 
 interface GenGraphFlags {

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import type { CAC, Command } from 'cac';
 import { UserError, expected } from '../../errors.ts';
 import { parseInputShape } from '../../graph/model.ts';
-import type { TrainResult } from '../../runtime/trainer.ts';
-import { plural, train } from '../../runtime/trainer.ts';
-import type { TrainInput } from '../../runtime/options.ts';
-import { PRESETS } from '../../runtime/options.ts';
+import type { TrainResult } from '../../train/trainer.ts';
+import { plural, train } from '../../train/trainer.ts';
+import type { TrainInput } from '../../train/options.ts';
+import { PRESETS } from '../../train/options.ts';
 
 /**
  * `ort-train`: k-fold training on ONNX Runtime. Options come from defaults, then `--preset`, then

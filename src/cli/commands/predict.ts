@@ -1,7 +1,7 @@
 import type { CAC } from 'cac';
 import { UserError } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
-import { predictFiles } from '../../runtime/predict.ts';
+import { predictFiles } from '../../infer/predict.ts';
 
 interface PredictFlags {
   json?: boolean;

@@ -1,6 +1,6 @@
 import type { CAC, Command } from 'cac';
-import { formatSplitTable, KATHER_SLIDE_REGEX, splitDataset } from '../../preprocess/index.ts';
-import type { SplitOptions } from '../../preprocess/index.ts';
+import { formatSplitTable, KATHER_SLIDE_REGEX, splitDataset } from '../../data/index.ts';
+import type { SplitOptions } from '../../data/index.ts';
 
 /** Flags shared by `split` and `tile --split`, as cac parses them (numbers or strings). */
 export interface SplitFlags {

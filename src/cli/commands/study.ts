@@ -1,8 +1,8 @@
 import type { CAC } from 'cac';
-import { KATHER_SLIDE_REGEX } from '../../preprocess/index.ts';
-import type { SplitOptions } from '../../preprocess/index.ts';
-import { runStudy } from '../../runtime/study.ts';
-import type { StudyInput } from '../../runtime/study.ts';
+import { KATHER_SLIDE_REGEX } from '../../data/index.ts';
+import type { SplitOptions } from '../../data/index.ts';
+import { runStudy } from '../../study/study.ts';
+import type { StudyInput } from '../../study/study.ts';
 import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
 import type { RawFlags } from './ort-train.ts';
 

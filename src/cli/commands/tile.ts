@@ -1,6 +1,6 @@
 import type { CAC } from 'cac';
-import { formatTileSummary, tileDataset } from '../../preprocess/index.ts';
-import type { TileOptions } from '../../preprocess/index.ts';
+import { formatTileSummary, tileDataset } from '../../data/index.ts';
+import type { TileOptions } from '../../data/index.ts';
 import { addSplitOptions, runSplit } from './split.ts';
 import type { SplitFlags } from './split.ts';
 

@@ -1,0 +1,117 @@
+/**
+ * `export`: a trained run becomes one plain inference model (src/graph/deploy.ts), checked before
+ * it is written: on the run's test tiles its probabilities must match eval_step.onnx's (the
+ * graph training validated with) within 1e-4, or nothing is written.
+ */
+import * as ort from 'onnxruntime-node';
+import { join } from 'node:path';
+import { buildDeployGraph } from '../graph/deploy.ts';
+import type { DeployMember } from '../graph/deploy.ts';
+import type { ModelConfig } from '../graph/model.ts';
+import { encodeModel } from '../formats/protobuf.ts';
+import { inferenceMetadata } from '../formats/metadata.ts';
+import { readSafetensors } from '../formats/safetensors.ts';
+import { decodeTile } from '../data/decode.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { UserError } from '../errors.ts';
+import type { FoldNormalization } from '../formats/rundir.ts';
+import { modelConfig } from '../train/options.ts';
+import type { Normalization } from '../formats/rundir.ts';
+import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
+import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, readRunSplits } from '../formats/rundir.ts';
+
+export const EXPORT_TOLERANCE = 1e-4;
+/** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
+export const VERIFY_TILES = 64;
+
+export interface ExportRequest {
+  readonly run: string;
+  /** One fold (1-based), or every finished fold averaged. */
+  readonly fold: number | 'ensemble';
+  readonly checkpoint: 'best' | 'last';
+  /** Default: models/<arch>-fold<k>.onnx or models/<arch>-ensemble.onnx */
+  readonly out?: string;
+}
+
+export interface ExportResult {
+  readonly path: string;
+  readonly folds: readonly number[];
+  readonly checkedTiles: number;
+  readonly maxDifference: number;
+}
+
+interface Member extends DeployMember {
+  readonly fold: number;
+  readonly checkpoint: string;
+  readonly normalization: FoldNormalization;
+}
+
+function loadMember(run: string, fold: number, which: 'best' | 'last'): Member {
+  const state = readFoldState(run, fold);
+  const file = which === 'best' ? state?.best?.file : state?.last;
+  if (!file) throw new UserError(`${foldDir(run, fold)}: no ${which} checkpoint yet (train the fold first)`);
+  const norm = readNormalization(run, fold);
+  const path = join(foldDir(run, fold), file);
+  return { fold, checkpoint: file, source: path, weights: readSafetensors(path).tensors, normalization: norm, scale: norm.scale, mean: norm.mean, std: norm.std };
+}
+
+async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uint8Array, members: readonly Member[], tiles: readonly string[]): Promise<number> {
+  const [, height, width] = config.input;
+  const plane = height * width;
+  const rgbs = await Promise.all(tiles.map((t) => decodeTile(t, width, height)));
+  // Both inputs as training's loader writes them: raw bytes for the export, each fold's normalisation for eval_step.
+  const batch = (norm: Normalization): Float32Array => {
+    const out = new Float32Array(tiles.length * 3 * plane);
+    rgbs.forEach((rgb, t) => writeSample(rgb, width, height, IDENTITY, null, norm, out, t * 3 * plane));
+    return out;
+  };
+  const raw = batch(RAW_PIXELS);
+  const dims = [tiles.length, 3, height, width];
+  const exported = await ort.InferenceSession.create(model);
+  const got = (await exported.run({ images: new ort.Tensor('float32', raw, dims) }))['probabilities']!.data as Float32Array;
+  const evalStep = await ort.InferenceSession.create(join(artifactsDir(run), 'eval_step.onnx'));
+  const expected = new Float32Array(got.length);
+  for (const m of members) {
+    const feeds: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', batch(m.normalization), dims) };
+    for (const name of evalStep.inputNames) {
+      if (name === 'images') continue;
+      const t = m.weights.get(name);
+      if (!t) throw new UserError(`fold ${m.fold}: checkpoint ${m.checkpoint} has no tensor ${name}`);
+      feeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+    }
+    const p = (await evalStep.run(feeds))['probabilities']!.data as Float32Array;
+    p.forEach((v, i) => { expected[i]! += v / members.length; });
+  }
+  await Promise.all([exported.release(), evalStep.release()]);
+  return got.reduce((worst, v, i) => Math.max(worst, Math.abs(v - expected[i]!)), 0);
+}
+
+export async function exportRun(request: ExportRequest): Promise<ExportResult> {
+  const run = readRunConfig(request.run);
+  const o = run.options;
+  const folds = request.fold === 'ensemble' ? listFolds(request.run).filter((k) => readFoldState(request.run, k)?.finished) : [request.fold];
+  if (folds.length === 0) throw new UserError(`${request.run}: no finished fold to export`);
+  const members = folds.map((k) => loadMember(request.run, k, request.checkpoint));
+  const config = modelConfig(o, run.dataset.classes.length);
+  const graph = buildDeployGraph(config, members);
+  const metadata = inferenceMetadata(config, {
+    class_names: JSON.stringify(run.dataset.classes),
+    tile_size: String(run.dataset.tileSize ?? config.input[1]),
+    input_format: 'RGB 0-255 as float32, NCHW; tiles of another size resized with ' + run.dataset.resize,
+    normalization: JSON.stringify(members.map((m) => ({ fold: m.fold, mean: m.mean, std: m.std, scale: m.scale }))),
+    folds: folds.join(','),
+    checkpoints: members.map((m) => `fold-${m.fold}/${m.checkpoint}`).join(','),
+    batchnorm: 'folded into the preceding convolutions',
+    ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
+  });
+  const bytes = encodeModel(graph, { metadata });
+  const splits = readRunSplits(request.run);
+  const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));
+  const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles) : 0;
+  if (!(maxDifference < EXPORT_TOLERANCE)) {
+    throw new UserError(`export check failed: the exported model's probabilities differ from eval_step.onnx's by ${maxDifference} on the test tiles (tolerance ${EXPORT_TOLERANCE}); nothing written`);
+  }
+  const path = request.out ?? join('models', `${o.arch}-${request.fold === 'ensemble' ? 'ensemble' : `fold${request.fold}`}.onnx`);
+  writeFileAtomic(path, bytes);
+  return { path, folds, checkedTiles: tiles.length, maxDifference };
+}

@@ -1,0 +1,180 @@
+/**
+ * `compare`: network A against network B. Both runs must have been trained on the same splits of
+ * the same tiles and evaluated (metrics.json, test-predictions.csv); then every comparison is
+ * paired: fold against fold (paired and corrected t-tests, exact Wilcoxon) and, for the two fold
+ * ensembles, tile against tile (McNemar's exact test, a paired bootstrap interval). The tests and
+ * the verdict come from src/runtime/stats.ts; differences are B − A.
+ *
+ * Written into the comparison folder (default `<parent of B>/<A>-vs-<B>/`):
+ *   comparison.json   ComparisonFile: the runs, their checkpoints and the RunComparison
+ *   comparison.md     the same for people, verdict first
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UserError, expected } from '../errors.ts';
+import { parseCsv } from '../formats/csv.ts';
+import type { RunConfig } from '../formats/rundir.ts';
+import { readRunConfig, readRunSplits } from '../formats/rundir.ts';
+import type { RunComparison } from './stats.ts';
+import { compareRuns } from './stats.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { fileHeader } from '../version.ts';
+import type { RunMetrics } from './evaluate.ts';
+import { ENSEMBLE_PREDICTIONS, readRunMetrics } from './evaluate.ts';
+import { verdictLine } from '../report/html.ts';
+
+export const COMPARISON_FILE = 'comparison.json';
+export const COMPARISON_MARKDOWN = 'comparison.md';
+
+export interface CompareOptions {
+  /** Significance level (default 0.05). */
+  alpha?: number;
+  /** Bootstrap resamples (default 10000). */
+  resamples?: number;
+  /** Bootstrap seed (default: run A's training seed). */
+  seed?: number;
+  /** The comparison folder (default `comparisonDir(runA, runB)`). */
+  out?: string;
+}
+
+/** What comparison.json holds. */
+export interface ComparisonFile {
+  format: 'senet-ort comparison';
+  version: 1;
+  tool: string;
+  created: string;
+  runs: { a: string; b: string };
+  /** Which checkpoint each run's metrics used ('last', 'best', 'epoch <e>'). */
+  checkpoints: { a: string; b: string };
+  comparison: RunComparison;
+}
+
+export interface CompareResult {
+  file: ComparisonFile;
+  out: string;
+  written: string[];
+}
+
+/** The default comparison folder: beside run B, named `<A>-vs-<B>` after the run folders. */
+export function comparisonDir(runA: string, runB: string): string {
+  return join(dirname(resolve(runB)), `${basename(resolve(runA))}-vs-${basename(resolve(runB))}`);
+}
+
+/** Display names: the architectures, or the run folders' names when both runs train the same one. */
+export function runNames(runA: string, a: RunConfig, runB: string, b: RunConfig): { a: string; b: string } {
+  if (a.options.arch !== b.options.arch) return { a: a.options.arch, b: b.options.arch };
+  const [fa, fb] = [basename(resolve(runA)), basename(resolve(runB))];
+  return fa !== fb ? { a: fa, b: fb } : { a: `${fa} (A)`, b: `${fb} (B)` };
+}
+
+/** Refuse two runs whose tiles or splits differ: their scores would not be paired. */
+export function checkSameSplits(runA: string, runB: string): void {
+  const [ca, cb] = [readRunConfig(runA), readRunConfig(runB)];
+  const refuse = (why: string): never => {
+    throw new UserError(`${runB}: ${why} than ${runA}; compare runs trained on the same splits of the same tiles`);
+  };
+  if (JSON.stringify(ca.dataset.classes) !== JSON.stringify(cb.dataset.classes)) refuse(`other classes (${cb.dataset.classes.join(', ')})`);
+  if (ca.dataset.checksum !== cb.dataset.checksum) refuse('other tiles (the data set checksum differs)');
+  const [sa, sb] = [readRunSplits(runA), readRunSplits(runB)];
+  if (JSON.stringify(sa.test) !== JSON.stringify(sb.test)) refuse(`another test split (${sb.test.length} tiles against ${sa.test.length}, or other tiles)`);
+  if (sa.folds.length !== sb.folds.length) refuse(`${sb.folds.length} folds rather than ${sa.folds.length}, so other splits`);
+  sa.folds.forEach((fold, k) => {
+    if (JSON.stringify(fold) !== JSON.stringify(sb.folds[k])) refuse(`another fold ${k + 1} (other training or validation tiles), so other splits`);
+  });
+}
+
+/** The ensemble's prediction per test tile, from test-predictions.csv, checked against metrics.json. */
+export function ensembleCorrect(run: string, metrics: RunMetrics): { files: string[]; correct: boolean[] } {
+  const path = join(run, ENSEMBLE_PREDICTIONS);
+  if (!existsSync(path)) throw new UserError(`${path}: not found; evaluate the run again: senet-ort evaluate ${run}`);
+  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
+  if (header?.[0] !== 'file' || header[1] !== 'label' || header[2] !== 'predicted') throw new UserError(`${path}: expected columns file,label,predicted,…`);
+  if (rows.length !== metrics.tiles) throw new UserError(`${path}: ${rows.length} tiles but metrics.json counts ${metrics.tiles}; evaluate the run again`);
+  return { files: rows.map((r) => r[0]!), correct: rows.map((r) => r[1] === r[2]) };
+}
+
+/** Compare two evaluated runs and write comparison.json and comparison.md. */
+export function compareRunDirs(runA: string, runB: string, options: CompareOptions = {}): CompareResult {
+  if (resolve(runA) === resolve(runB)) throw new UserError(`${runA}: the same run twice; give two runs to compare`);
+  const [ca, cb] = [readRunConfig(runA), readRunConfig(runB)];
+  checkSameSplits(runA, runB);
+  const [ma, mb] = [readRunMetrics(runA), readRunMetrics(runB)];
+  const foldsA = ma.folds.map((f) => f.fold);
+  const foldsB = mb.folds.map((f) => f.fold);
+  if (foldsA.join(',') !== foldsB.join(',')) {
+    throw new UserError(`${runB}: evaluated folds ${foldsB.join(', ')} but ${runA} folds ${foldsA.join(', ')}; train and evaluate the same folds`);
+  }
+  if (foldsA.length < 2) throw new UserError(`${runA}: only fold ${foldsA[0]} is evaluated; the fold tests need at least 2 folds`);
+  const [ea, eb] = [ensembleCorrect(runA, ma), ensembleCorrect(runB, mb)];
+  if (ea.files.join('\n') !== eb.files.join('\n')) throw new UserError(`${runB}: its test predictions list other tiles than ${runA}'s; evaluate both runs again`);
+  const seed = options.seed ?? ca.options.seed;
+  if (!Number.isInteger(seed) || seed < 0) throw expected('non-negative integer', '--seed', seed);
+  const names = runNames(runA, ca, runB, cb);
+  const comparison = compareRuns({
+    nameA: names.a,
+    nameB: names.b,
+    foldAccuracyA: ma.folds.map((f) => f.metrics.accuracy),
+    foldAccuracyB: mb.folds.map((f) => f.metrics.accuracy),
+    correctA: ea.correct,
+    correctB: eb.correct,
+    seed,
+    ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
+    ...(options.resamples === undefined ? {} : { resamples: options.resamples }),
+  });
+  const file: ComparisonFile = {
+    ...fileHeader('comparison'),
+    created: new Date().toISOString(),
+    runs: { a: runA, b: runB },
+    checkpoints: { a: ma.checkpoint, b: mb.checkpoint },
+    comparison,
+  };
+  const out = options.out ?? comparisonDir(runA, runB);
+  const written = [join(out, COMPARISON_FILE), join(out, COMPARISON_MARKDOWN)];
+  writeFileAtomic(written[0]!, `${JSON.stringify(file, null, 2)}\n`);
+  writeFileAtomic(written[1]!, comparisonMarkdown(file, ma, mb));
+  return { file, out, written };
+}
+
+const f3 = (x: number): string => x.toFixed(3);
+const signed = (x: number): string => {
+  const s = Math.abs(x).toFixed(3);
+  return s === '0.000' ? s : `${x > 0 ? '+' : '-'}${s}`;
+};
+const p = (x: number | null): string => (x === null ? 'undefined' : x < 0.001 ? '< 0.001' : String(Number(x.toPrecision(3))));
+
+/** comparison.md: the verdict, the fold table, the tests, the caveats. */
+export function comparisonMarkdown(file: ComparisonFile, ma: RunMetrics, mb: RunMetrics): string {
+  const c = file.comparison;
+  const { a, b } = c.networks;
+  const { folds, testSplit } = c;
+  const row = (cells: readonly string[]): string => `| ${cells.map((s) => s.replace(/\|/g, '\\|')).join(' | ')} |`;
+  const lines = [
+    `# ${a} vs ${b}`,
+    '',
+    `**Verdict: ${verdictLine(c)}.**`,
+    '',
+    `${c.verdict.summary}.`,
+    '',
+    `Differences are ${b} − ${a} (positive: ${b} scored higher). Checkpoints: ${a} ${file.checkpoints.a}, ${b} ${file.checkpoints.b}.`,
+    '',
+    '## Test accuracy per fold',
+    '',
+    row(['fold', a, b, 'difference']),
+    row([':---', '---:', '---:', '---:']),
+    ...folds.differences.map((d, k) => row([`fold ${ma.folds[k]!.fold}`, f3(ma.folds[k]!.metrics.accuracy), f3(mb.folds[k]!.metrics.accuracy), signed(d)])),
+    row(['mean', f3(ma.summary.accuracy?.mean ?? NaN), f3(mb.summary.accuracy?.mean ?? NaN), `${signed(folds.meanDifference)} ± ${f3(folds.stdDifference)} (sd)`]),
+    '',
+    '## Tests',
+    '',
+    row(['test', 'statistic', 'p-value']),
+    row([':---', '---:', '---:']),
+    row([`corrected resampled t-test (primary; test/train ratio ${folds.correctedT.testTrainRatio.toFixed(3)})`, folds.correctedT.statistic === null ? 'undefined' : `t(${folds.correctedT.df}) = ${f3(folds.correctedT.statistic)}`, p(folds.correctedT.pValue)]),
+    row(['paired t-test', folds.pairedT.statistic === null ? 'undefined' : `t(${folds.pairedT.df}) = ${f3(folds.pairedT.statistic)}`, p(folds.pairedT.pValue)]),
+    row(['Wilcoxon signed-rank, exact', `W+ = ${folds.wilcoxon.statistic} (${folds.wilcoxon.nonZero} non-zero)`, p(folds.wilcoxon.pValue)]),
+    row([`McNemar's exact test, ensembles (${testSplit.mcnemar.tiles} tiles)`, `${testSplit.mcnemar.onlyACorrect} only ${a} right, ${testSplit.mcnemar.onlyBCorrect} only ${b} right`, p(testSplit.mcnemar.pValue)]),
+    '',
+    `Bootstrap ${Math.round(testSplit.bootstrap.confidence * 100)}% interval of accuracy(${b}) − accuracy(${a}) on the test split: ${signed(testSplit.bootstrap.estimate)} [${signed(testSplit.bootstrap.lower)}, ${signed(testSplit.bootstrap.upper)}] (${testSplit.bootstrap.resamples} paired resamples, seed ${testSplit.bootstrap.seed}).`,
+  ];
+  if (c.verdict.caveats.length > 0) lines.push('', '## Caveats', '', ...c.verdict.caveats.map((t) => `- ${t}`));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,433 @@
+/**
+ * `evaluate`: each fold's chosen checkpoint on the run's held-out test split, then the scores.
+ *
+ * Written into the run directory (beside what rundir.ts lists), each atomically:
+ *   metrics.json            RunMetrics: per-fold and ensemble ClassificationMetrics, mean ± sd over folds,
+ *                           the data counts per class and split
+ *   metrics.md              the same as Markdown tables, for people
+ *   evaluation.json         the per-fold test accuracy (rundir.ts's Evaluation), which the study reads
+ *   test-predictions.csv    the fold ensemble's prediction per test tile (`compare` reads it)
+ *   fold-<k>/test-predictions.csv   each fold model's predictions
+ *   excitation.json         SE networks: the excitation analysis of every fold model (excitation.ts)
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { UserError, expected } from '../errors.ts';
+import type { ArtifactManifest } from '../formats/artifacts.ts';
+import { toCsv } from '../formats/csv.ts';
+import { loadCheckpoint } from '../formats/checkpoint.ts';
+import { configFromManifest, createPredictor } from '../infer/predictor.ts';
+import { TileLoader, planEvaluation, readPreparedDataset } from '../data/loader.ts';
+import type { PreparedDataset } from '../data/loader.ts';
+import type { ClassificationMetrics, MeanStd } from './metrics.ts';
+import { classificationMetrics, ensembleProbabilities, meanStd, probabilityRows } from './metrics.ts';
+import type { Evaluation, RunConfig } from '../formats/rundir.ts';
+import {
+  artifactsDir, checkpointName, evaluationPath, foldDir, listFolds, predictionsPath, readEpochLog, readFoldState,
+  readNormalization, readRunConfig, splitsPath,
+} from '../formats/rundir.ts';
+import type { Device } from '../infer/session.ts';
+import { DEVICES } from '../infer/session.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { fileHeader } from '../version.ts';
+import type { ExcitationAnalysis } from './excitation.ts';
+import { ExcitationAccumulator } from './excitation.ts';
+
+export const METRICS_FILE = 'metrics.json';
+export const METRICS_MARKDOWN = 'metrics.md';
+export const EXCITATION_FILE = 'excitation.json';
+/** The fold ensemble's predictions, in the run root (the folds' own are in fold-<k>/). */
+export const ENSEMBLE_PREDICTIONS = 'test-predictions.csv';
+
+/** Which checkpoint of each fold: the last epoch's, the best (lowest validation loss), or a given epoch. */
+export type CheckpointChoice = 'last' | 'best' | { epoch: number };
+
+export interface EvaluateOptions {
+  /** Default 'last'. */
+  checkpoint?: CheckpointChoice;
+  /** Tiles per inference batch (default: the run's training batch size). */
+  batchSize?: number;
+  /** ONNX Runtime threads (default: the number of CPUs). */
+  threads?: number;
+  /** Default: the run's device. */
+  device?: Device;
+  /** Loader threads (default 1: decoding a test split once is quick). */
+  workers?: number;
+  /** The SE excitation analysis (default true; SE networks only). */
+  excitation?: boolean;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** One fold model's scores on the test split. */
+export interface FoldEvaluation {
+  fold: number;
+  epoch: number;
+  /** Relative to the fold folder, e.g. `checkpoints/epoch-6.safetensors`. */
+  checkpoint: string;
+  metrics: ClassificationMetrics;
+}
+
+/** The summary metrics, named as in ClassificationMetrics. */
+export const SUMMARY_KEYS = ['accuracy', 'balancedAccuracy', 'macroF1', 'macroAuc', 'logLoss'] as const;
+export type SummaryKey = (typeof SUMMARY_KEYS)[number];
+
+/** Tiles per class in each split of one run. */
+export interface DataCounts {
+  /** Class names, in label order. */
+  classes: string[];
+  /**
+   * One row per split, in display order ("test", "fold 1 train", "fold 1 validation", …);
+   * counts[c] is the number of tiles of classes[c] in that split.
+   */
+  splits: { name: string; counts: number[] }[];
+}
+
+/** One epoch of one fold; a value is null where it was not recorded. */
+export interface CurvePoint {
+  epoch: number;
+  trainLoss: number | null;
+  valLoss: number | null;
+  trainAccuracy: number | null;
+  valAccuracy: number | null;
+}
+
+/** The training history of one fold. */
+export interface FoldCurve {
+  /** Fold number as shown to users (1-based). */
+  fold: number;
+  points: readonly CurvePoint[];
+  /** The epoch whose checkpoint was evaluated, ringed on the validation curves; null or absent for none. */
+  selectedEpoch?: number | null;
+}
+
+/** What metrics.json holds. */
+export interface RunMetrics {
+  format: 'senet-ort metrics';
+  version: 1;
+  tool: string;
+  created: string;
+  run: string;
+  arch: string;
+  split: 'test';
+  /** 'last', 'best' or 'epoch <e>'. */
+  checkpoint: string;
+  classes: string[];
+  /** Test tiles, in splits.json order (the row order of every predictions file). */
+  tiles: number;
+  folds: FoldEvaluation[];
+  /** Mean and sample standard deviation over folds; null where a fold's value is undefined (macro AUC). */
+  summary: Record<SummaryKey, MeanStd | null>;
+  /** The fold ensemble: the mean of the folds' probabilities. */
+  ensemble: ClassificationMetrics;
+  /** Tiles per class in the test split and in each fold's training and validation parts. */
+  data: DataCounts;
+  /** Folds that had not finished training when they were evaluated. */
+  warnings: string[];
+}
+
+/** What excitation.json holds: one analysis per fold model (channels are not comparable across folds). */
+export interface ExcitationFile {
+  format: 'senet-ort excitation';
+  version: 1;
+  run: string;
+  arch: string;
+  checkpoint: string;
+  folds: ({ fold: number } & ExcitationAnalysis)[];
+}
+
+/** What evaluation.json holds: rundir.ts's Evaluation, with `checkpoint` also 'epoch <e>'. */
+export type EvaluationFile = Omit<Evaluation, 'checkpoint'> & { readonly checkpoint: string };
+
+export interface EvaluateResult {
+  metrics: RunMetrics;
+  excitation: ExcitationFile | null;
+  /** Paths written, absolute or relative as `run` was given. */
+  written: string[];
+}
+
+function describeChoice(choice: CheckpointChoice): string {
+  return typeof choice === 'string' ? choice : `epoch ${choice.epoch}`;
+}
+
+function checkChoice(choice: CheckpointChoice): CheckpointChoice {
+  if (typeof choice === 'object' && !(Number.isInteger(choice.epoch) && choice.epoch >= 1)) throw expected('positive integer', '--epoch', choice.epoch);
+  return choice;
+}
+
+/** The fold's checkpoint for the choice, as [epoch, path relative to the fold folder]. */
+function foldCheckpoint(run: string, fold: number, choice: CheckpointChoice): [number, string] {
+  const state = readFoldState(run, fold);
+  if (!state || !state.last) throw new UserError(`${foldDir(run, fold)}: no finished epoch, so nothing to evaluate; train it first (ort-train --resume)`);
+  if (choice === 'last') return [state.epochsDone, state.last];
+  if (choice === 'best') {
+    if (!state.best) throw new UserError(`${foldDir(run, fold)}: no best checkpoint recorded`);
+    return [state.best.epoch, state.best.file];
+  }
+  const file = checkpointName(choice.epoch);
+  if (choice.epoch > state.epochsDone) throw new UserError(`${foldDir(run, fold)}: --epoch ${choice.epoch} but the fold finished ${state.epochsDone} epochs`);
+  if (!existsSync(join(foldDir(run, fold), file))) {
+    const kept = [state.best?.epoch, state.epochsDone].filter((e, i, all): e is number => e !== undefined && all.indexOf(e) === i);
+    throw new UserError(`${join(foldDir(run, fold), file)}: not kept (this fold keeps epochs ${kept.join(' and ')}; train with --keep-all to keep every epoch)`);
+  }
+  return [choice.epoch, file];
+}
+
+function readManifest(run: string): ArtifactManifest {
+  const path = join(artifactsDir(run), 'artifact.json');
+  if (!existsSync(path)) throw new UserError(`${path}: not found; the run's training artifacts are missing`);
+  return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
+}
+
+/** Tiles per class in the test split and in each fold's training and validation tiles. */
+export function dataCounts(dataset: PreparedDataset): DataCounts {
+  const count = (files: readonly string[]): number[] => {
+    const counts = new Array<number>(dataset.classes.length).fill(0);
+    for (const f of files) counts[dataset.labels.get(f)!]! += 1;
+    return counts;
+  };
+  return {
+    classes: [...dataset.classes],
+    splits: [
+      { name: 'test', counts: count(dataset.splits.test) },
+      ...dataset.splits.folds.flatMap((f, k) => [
+        { name: `fold ${k + 1} train`, counts: count(f.train) },
+        { name: `fold ${k + 1} validation`, counts: count(f.val) },
+      ]),
+    ],
+  };
+}
+
+function predictionsCsv(files: readonly string[], labels: Int32Array, rows: readonly ArrayLike<number>[], classes: readonly string[]): string {
+  return toCsv(
+    ['file', 'label', 'predicted', ...classes],
+    files.map((file, i) => {
+      const row = rows[i]!;
+      let arg = 0;
+      for (let c = 1; c < row.length; c++) if (row[c]! > row[arg]!) arg = c;
+      return [file, classes[labels[i]!]!, classes[arg]!, ...Array.from(row, (p) => Number(p.toPrecision(7)))];
+    }),
+  );
+}
+
+function summary(folds: readonly FoldEvaluation[]): Record<SummaryKey, MeanStd | null> {
+  const entries = SUMMARY_KEYS.map((key) => {
+    const values = folds.map((f) => f.metrics[key]);
+    return [key, values.some((v) => v === null) ? null : meanStd(values as number[])] as const;
+  });
+  return Object.fromEntries(entries) as Record<SummaryKey, MeanStd | null>;
+}
+
+/**
+ * Evaluate every fold of a run that finished at least one epoch, and the fold ensemble, on the
+ * run's test split; write the files listed at the top of this module.
+ */
+export async function evaluateRun(run: string, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const choice = checkChoice(options.checkpoint ?? 'last');
+  const log = options.log ?? ((): void => undefined);
+  const config: RunConfig = readRunConfig(run);
+  const manifest = readManifest(run);
+  const dataset = readPreparedDataset(config.options.data, splitsPath(run));
+  const test = dataset.splits.test;
+  if (test.length === 0) throw new UserError(`${splitsPath(run)}: no test split to evaluate on; split the data set with --test-fraction above 0`);
+  const folds = listFolds(run).filter((f) => readFoldState(run, f)?.last);
+  if (folds.length === 0) throw new UserError(`${run}: no fold has finished an epoch; train first (ort-train)`);
+  const warnings = folds.flatMap((f) => {
+    const s = readFoldState(run, f)!;
+    return s.finished ? [] : [`fold ${f} stopped after epoch ${s.epochsDone} of ${s.epochs}`];
+  });
+  const untrained = config.options.folds.filter((f) => !folds.includes(f));
+  if (untrained.length > 0) warnings.push(`fold${untrained.length > 1 ? 's' : ''} ${untrained.join(', ')} not trained yet; the ensemble has ${folds.length}`);
+  const checkpoints = folds.map((f) => foldCheckpoint(run, f, choice));
+
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw expected('positive integer', '--threads', threads);
+  const device = options.device ?? config.options.device;
+  if (!DEVICES.includes(device)) throw expected(DEVICES.join(' or '), '--device', device);
+  const batchSize = options.batchSize ?? config.options.batchSize;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw expected('positive integer', '--batch-size', batchSize);
+  const model = configFromManifest(manifest);
+  const se = model.reduction !== null && options.excitation !== false;
+  const [c, h, w] = model.input;
+  const labels = Int32Array.from(test, (f) => dataset.labels.get(f)!);
+  const classes = [...dataset.classes];
+  const loader = new TileLoader({ dir: dataset.dir, files: test, width: w, height: h }, { workers: options.workers ?? 1 });
+
+  const foldProbs: Float32Array[] = [];
+  const analyses: ({ fold: number } & ExcitationAnalysis)[] = [];
+  try {
+    for (const [k, fold] of folds.entries()) {
+      const [epoch, file] = checkpoints[k]!;
+      const path = join(foldDir(run, fold), file);
+      const normalization = readNormalization(run, fold);
+      if (normalization.input.join('x') !== model.input.join('x')) {
+        throw new UserError(`${join(foldDir(run, fold), 'normalization.json')}: input ${normalization.input.join('x')} differs from the artifacts' ${model.input.join('x')}`);
+      }
+      log(`fold ${fold}: ${file} on ${test.length} test tiles`);
+      const predictor = await createPredictor(model, loadCheckpoint(path, manifest), path, { threads, device }, { excitation: se });
+      const probs = new Float32Array(test.length * model.classes);
+      const excitation = new ExcitationAccumulator(classes);
+      try {
+        let at = 0;
+        const indices = test.map((_, i) => i);
+        for await (const images of loader.stream(planEvaluation(indices, batchSize, normalization))) {
+          const n = images.length / (c * h * w);
+          const out = await predictor.predict(images, n);
+          probs.set(out.probabilities, at * model.classes);
+          if (se) excitation.add(labels.subarray(at, at + n), out.excitations);
+          at += n;
+        }
+      } finally {
+        await predictor.release();
+      }
+      foldProbs.push(probs);
+      if (se) analyses.push({ fold, ...excitation.result(`fold ${fold} model (${describeChoice(choice)} checkpoint, epoch ${epoch}) on the ${test.length} test tiles`) });
+    }
+  } finally {
+    await loader.close();
+  }
+
+  const foldRows = foldProbs.map((p) => probabilityRows(p, model.classes));
+  const foldEvaluations: FoldEvaluation[] = folds.map((fold, k) => ({
+    fold,
+    epoch: checkpoints[k]![0],
+    checkpoint: checkpoints[k]![1],
+    metrics: classificationMetrics(labels, foldRows[k]!, classes),
+  }));
+  const ensembleRows = ensembleProbabilities(foldRows);
+  const metrics: RunMetrics = {
+    ...fileHeader('metrics'),
+    created: new Date().toISOString(),
+    run,
+    arch: config.options.arch,
+    split: 'test',
+    checkpoint: describeChoice(choice),
+    classes,
+    tiles: test.length,
+    folds: foldEvaluations,
+    summary: summary(foldEvaluations),
+    ensemble: classificationMetrics(labels, ensembleRows, classes),
+    data: dataCounts(dataset),
+    warnings,
+  };
+  const evaluation: EvaluationFile = {
+    run,
+    arch: config.options.arch,
+    split: 'test',
+    checkpoint: describeChoice(choice),
+    classes,
+    folds: foldEvaluations.map((f) => {
+      const correct = Math.round(f.metrics.accuracy * test.length);
+      return { fold: f.fold, checkpoint: f.checkpoint, tiles: test.length, correct, accuracy: f.metrics.accuracy };
+    }),
+  };
+  const excitation: ExcitationFile | null = se
+    ? { format: 'senet-ort excitation', version: 1, run, arch: config.options.arch, checkpoint: describeChoice(choice), folds: analyses }
+    : null;
+
+  const written: string[] = [];
+  const write = (path: string, data: string): void => {
+    writeFileAtomic(path, data);
+    written.push(path);
+  };
+  folds.forEach((fold, k) => write(predictionsPath(run, fold), predictionsCsv(test, labels, foldRows[k]!, classes)));
+  write(join(run, ENSEMBLE_PREDICTIONS), predictionsCsv(test, labels, ensembleRows, classes));
+  write(join(run, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
+  write(join(run, METRICS_MARKDOWN), metricsMarkdown(metrics));
+  write(evaluationPath(run), `${JSON.stringify(evaluation, null, 2)}\n`);
+  if (excitation) write(join(run, EXCITATION_FILE), `${JSON.stringify(excitation)}\n`);
+  // An analysis left by an earlier evaluation would describe other checkpoints than metrics.json.
+  else rmSync(join(run, EXCITATION_FILE), { force: true });
+  return { metrics, excitation, written };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading what evaluate wrote
+
+function readJson<T>(path: string, what: string, hint: string): T {
+  if (!existsSync(path)) throw new UserError(`${path}: not found; ${hint}`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    throw new UserError(`${path}: ${what} is not valid JSON`);
+  }
+}
+
+/** metrics.json of an evaluated run. */
+export function readRunMetrics(run: string): RunMetrics {
+  const metrics = readJson<RunMetrics>(join(run, METRICS_FILE), 'the metrics', `evaluate the run first: senet-ort evaluate ${run}`);
+  if (metrics.format !== 'senet-ort metrics') throw new UserError(`${join(run, METRICS_FILE)}: not a senet-ort metrics file`);
+  return metrics;
+}
+
+/** excitation.json of an evaluated SE run, or null when there is none. */
+export function readExcitation(run: string): ExcitationFile | null {
+  const path = join(run, EXCITATION_FILE);
+  return existsSync(path) ? readJson<ExcitationFile>(path, 'the excitation analysis', '') : null;
+}
+
+/** The training history of each evaluated fold. */
+export function readCurves(run: string, metrics: RunMetrics): FoldCurve[] {
+  return metrics.folds.map((f) => ({
+    fold: f.fold,
+    selectedEpoch: f.epoch,
+    points: readEpochLog(run, f.fold).map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.valLoss, trainAccuracy: r.trainAccuracy, valAccuracy: r.valAccuracy })),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+const LABELS: Record<SummaryKey, string> = {
+  accuracy: 'accuracy',
+  balancedAccuracy: 'balanced accuracy',
+  macroF1: 'macro F1',
+  macroAuc: 'macro AUC',
+  logLoss: 'log loss',
+};
+
+function mdTable(header: readonly string[], rows: readonly (readonly string[])[], align: readonly ('l' | 'r')[]): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return [
+    `| ${header.map(cell).join(' | ')} |`,
+    `| ${align.map((a) => (a === 'r' ? '---:' : ':---')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
+const f3 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
+const ms = (s: MeanStd | null): string => (s === null ? 'n/a' : s.std === null ? f3(s.mean) : `${f3(s.mean)} ± ${f3(s.std)}`);
+
+/** metrics.md: the fold table with mean ± sd and the ensemble, per-class scores, the confusion matrix. */
+export function metricsMarkdown(m: RunMetrics): string {
+  const e = m.ensemble;
+  const foldRows = m.folds.map((f) => [`fold ${f.fold}`, String(f.epoch), ...SUMMARY_KEYS.map((k) => f3(f.metrics[k]))]);
+  const lines = [
+    `# ${m.arch}: test-split metrics`,
+    '',
+    `${m.tiles} test tiles, ${m.folds.length} folds, ${m.checkpoint} checkpoint of each fold. Run: \`${m.run}\`.`,
+    '',
+    mdTable(
+      ['', 'epoch', ...SUMMARY_KEYS.map((k) => LABELS[k])],
+      [...foldRows, ['mean ± sd', '', ...SUMMARY_KEYS.map((k) => ms(m.summary[k]))], ['ensemble', '', ...SUMMARY_KEYS.map((k) => f3(e[k]))]],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    '## Per class (fold ensemble)',
+    '',
+    mdTable(
+      ['class', 'tiles', 'predicted', 'precision', 'recall', 'F1', 'AUC'],
+      e.perClass.map((p) => [p.name, String(p.support), String(p.predicted), f3(p.precision), f3(p.recall), f3(p.f1), f3(p.auc)]),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    '## Confusion matrix (fold ensemble; rows true, columns predicted)',
+    '',
+    mdTable(['true \\ predicted', ...m.classes], e.confusionMatrix.map((row, t) => [m.classes[t]!, ...row.map(String)]), ['l', ...m.classes.map(() => 'r' as const)]),
+    '',
+    'Standard deviations are sample standard deviations (n − 1) over folds. The ensemble averages the folds\' probabilities.',
+  ];
+  if (m.warnings.length > 0) lines.push('', ...m.warnings.map((w) => `Warning: ${w}.`));
+  return `${lines.join('\n')}\n`;
+}

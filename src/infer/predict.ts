@@ -1,0 +1,90 @@
+/**
+ * `predict`: classify image files with an exported model. Images are decoded and resized exactly as
+ * training decoded its tiles, and fed as 0-255 RGB, which is what `export` models take.
+ */
+import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import { decodeModel } from '../formats/protobuf.ts';
+import { decodeTile } from '../data/decode.ts';
+import { UserError } from '../errors.ts';
+import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
+
+export interface ModelInfo {
+  readonly classNames: readonly string[];
+  /** [C, H, W] */
+  readonly input: readonly [number, number, number];
+  /** True for `export` models (0-255 RGB in); false for other models, fed the same way with a warning. */
+  readonly rawPixels: boolean;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface Prediction {
+  readonly file: string;
+  readonly label: string;
+  readonly probability: number;
+  /** Every class's probability, in class order. */
+  readonly probabilities: readonly number[];
+}
+
+export function readModelInfo(bytes: Uint8Array, path: string): ModelInfo {
+  let model;
+  try {
+    model = decodeModel(bytes);
+  } catch {
+    throw new UserError(`${path}: not an ONNX model`);
+  }
+  const metadata = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  const images = model.graph?.input?.find((i) => i.name === 'images');
+  const dims = images?.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue ?? 0)) ?? [];
+  if (!images || dims.length !== 4 || dims.slice(1).some((d) => !(d > 0))) throw new UserError(`${path}: expected an input "images" of shape [N,C,H,W]`);
+  const probabilities = model.graph?.output?.find((o) => o.name === 'probabilities');
+  if (!probabilities) throw new UserError(`${path}: expected an output "probabilities"`);
+  const classes = Number(probabilities.type?.tensorType?.shape?.dim?.[1]?.dimValue ?? metadata['classes'] ?? 0);
+  let classNames: string[];
+  try {
+    classNames = metadata['class_names'] ? (JSON.parse(metadata['class_names']) as string[]) : Array.from({ length: classes }, (_, i) => `class ${i}`);
+  } catch {
+    throw new UserError(`${path}: metadata class_names is not a JSON list`);
+  }
+  return { classNames, input: [dims[1]!, dims[2]!, dims[3]!], rawPixels: metadata['input_format']?.startsWith('RGB 0-255') ?? false, metadata };
+}
+
+export async function predictFiles(modelPath: string, files: readonly string[], options: { threads?: number; batch?: number } = {}): Promise<{ info: ModelInfo; predictions: Prediction[]; failures: string[] }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(modelPath);
+  } catch (err) {
+    throw new UserError(`${modelPath}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const info = readModelInfo(bytes, modelPath);
+  const [channels, height, width] = info.input;
+  if (channels !== 3) throw new UserError(`${modelPath}: expects ${channels} channels; predict feeds RGB images`);
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: options.threads ?? 2 });
+  const plane = height * width;
+  const predictions: Prediction[] = [];
+  const failures: string[] = [];
+  const batchSize = options.batch ?? 16;
+  for (let start = 0; start < files.length; start += batchSize) {
+    const decoded: { file: string; rgb: Uint8Array }[] = [];
+    for (const file of files.slice(start, start + batchSize)) {
+      try {
+        decoded.push({ file, rgb: await decodeTile(file, width, height) });
+      } catch (err) {
+        failures.push(err instanceof UserError ? err.message : `${file}: ${String(err)}`);
+      }
+    }
+    if (decoded.length === 0) continue;
+    const input = new Float32Array(decoded.length * 3 * plane);
+    decoded.forEach((d, i) => writeSample(d.rgb, width, height, IDENTITY, null, RAW_PIXELS, input, i * 3 * plane));
+    const out = await session.run({ images: new ort.Tensor('float32', input, [decoded.length, 3, height, width]) });
+    const probs = out['probabilities']!.data as Float32Array;
+    const k = info.classNames.length;
+    decoded.forEach((d, i) => {
+      const row = [...probs.slice(i * k, (i + 1) * k)];
+      const best = row.indexOf(Math.max(...row));
+      predictions.push({ file: d.file, label: info.classNames[best] ?? String(best), probability: row[best]!, probabilities: row });
+    });
+  }
+  await session.release();
+  return { info, predictions, failures };
+}

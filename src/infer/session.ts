@@ -1,0 +1,100 @@
+/**
+ * The one place that creates ONNX Runtime sessions: thread counts, graph optimisation and the
+ * execution provider (CPU, or CUDA when onnxruntime-node's CUDA binaries are installed).
+ *
+ * onnxruntime-node ships with its CPU provider; its CUDA provider is a separate download that
+ * `npm ci --onnxruntime-node-install=cuda12` fetches (ORT's NuGet GPU package) into the package's
+ * bin folder. `listSupportedBackends()` lists 'cuda' whenever the binding was built with it, so
+ * usability is checked for real: the provider library must be there and a session must start on it.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { Builder } from '../graph/builder.ts';
+import { encodeModel } from '../formats/protobuf.ts';
+import { UserError } from '../errors.ts';
+
+export const DEVICES = ['cpu', 'cuda'] as const;
+export type Device = (typeof DEVICES)[number];
+
+export interface SessionSettings {
+  /** intraOpNumThreads: the threads one operator may use. */
+  readonly threads: number;
+  readonly device: Device;
+}
+
+export const CUDA_INSTALL_HINT = 'install it with `npm ci --onnxruntime-node-install=cuda12` (downloads ONNX Runtime\'s CUDA 12 binaries; needs an NVIDIA driver, CUDA 12 and cuDNN 9)';
+
+/** The ONNX Runtime package version. */
+export function ortVersion(): string {
+  return ort.env.versions.node ?? 'unknown';
+}
+
+/** Execution providers compiled into this onnxruntime-node binding (bundled: shipped in the npm package). */
+export function executionProviders(): { name: string; bundled: boolean }[] {
+  return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+}
+
+/** The folder holding onnxruntime-node's native binding, where its CUDA provider library goes. */
+function bindingFolder(): string {
+  const entry = fileURLToPath(import.meta.resolve('onnxruntime-node'));
+  return join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+let cudaProbe: Promise<{ usable: boolean; reason: string }> | undefined;
+
+/**
+ * Whether the CUDA provider can run here, and why not when it cannot. Starts a one-node session on
+ * it once per process (a driver or cuDNN problem shows only then).
+ */
+export function cudaStatus(): Promise<{ usable: boolean; reason: string }> {
+  cudaProbe ??= (async () => {
+    if (!executionProviders().some((p) => p.name === 'cuda')) {
+      return { usable: false, reason: `this onnxruntime-node build (${process.platform}/${process.arch}) has no CUDA provider` };
+    }
+    const library = join(bindingFolder(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
+    if (!existsSync(library)) return { usable: false, reason: `the CUDA provider of onnxruntime-node is not installed (no ${library}); ${CUDA_INSTALL_HINT}` };
+    try {
+      const session = await ort.InferenceSession.create(probeModel(), { executionProviders: ['cuda'], logSeverityLevel: 3 });
+      await session.release();
+      return { usable: true, reason: `CUDA provider loaded from ${library}` };
+    } catch (err) {
+      const why = String((err as Error)?.message ?? err).split('\n')[0];
+      return { usable: false, reason: `the CUDA provider is installed but did not start (${why}); check the NVIDIA driver, CUDA 12 and cuDNN 9` };
+    }
+  })();
+  return cudaProbe;
+}
+
+/** y = x + x on a float[1]: the smallest model that runs a kernel on the device. */
+function probeModel(): Uint8Array {
+  const b = new Builder();
+  const x = b.input('x', 'float32', [1]);
+  b.output(b.op('Add', [x, x], {}, { names: ['y'], name: 'y' }));
+  return encodeModel(b.graph('probe'));
+}
+
+/** A session on `model` (a file or ONNX bytes) with the given threads and device. */
+export async function createSession(model: string | Uint8Array, settings: SessionSettings): Promise<ort.InferenceSession> {
+  if (settings.device === 'cuda') {
+    const cuda = await cudaStatus();
+    if (!cuda.usable) throw new UserError(`--device cuda: ${cuda.reason}`);
+  }
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: settings.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    // Memory patterns are per input shape; training steps measured faster and half as large without.
+    enableMemPattern: false,
+    intraOpNumThreads: settings.threads,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+  try {
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+  } catch (err) {
+    const name = typeof model === 'string' ? model : 'model';
+    throw new UserError(`${name}: ONNX Runtime cannot load it (${String((err as Error)?.message ?? err).split('\n')[0]})`);
+  }
+}

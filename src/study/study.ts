@@ -1,0 +1,170 @@
+/**
+ * The main job, `study`: does the SE module help on this data? It prepares a folder of class
+ * folders (tile, then a grouped, stratified split), trains a ResNet and its SE-ResNet twin on every
+ * fold with identical options, evaluates every fold's model on the held-out test split, writes
+ * the per-fold test accuracy table (as the original study's evaluate step did), compares the two
+ * networks with paired tests and writes the HTML report.
+ *
+ *   <root>/                   default artifacts/<name>, name = the image folder's name
+ *     data/                   the tiles, manifest.csv, dataset.json, splits.json (tile + split)
+ *     <arch>/                 one run directory per network (see rundir.ts)
+ *     accuracy.csv            fold, <plain>, <se>: test accuracy of each fold's model, then mean, std and fold-ensemble rows
+ *     study.json              the same numbers, the verdict and where everything is, for programs
+ *     <plain>-vs-<se>/        comparison.json, comparison.md, report.html and its plots (src/report/)
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
+import { formatSplitTable, formatTileSummary, KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../data/index.ts';
+import type { SplitOptions } from '../data/index.ts';
+import { parseCsv, toCsv } from '../formats/csv.ts';
+import { evaluateRun } from '../evaluate/evaluate.ts';
+import type { RunMetrics } from '../evaluate/evaluate.ts';
+import { writeReport } from '../report/report.ts';
+import { verdictLine } from '../report/html.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { fileHeader } from '../version.ts';
+import { meanStd } from '../evaluate/metrics.ts';
+import type { Progress } from '../train/progress.ts';
+import { createProgress } from '../train/progress.ts';
+import { isRun, splitsPath } from '../formats/rundir.ts';
+import type { TrainInput } from '../train/options.ts';
+import type { TrainResult } from '../train/trainer.ts';
+import { train } from '../train/trainer.ts';
+
+/** The 80-tile Kather 2016 sample shipped in the repository: what `npm start` studies. */
+export const EMBEDDED_SAMPLE: string = fileURLToPath(new URL('../../data/kather2016-crc-texture-sample', import.meta.url));
+
+// ---------------------------------------------------------------------------------------------
+// The study.
+
+export interface StudyInput {
+  /** A folder of class folders (default: the embedded Kather sample). */
+  readonly images?: string;
+  /** Names the experiment root `artifacts/<name>` (default: the image folder's name). */
+  readonly name?: string;
+  /** The experiment root (default artifacts/<name>). */
+  readonly root?: string;
+  /** The plain network; its SE twin is `se_<arch>` (default resnet20, the study's pair). */
+  readonly arch?: string;
+  /** Split options (grouping defaults to Kather slide ids when every source name carries one). */
+  readonly split?: Omit<SplitOptions, 'dir'>;
+  /** Training options shared by both networks (default preset: quick). */
+  readonly train?: TrainInput;
+}
+
+export interface StudyResult {
+  readonly root: string;
+  readonly data: string;
+  readonly runs: readonly string[];
+  readonly evaluations: readonly RunMetrics[];
+  readonly accuracyCsv: string;
+  /** report.html, beside comparison.json. */
+  readonly report: string;
+  /** The comparison's verdict in one sentence. */
+  readonly verdict: string;
+  readonly seconds: number;
+}
+
+export interface StudyHooks {
+  readonly progress?: Progress;
+}
+
+/** Kather 2016 names carry their slide (CRC-Prim-HE-07): group by it when every source does, so no slide straddles splits. */
+function defaultGrouping(data: string): string | undefined {
+  const [header, ...rows] = parseCsv(readFileSync(join(data, 'manifest.csv'), 'utf8'));
+  const source = header?.indexOf('source') ?? -1;
+  const re = new RegExp(KATHER_SLIDE_REGEX);
+  return source >= 0 && rows.length > 0 && rows.every((r) => re.test(r[source]!)) ? KATHER_SLIDE_REGEX : undefined;
+}
+
+function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+/** The accuracy table: one row per fold, then mean, std and the fold ensemble, one column per network. */
+export function accuracyTable(evaluations: readonly RunMetrics[]): (string | number)[][] {
+  const folds = [...new Set(evaluations.flatMap((e) => e.folds.map((f) => f.fold)))].sort((a, b) => a - b);
+  const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? '' : x.toFixed(4));
+  const rows: (string | number)[][] = folds.map((fold) => [fold, ...evaluations.map((e) => fmt(e.folds.find((f) => f.fold === fold)?.metrics.accuracy))]);
+  const stats = evaluations.map((e) => meanStd(e.folds.map((f) => f.metrics.accuracy)));
+  rows.push(['mean', ...stats.map((s) => fmt(s.mean))]);
+  rows.push(['std', ...stats.map((s) => fmt(s.std))]);
+  rows.push(['ensemble', ...evaluations.map((e) => fmt(e.ensemble.accuracy))]);
+  return rows;
+}
+
+export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promise<StudyResult> {
+  const started = performance.now();
+  const progress = hooks.progress ?? createProgress(process.stderr.isTTY ? process.stderr : null);
+  const images = resolve(input.images ?? EMBEDDED_SAMPLE);
+  const root = resolve(input.root ?? join('artifacts', input.name ?? basename(images)));
+  const plain = input.arch ?? 'resnet20';
+  if (plain.startsWith('se_')) throw new UserError(`--arch names the plain network of the pair (the study adds its SE twin); received ${plain}, try ${plain.slice(3)}`);
+  const archs = [plain, `se_${plain}`];
+  const data = join(root, 'data');
+
+  progress.line(`study: ${archs.join(' vs ')} on ${images}`);
+  const tiles = await tileDataset({ input: images, output: data });
+  progress.line(formatTileSummary(tiles).trimEnd());
+  const chosen = input.split?.groupRegex !== undefined || input.split?.groupsFile !== undefined;
+  const kather = chosen ? undefined : defaultGrouping(data);
+  const split = splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...input.split });
+  progress.line(formatSplitTable(split).trimEnd());
+
+  const runs: string[] = [];
+  const results: TrainResult[] = [];
+  for (const arch of archs) {
+    const out = join(root, arch);
+    if (isRun(out) && readFileSync(splitsPath(out), 'utf8') !== readFileSync(split.path, 'utf8')) {
+      throw new UserError(`${out}: was trained on other splits than ${split.path} (split options changed); use another --name or --root`);
+    }
+    results.push(await train({ preset: 'quick', ...input.train, data, arch, out, folds: 'all', resume: isRun(out) }, { progress }));
+    runs.push(out);
+  }
+
+  const evaluations: RunMetrics[] = [];
+  for (const run of runs) {
+    progress.status(`evaluating ${run} on the test split`);
+    evaluations.push((await evaluateRun(run, { threads: results[0]!.options.threads, device: results[0]!.options.device })).metrics);
+  }
+  progress.status('comparing the networks and writing the report');
+  const report = await writeReport(runs);
+  const verdict = verdictLine(report.comparison!.file.comparison);
+  progress.clear();
+  const table = accuracyTable(evaluations);
+  const accuracyCsv = join(root, 'accuracy.csv');
+  writeFileAtomic(accuracyCsv, toCsv(['fold', ...archs], table));
+  const seconds = (performance.now() - started) / 1000;
+  const summary = {
+    ...fileHeader('study'),
+    images,
+    data,
+    splits: split.path,
+    runs: Object.fromEntries(archs.map((a, i) => [a, runs[i]])),
+    testTiles: evaluations[0]!.tiles,
+    accuracy: Object.fromEntries(evaluations.map((e) => {
+      const s = meanStd(e.folds.map((f) => f.metrics.accuracy));
+      return [e.arch, { folds: e.folds.map((f) => ({ fold: f.fold, accuracy: f.metrics.accuracy })), mean: s.mean, std: s.std, ensemble: e.ensemble.accuracy }];
+    })),
+    verdict,
+    report: report.path,
+    seconds,
+  };
+  writeFileAtomic(join(root, 'study.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  progress.line([
+    `test accuracy on ${summary.testTiles} held-out tiles (each fold's model after its last epoch):`,
+    formatTable(['fold', ...archs], table),
+    `verdict: ${verdict}`,
+    `report: ${report.path}`,
+    `accuracy table: ${accuracyCsv}`,
+    `summary: ${join(root, 'study.json')}`,
+    ...archs.map((a, i) => `${a}: ${runs[i]} (config.json, metrics.md, fold-k/log.jsonl, fold-k/checkpoints, fold-k/test-predictions.csv)`),
+    `tiles and splits: ${data}`,
+    `finished in ${seconds.toFixed(0)} s`,
+  ].join('\n'));
+  return { root, data, runs, evaluations, accuracyCsv, report: report.path, verdict, seconds };
+}

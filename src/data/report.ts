@@ -1,13 +1,8 @@
 import type { TileSummary } from './dataset.ts';
 import type { SplitResult } from './split.ts';
+import { textTable } from '../util/table.ts';
 
 /** Plain-text tables for the terminal: what `tile` and `split` print when they finish. */
-
-function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows].map((r) => r.map(String));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
-}
 
 /** Shown rejections before "… and N more (see rejected.csv)". */
 const SHOWN = 10;
@@ -17,7 +12,7 @@ export function formatTileSummary(s: TileSummary): string {
   rows.push(['total', s.sources, s.tiles, s.dropped, s.rejected.length]);
   const lines = [
     `tiled ${s.sources} sources into ${s.tiles} tiles in ${s.output} (${s.mode}, white filter ${s.filter ? 'on' : 'off'}${s.resumed > 0 ? `, ${s.resumed} sources finished earlier` : ''})`,
-    table(['class', 'sources', 'tiles', 'dropped', 'rejected'], rows),
+    textTable(['class', 'sources', 'tiles', 'dropped', 'rejected'], rows),
   ];
   if (s.rejected.length > 0) {
     lines.push(`rejected ${s.rejected.length} inputs (rejected.csv):`);
@@ -42,7 +37,7 @@ export function formatSplitTable(result: SplitResult): string {
   const by = splits.groupBy.kind === 'regex' ? `/${splits.groupBy.pattern}/` : splits.groupBy.kind === 'file' ? splits.groupBy.file : 'source image';
   const lines = [
     `split ${splits.test.length + splits.folds[0]!.train.length + splits.folds[0]!.val.length} tiles by ${by}: test ${splits.testFraction}, ${splits.k} folds, seed ${splits.seed} -> ${result.path}`,
-    table(header, rows),
+    textTable(header, rows),
     `each fold trains on the non-test tiles outside its val column${splits.groups.trainOnly.length > 0 ? `; ${splits.groups.trainOnly.length} group${splits.groups.trainOnly.length === 1 ? '' : 's'} always in training` : ''}`,
   ];
   for (const w of splits.warnings) lines.push(`warning: ${w}`);

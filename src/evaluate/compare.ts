@@ -3,11 +3,11 @@
  * the same tiles and evaluated (metrics.json, test-predictions.csv); then every comparison is
  * paired: fold against fold (paired and corrected t-tests, exact Wilcoxon) and, for the two fold
  * ensembles, tile against tile (McNemar's exact test, a paired bootstrap interval). The tests and
- * the verdict come from src/runtime/stats.ts; differences are B − A.
+ * the verdict come from stats.ts and verdict.ts; differences are B − A.
  *
  * Written into the comparison folder (default `<parent of B>/<A>-vs-<B>/`):
  *   comparison.json   ComparisonFile: the runs, their checkpoints and the RunComparison
- *   comparison.md     the same for people, verdict first
+ * comparison.md, the same for people, is written by src/report/summaries.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -15,16 +15,14 @@ import { UserError, expected } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import type { RunConfig } from '../formats/rundir.ts';
 import { readRunConfig, readRunSplits } from '../formats/rundir.ts';
-import type { RunComparison } from './stats.ts';
-import { compareRuns } from './stats.ts';
+import type { RunComparison } from './verdict.ts';
+import { compareRuns } from './verdict.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import type { RunMetrics } from './evaluate.ts';
 import { ENSEMBLE_PREDICTIONS, readRunMetrics } from './evaluate.ts';
-import { verdictLine } from '../report/html.ts';
 
 export const COMPARISON_FILE = 'comparison.json';
-export const COMPARISON_MARKDOWN = 'comparison.md';
 
 export interface CompareOptions {
   /** Significance level (default 0.05). */
@@ -51,6 +49,8 @@ export interface ComparisonFile {
 
 export interface CompareResult {
   file: ComparisonFile;
+  /** The two runs' metrics the comparison read. */
+  metrics: { a: RunMetrics; b: RunMetrics };
   out: string;
   written: string[];
 }
@@ -93,7 +93,7 @@ export function ensembleCorrect(run: string, metrics: RunMetrics): { files: stri
   return { files: rows.map((r) => r[0]!), correct: rows.map((r) => r[1] === r[2]) };
 }
 
-/** Compare two evaluated runs and write comparison.json and comparison.md. */
+/** Compare two evaluated runs and write comparison.json. */
 export function compareRunDirs(runA: string, runB: string, options: CompareOptions = {}): CompareResult {
   if (resolve(runA) === resolve(runB)) throw new UserError(`${runA}: the same run twice; give two runs to compare`);
   const [ca, cb] = [readRunConfig(runA), readRunConfig(runB)];
@@ -129,52 +129,7 @@ export function compareRunDirs(runA: string, runB: string, options: CompareOptio
     comparison,
   };
   const out = options.out ?? comparisonDir(runA, runB);
-  const written = [join(out, COMPARISON_FILE), join(out, COMPARISON_MARKDOWN)];
+  const written = [join(out, COMPARISON_FILE)];
   writeFileAtomic(written[0]!, `${JSON.stringify(file, null, 2)}\n`);
-  writeFileAtomic(written[1]!, comparisonMarkdown(file, ma, mb));
-  return { file, out, written };
-}
-
-const f3 = (x: number): string => x.toFixed(3);
-const signed = (x: number): string => {
-  const s = Math.abs(x).toFixed(3);
-  return s === '0.000' ? s : `${x > 0 ? '+' : '-'}${s}`;
-};
-const p = (x: number | null): string => (x === null ? 'undefined' : x < 0.001 ? '< 0.001' : String(Number(x.toPrecision(3))));
-
-/** comparison.md: the verdict, the fold table, the tests, the caveats. */
-export function comparisonMarkdown(file: ComparisonFile, ma: RunMetrics, mb: RunMetrics): string {
-  const c = file.comparison;
-  const { a, b } = c.networks;
-  const { folds, testSplit } = c;
-  const row = (cells: readonly string[]): string => `| ${cells.map((s) => s.replace(/\|/g, '\\|')).join(' | ')} |`;
-  const lines = [
-    `# ${a} vs ${b}`,
-    '',
-    `**Verdict: ${verdictLine(c)}.**`,
-    '',
-    `${c.verdict.summary}.`,
-    '',
-    `Differences are ${b} − ${a} (positive: ${b} scored higher). Checkpoints: ${a} ${file.checkpoints.a}, ${b} ${file.checkpoints.b}.`,
-    '',
-    '## Test accuracy per fold',
-    '',
-    row(['fold', a, b, 'difference']),
-    row([':---', '---:', '---:', '---:']),
-    ...folds.differences.map((d, k) => row([`fold ${ma.folds[k]!.fold}`, f3(ma.folds[k]!.metrics.accuracy), f3(mb.folds[k]!.metrics.accuracy), signed(d)])),
-    row(['mean', f3(ma.summary.accuracy?.mean ?? NaN), f3(mb.summary.accuracy?.mean ?? NaN), `${signed(folds.meanDifference)} ± ${f3(folds.stdDifference)} (sd)`]),
-    '',
-    '## Tests',
-    '',
-    row(['test', 'statistic', 'p-value']),
-    row([':---', '---:', '---:']),
-    row([`corrected resampled t-test (primary; test/train ratio ${folds.correctedT.testTrainRatio.toFixed(3)})`, folds.correctedT.statistic === null ? 'undefined' : `t(${folds.correctedT.df}) = ${f3(folds.correctedT.statistic)}`, p(folds.correctedT.pValue)]),
-    row(['paired t-test', folds.pairedT.statistic === null ? 'undefined' : `t(${folds.pairedT.df}) = ${f3(folds.pairedT.statistic)}`, p(folds.pairedT.pValue)]),
-    row(['Wilcoxon signed-rank, exact', `W+ = ${folds.wilcoxon.statistic} (${folds.wilcoxon.nonZero} non-zero)`, p(folds.wilcoxon.pValue)]),
-    row([`McNemar's exact test, ensembles (${testSplit.mcnemar.tiles} tiles)`, `${testSplit.mcnemar.onlyACorrect} only ${a} right, ${testSplit.mcnemar.onlyBCorrect} only ${b} right`, p(testSplit.mcnemar.pValue)]),
-    '',
-    `Bootstrap ${Math.round(testSplit.bootstrap.confidence * 100)}% interval of accuracy(${b}) − accuracy(${a}) on the test split: ${signed(testSplit.bootstrap.estimate)} [${signed(testSplit.bootstrap.lower)}, ${signed(testSplit.bootstrap.upper)}] (${testSplit.bootstrap.resamples} paired resamples, seed ${testSplit.bootstrap.seed}).`,
-  ];
-  if (c.verdict.caveats.length > 0) lines.push('', '## Caveats', '', ...c.verdict.caveats.map((t) => `- ${t}`));
-  return `${lines.join('\n')}\n`;
+  return { file, metrics: { a: ma, b: mb }, out, written };
 }

@@ -1,10 +1,10 @@
 /**
  * `evaluate`: each fold's chosen checkpoint on the run's held-out test split, then the scores.
+ * Numbers only: metrics.md, the same for people, is written by src/report/summaries.ts.
  *
  * Written into the run directory (beside what rundir.ts lists), each atomically:
  *   metrics.json            RunMetrics: per-fold and ensemble ClassificationMetrics, mean ± sd over folds,
  *                           the data counts per class and split
- *   metrics.md              the same as Markdown tables, for people
  *   evaluation.json         the per-fold test accuracy (rundir.ts's Evaluation), which the study reads
  *   test-predictions.csv    the fold ensemble's prediction per test tile (`compare` reads it)
  *   fold-<k>/test-predictions.csv   each fold model's predictions
@@ -35,7 +35,6 @@ import type { ExcitationAnalysis } from './excitation.ts';
 import { ExcitationAccumulator } from './excitation.ts';
 
 export const METRICS_FILE = 'metrics.json';
-export const METRICS_MARKDOWN = 'metrics.md';
 export const EXCITATION_FILE = 'excitation.json';
 /** The fold ensemble's predictions, in the run root (the folds' own are in fold-<k>/). */
 export const ENSEMBLE_PREDICTIONS = 'test-predictions.csv';
@@ -334,7 +333,6 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
   folds.forEach((fold, k) => write(predictionsPath(run, fold), predictionsCsv(test, labels, foldRows[k]!, classes)));
   write(join(run, ENSEMBLE_PREDICTIONS), predictionsCsv(test, labels, ensembleRows, classes));
   write(join(run, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
-  write(join(run, METRICS_MARKDOWN), metricsMarkdown(metrics));
   write(evaluationPath(run), `${JSON.stringify(evaluation, null, 2)}\n`);
   if (excitation) write(join(run, EXCITATION_FILE), `${JSON.stringify(excitation)}\n`);
   // An analysis left by an earlier evaluation would describe other checkpoints than metrics.json.
@@ -374,60 +372,4 @@ export function readCurves(run: string, metrics: RunMetrics): FoldCurve[] {
     selectedEpoch: f.epoch,
     points: readEpochLog(run, f.fold).map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.valLoss, trainAccuracy: r.trainAccuracy, valAccuracy: r.valAccuracy })),
   }));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Markdown
-
-const LABELS: Record<SummaryKey, string> = {
-  accuracy: 'accuracy',
-  balancedAccuracy: 'balanced accuracy',
-  macroF1: 'macro F1',
-  macroAuc: 'macro AUC',
-  logLoss: 'log loss',
-};
-
-function mdTable(header: readonly string[], rows: readonly (readonly string[])[], align: readonly ('l' | 'r')[]): string {
-  const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-  return [
-    `| ${header.map(cell).join(' | ')} |`,
-    `| ${align.map((a) => (a === 'r' ? '---:' : ':---')).join(' | ')} |`,
-    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
-  ].join('\n');
-}
-
-const f3 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
-const ms = (s: MeanStd | null): string => (s === null ? 'n/a' : s.std === null ? f3(s.mean) : `${f3(s.mean)} ± ${f3(s.std)}`);
-
-/** metrics.md: the fold table with mean ± sd and the ensemble, per-class scores, the confusion matrix. */
-export function metricsMarkdown(m: RunMetrics): string {
-  const e = m.ensemble;
-  const foldRows = m.folds.map((f) => [`fold ${f.fold}`, String(f.epoch), ...SUMMARY_KEYS.map((k) => f3(f.metrics[k]))]);
-  const lines = [
-    `# ${m.arch}: test-split metrics`,
-    '',
-    `${m.tiles} test tiles, ${m.folds.length} folds, ${m.checkpoint} checkpoint of each fold. Run: \`${m.run}\`.`,
-    '',
-    mdTable(
-      ['', 'epoch', ...SUMMARY_KEYS.map((k) => LABELS[k])],
-      [...foldRows, ['mean ± sd', '', ...SUMMARY_KEYS.map((k) => ms(m.summary[k]))], ['ensemble', '', ...SUMMARY_KEYS.map((k) => f3(e[k]))]],
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ),
-    '',
-    '## Per class (fold ensemble)',
-    '',
-    mdTable(
-      ['class', 'tiles', 'predicted', 'precision', 'recall', 'F1', 'AUC'],
-      e.perClass.map((p) => [p.name, String(p.support), String(p.predicted), f3(p.precision), f3(p.recall), f3(p.f1), f3(p.auc)]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ),
-    '',
-    '## Confusion matrix (fold ensemble; rows true, columns predicted)',
-    '',
-    mdTable(['true \\ predicted', ...m.classes], e.confusionMatrix.map((row, t) => [m.classes[t]!, ...row.map(String)]), ['l', ...m.classes.map(() => 'r' as const)]),
-    '',
-    'Standard deviations are sample standard deviations (n − 1) over folds. The ensemble averages the folds\' probabilities.',
-  ];
-  if (m.warnings.length > 0) lines.push('', ...m.warnings.map((w) => `Warning: ${w}.`));
-  return `${lines.join('\n')}\n`;
 }

@@ -1,8 +1,10 @@
 import binomialTest from '@stdlib/stats-binomial-test';
+import tCdf from '@stdlib/stats-base-dists-t-cdf';
 import ttest from '@stdlib/stats-ttest';
 import { expected } from '../errors.ts';
 import { createRng } from '../util/random.ts';
 import { midranks } from './metrics.ts';
+import { signed } from '../util/format.ts';
 
 /**
  * Does network B beat network A? Both were trained on the same k folds and evaluated on the same
@@ -85,48 +87,6 @@ export interface BootstrapOptions {
   confidence?: number;
 }
 
-export type VerdictDecision = 'b-better' | 'a-better' | 'no-difference' | 'undetermined';
-
-/** The answer in one sentence, the rule behind it and the caveats a reader should know. */
-export interface Verdict {
-  decision: VerdictDecision;
-  primaryTest: string;
-  primaryPValue: number | null;
-  alpha: number;
-  summary: string;
-  caveats: string[];
-}
-
-/** What `compareRuns` needs: per-fold scores and per-tile correctness of both networks. */
-export interface RunComparisonInput {
-  nameA: string;
-  nameB: string;
-  foldAccuracyA: readonly number[];
-  foldAccuracyB: readonly number[];
-  correctA: readonly boolean[];
-  correctB: readonly boolean[];
-  seed: number;
-  /** Default 0.05. */
-  alpha?: number;
-  /** Default 1 / (k − 1), right for k-fold cross-validation scored on the held-out fold. */
-  testTrainRatio?: number;
-  /** Default 10000. */
-  resamples?: number;
-  /** Default 1 − alpha. */
-  confidence?: number;
-}
-
-/** Everything `compare` writes: the fold tests, the test-split tests and the verdict. */
-export interface RunComparison {
-  networks: { a: string; b: string };
-  alpha: number;
-  folds: PairedComparison;
-  testSplit: { mcnemar: McNemarResult; bootstrap: BootstrapInterval };
-  verdict: Verdict;
-}
-
-const PRIMARY_TEST = 'corrected resampled t-test on fold scores (Nadeau & Bengio 2003)';
-
 /**
  * Paired tests on per-fold scores (accuracy, or any other score in [0, 1]) of A and B.
  * `testTrainRatio` defaults to 1 / (k − 1), the ratio of held-out to training data in k-fold CV.
@@ -208,87 +168,6 @@ export function bootstrapAccuracyDifference(
 }
 
 /**
- * The decision rule. "Does SE help?" is a question about the training recipe, so the decisive
- * evidence has to include how results move when the training data change, and only the fold
- * scores carry that. Among the fold tests:
- *  - the plain paired t-test is optimistic: the k training sets overlap (any two share
- *    (k − 2)/(k − 1) of their data), so fold scores are correlated and its variance is too small;
- *  - Nadeau & Bengio (2003, "Inference for the Generalization Error", Machine Learning 52:239–281)
- *    inflate the variance by (1/k + n_test/n_train) instead of 1/k; Bouckaert & Frank (2004) found this
- *    corrected resampled t-test well calibrated, so it is the primary test;
- *  - the exact Wilcoxon test is honest but coarse (5 folds cannot go below p = 0.0625).
- * McNemar and the bootstrap see only the test split's sampling noise for one trained pair, not the
- * training variation, so they corroborate or raise a caveat but never decide.
- * Rule: B (or A) is significantly better when the corrected t-test gives p < alpha, in the direction
- * of the mean fold difference; otherwise no significant difference; undetermined when it is undefined.
- */
-export function verdict(
-  evidence: { folds: PairedComparison; mcnemar: McNemarResult; bootstrap: BootstrapInterval },
-  names: { a: string; b: string },
-  alpha = 0.05,
-): Verdict {
-  checkAlpha(alpha);
-  const { folds, mcnemar, bootstrap } = evidence;
-  const p = folds.correctedT.pValue;
-  const decision: VerdictDecision =
-    p === null ? 'undetermined' : p >= alpha ? 'no-difference' : folds.meanDifference > 0 ? 'b-better' : 'a-better';
-
-  const ci = `${Math.round(bootstrap.confidence * 100)}% bootstrap CI of accuracy(${names.b}) − accuracy(${names.a})`;
-  const details =
-    `corrected t-test ${formatP(p)}, mean fold difference ${formatSigned(folds.meanDifference)}; ` +
-    `paired t-test ${formatP(folds.pairedT.pValue)}, Wilcoxon ${formatP(folds.wilcoxon.pValue)}, ` +
-    `McNemar ${formatP(mcnemar.pValue)}; ${ci} [${formatSigned(bootstrap.lower)}, ${formatSigned(bootstrap.upper)}] ` +
-    (bootstrap.containsZero ? 'contains 0' : 'excludes 0');
-  const headline = {
-    'b-better': `${names.b} is significantly better than ${names.a} at alpha ${alpha}`,
-    'a-better': `${names.a} is significantly better than ${names.b} at alpha ${alpha}`,
-    'no-difference': `no significant difference between ${names.a} and ${names.b} at alpha ${alpha}`,
-    undetermined: `undetermined at alpha ${alpha}: the corrected t-test is undefined because ${folds.correctedT.note}`,
-  }[decision];
-
-  const caveats = [
-    `folds share training data, so fold scores are correlated and the plain paired t-test ` +
-      `(${formatP(folds.pairedT.pValue)}) is optimistic; the decision uses the corrected t-test ` +
-      `with test/train ratio ${round(folds.correctedT.testTrainRatio, 4)}`,
-  ];
-  if (folds.wilcoxon.note !== null) caveats.push(folds.wilcoxon.note);
-  const testSplitDiffers = mcnemar.pValue < alpha || !bootstrap.containsZero;
-  if (decision === 'no-difference' && testSplitDiffers) {
-    caveats.push(
-      'on the test split alone the networks differ, but that reflects one trained pair of models; ' +
-        'the difference does not hold up across folds',
-    );
-  }
-  if ((decision === 'a-better' || decision === 'b-better') && !testSplitDiffers) {
-    caveats.push('on the test split the difference is not significant (McNemar and bootstrap); more test tiles would tell');
-  }
-  return { decision, primaryTest: PRIMARY_TEST, primaryPValue: p, alpha, summary: `${headline} (${details})`, caveats };
-}
-
-/** Every test above, bundled into one JSON-ready object. */
-export function compareRuns(input: RunComparisonInput): RunComparison {
-  const alpha = checkAlpha(input.alpha ?? 0.05);
-  const folds = pairedComparison(input.foldAccuracyA, input.foldAccuracyB, {
-    alpha,
-    testTrainRatio: input.testTrainRatio,
-  });
-  const mcnemar = mcnemarExact(input.correctA, input.correctB);
-  const bootstrap = bootstrapAccuracyDifference(input.correctA, input.correctB, {
-    seed: input.seed,
-    resamples: input.resamples ?? 10_000,
-    confidence: input.confidence ?? 1 - alpha,
-  });
-  const names = { a: input.nameA, b: input.nameB };
-  return {
-    networks: names,
-    alpha,
-    folds,
-    testSplit: { mcnemar, bootstrap },
-    verdict: verdict({ folds, mcnemar, bootstrap }, names, alpha),
-  };
-}
-
-/**
  * B − A per fold, rounded to 12 decimals. Scores are fractions such as 43/50, and 0.87 − 0.85 and
  * 0.85 − 0.83 differ in the last bits; rounding turns that noise back into the exact ties and zeros
  * that the Wilcoxon ranks and the zero-variance checks must see.
@@ -322,14 +201,14 @@ function tTest(d: readonly number[], testTrainRatio: number): TTestResult {
           statistic: null,
           df,
           pValue: null,
-          note: `every fold differs by exactly ${formatSigned(d[0]!)}, so the differences have zero variance and t is undefined`,
+          note: `every fold differs by exactly ${signed(d[0]!)}, so the differences have zero variance and t is undefined`,
         };
   }
   const plain = ttest(d as number[]);
   const statistic = plain.statistic * Math.sqrt(1 / n / (1 / n + testTrainRatio));
-  // stdlib offers the t distribution only through ttest; shifting the null mean so that
-  // (mean − mu) / se equals the corrected statistic makes it return that statistic's p-value.
-  const pValue = testTrainRatio === 0 ? plain.pValue : ttest(d as number[], { mu: plain.mean - statistic * plain.sd }).pValue;
+  // Two-sided: both tails of Student's t with n − 1 degrees of freedom, taken from the lower one
+  // (1 − cdf(|t|) would lose digits to cancellation for large |t|).
+  const pValue = Math.min(1, 2 * tCdf(-Math.abs(statistic), df));
   return { statistic, df, pValue, note: null };
 }
 
@@ -378,7 +257,7 @@ function checkTiles(correctA: readonly boolean[], correctB: readonly boolean[]):
   }
 }
 
-function checkAlpha(alpha: number): number {
+export function checkAlpha(alpha: number): number {
   if (!(alpha > 0 && alpha < 1)) throw expected('number between 0 and 1', 'alpha', alpha);
   return alpha;
 }
@@ -391,20 +270,7 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
-/** Three significant digits, so that a p just under alpha (0.0496) never prints as alpha itself. */
-function formatP(p: number | null): string {
-  if (p === null) return 'p undefined';
-  if (p < 0.001) return 'p < 0.001';
-  return `p = ${Number(p.toPrecision(3))}`;
-}
-
-/** Three decimals with an explicit sign; a value that rounds to zero prints as 0.000. */
-function formatSigned(x: number): string {
-  const digits = Math.abs(x).toFixed(3);
-  return digits === '0.000' ? digits : `${x > 0 ? '+' : '-'}${digits}`;
-}
-
-function round(x: number, decimals: number): number {
+export function round(x: number, decimals: number): number {
   return Math.round(x * 10 ** decimals) / 10 ** decimals;
 }
 

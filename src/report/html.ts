@@ -7,7 +7,9 @@
  */
 import type { ClassificationMetrics } from '../evaluate/metrics.ts';
 import { meanStd } from '../evaluate/metrics.ts';
-import type { RunComparison } from '../evaluate/stats.ts';
+import type { RunComparison } from '../evaluate/verdict.ts';
+import { verdictLine } from '../evaluate/verdict.ts';
+import { fixed, formatP, meanSd, signed } from '../util/format.ts';
 import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
 import type { DataCounts, FoldCurve } from '../evaluate/evaluate.ts';
 import { confusionMatrixPlot, excitationPlot, groupedBars, trainingCurves } from './plots.ts';
@@ -246,7 +248,7 @@ function metricsSection(runs: readonly RunReport[], plots: ReportPlots): Markup 
           const values = r.folds.map(m.get);
           return [
             el('td', { class: 'num' }, values.some((v) => v === null) ? 'n/a' : formatMeanStd(values as number[])),
-            el('td', { class: 'num' }, fixedOrNa(m.get(r.ensemble))),
+            el('td', { class: 'num' }, fixed(m.get(r.ensemble))),
           ];
         }),
       ),
@@ -265,7 +267,7 @@ function metricsSection(runs: readonly RunReport[], plots: ReportPlots): Markup 
 function foldTable(r: RunReport): Markup {
   const header = ['fold', 'tiles', ...SUMMARY_METRICS.map((m) => m.label)];
   const row = (label: string, m: ClassificationMetrics, cls?: string): Markup =>
-    el('tr', { class: cls }, el('th', { scope: 'row' }, label), el('td', { class: 'num' }, String(m.samples)), SUMMARY_METRICS.map((s) => el('td', { class: 'num' }, fixedOrNa(s.get(m)))));
+    el('tr', { class: cls }, el('th', { scope: 'row' }, label), el('td', { class: 'num' }, String(m.samples)), SUMMARY_METRICS.map((s) => el('td', { class: 'num' }, fixed(s.get(m)))));
   const stats = el(
     'tr',
     { class: 'summary' },
@@ -292,7 +294,7 @@ function perClassTable(r: RunReport): Markup {
         el('td', { class: 'num' }, fixed(m.precision)),
         el('td', { class: 'num' }, fixed(m.recall)),
         el('td', { class: 'num' }, fixed(m.f1)),
-        el('td', { class: 'num' }, fixedOrNa(m.auc)),
+        el('td', { class: 'num' }, fixed(m.auc)),
         el('td', { class: 'num' }, formatMeanStd(r.folds.map((f) => f.perClass[c]!.f1))),
       ),
     ),
@@ -308,8 +310,8 @@ function comparisonSection(runs: readonly RunReport[], c: RunComparison): Markup
       'tr',
       {},
       el('th', { scope: 'row' }, `fold ${a.curves[i]?.fold ?? i + 1}`),
-      el('td', { class: 'num' }, fixedOrNa(a.folds[i]?.accuracy ?? null)),
-      el('td', { class: 'num' }, fixedOrNa(b.folds[i]?.accuracy ?? null)),
+      el('td', { class: 'num' }, fixed(a.folds[i]?.accuracy ?? null)),
+      el('td', { class: 'num' }, fixed(b.folds[i]?.accuracy ?? null)),
       el('td', { class: 'num' }, signed(d)),
     ),
   );
@@ -385,43 +387,9 @@ function table(header: readonly string[], rows: Child): Markup {
   return el('div', { class: 'table-wrap' }, el('table', {}, el('thead', {}, el('tr', {}, header.map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, rows)));
 }
 
-/** The verdict in one line, as the terminal and the report's headline say it. */
-export function verdictLine(c: RunComparison): string {
-  const { a, b } = c.networks;
-  switch (c.verdict.decision) {
-    case 'b-better':
-      return `${b} is significantly better than ${a} at alpha ${c.alpha}`;
-    case 'a-better':
-      return `${a} is significantly better than ${b} at alpha ${c.alpha}`;
-    case 'no-difference':
-      return `no significant difference at alpha ${c.alpha}`;
-    case 'undetermined':
-      return `undetermined at alpha ${c.alpha}`;
-  }
-}
-
-function fixed(x: number): string {
-  return x.toFixed(3);
-}
-
-function fixedOrNa(x: number | null): string {
-  return x === null ? 'n/a' : fixed(x);
-}
-
-function signed(x: number): string {
-  const s = Math.abs(x).toFixed(3);
-  return s === '0.000' ? s : `${x > 0 ? '+' : '−'}${s}`;
-}
-
 function formatMeanStd(values: readonly number[]): string {
   const s = meanStd(values);
-  return s.std === null ? `${fixed(s.mean)} (1 fold)` : `${fixed(s.mean)} ± ${fixed(s.std)}`;
-}
-
-function formatP(p: number | null): string {
-  if (p === null) return 'p undefined';
-  if (p < 0.001) return 'p < 0.001';
-  return `p = ${Number(p.toPrecision(3))}`;
+  return s.std === null ? `${fixed(s.mean)} (1 fold)` : meanSd(s.mean, s.std);
 }
 
 function statOrNa(x: number | null, label: string): string {

@@ -19,9 +19,10 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
 import { UserError } from '../errors.ts';
 import type { CompareOptions, CompareResult } from '../evaluate/compare.ts';
-import { compareRunDirs, comparisonDir, runNames } from '../evaluate/compare.ts';
+import { comparisonDir, runNames } from '../evaluate/compare.ts';
 import type { EvaluateOptions, RunMetrics } from '../evaluate/evaluate.ts';
-import { evaluateRun, readCurves, readExcitation, readRunMetrics } from '../evaluate/evaluate.ts';
+import { readCurves, readExcitation, readRunMetrics } from '../evaluate/evaluate.ts';
+import { compareAndSummarise, evaluateAndSummarise } from './summaries.ts';
 import type { ConfigValue, ReportData, RunReport } from './html.ts';
 import { renderReport, reportPlots } from './html.ts';
 
@@ -109,7 +110,7 @@ export async function writeReport(runs: readonly string[], options: ReportOption
   let comparison: CompareResult | null = null;
   let names = [configs[0]!.options.arch];
   if (runs.length === 2) {
-    comparison = compareRunDirs(runs[0]!, runs[1]!, { alpha: options.alpha, resamples: options.resamples, seed: options.seed, out: dirname(out) });
+    comparison = compareAndSummarise(runs[0]!, runs[1]!, { alpha: options.alpha, resamples: options.resamples, seed: options.seed, out: dirname(out) });
     const n = runNames(runs[0]!, configs[0]!, runs[1]!, configs[1]!);
     names = [n.a, n.b];
   }
@@ -156,6 +157,6 @@ export interface StudyReportOptions extends ReportOptions {
  */
 export async function evaluateCompareReport(runA: string, runB: string, options: StudyReportOptions = {}): Promise<ReportResult> {
   const { evaluate, ...report } = options;
-  for (const run of [runA, runB]) await evaluateRun(run, evaluate);
+  for (const run of [runA, runB]) await evaluateAndSummarise(run, evaluate);
   return writeReport([runA, runB], report);
 }

@@ -19,10 +19,10 @@ import { UserError } from '../errors.ts';
 import { formatSplitTable, formatTileSummary, KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../data/index.ts';
 import type { SplitOptions } from '../data/index.ts';
 import { parseCsv, toCsv } from '../formats/csv.ts';
-import { evaluateRun } from '../evaluate/evaluate.ts';
+import { evaluateAndSummarise } from '../report/summaries.ts';
 import type { RunMetrics } from '../evaluate/evaluate.ts';
 import { writeReport } from '../report/report.ts';
-import { verdictLine } from '../report/html.ts';
+import { verdictLine } from '../evaluate/verdict.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import { meanStd } from '../evaluate/metrics.ts';
@@ -32,6 +32,7 @@ import { isRun, splitsPath } from '../formats/rundir.ts';
 import type { TrainInput } from '../train/options.ts';
 import type { TrainResult } from '../train/trainer.ts';
 import { train } from '../train/trainer.ts';
+import { textTable } from '../util/table.ts';
 
 /** The 80-tile Kather 2016 sample shipped in the repository: what `npm start` studies. */
 export const EMBEDDED_SAMPLE: string = fileURLToPath(new URL('../../data/kather2016-crc-texture-sample', import.meta.url));
@@ -79,12 +80,6 @@ function defaultGrouping(data: string): string | undefined {
   return source >= 0 && rows.length > 0 && rows.every((r) => re.test(r[source]!)) ? KATHER_SLIDE_REGEX : undefined;
 }
 
-function formatTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows].map((r) => r.map(String));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
-}
-
 /** The accuracy table: one row per fold, then mean, std and the fold ensemble, one column per network. */
 export function accuracyTable(evaluations: readonly RunMetrics[]): (string | number)[][] {
   const folds = [...new Set(evaluations.flatMap((e) => e.folds.map((f) => f.fold)))].sort((a, b) => a - b);
@@ -129,7 +124,7 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   const evaluations: RunMetrics[] = [];
   for (const run of runs) {
     progress.status(`evaluating ${run} on the test split`);
-    evaluations.push((await evaluateRun(run, { threads: results[0]!.options.threads, device: results[0]!.options.device })).metrics);
+    evaluations.push((await evaluateAndSummarise(run, { threads: results[0]!.options.threads, device: results[0]!.options.device })).metrics);
   }
   progress.status('comparing the networks and writing the report');
   const report = await writeReport(runs);
@@ -157,7 +152,7 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   writeFileAtomic(join(root, 'study.json'), `${JSON.stringify(summary, null, 2)}\n`);
   progress.line([
     `test accuracy on ${summary.testTiles} held-out tiles (each fold's model after its last epoch):`,
-    formatTable(['fold', ...archs], table),
+    textTable(['fold', ...archs], table),
     `verdict: ${verdict}`,
     `report: ${report.path}`,
     `accuracy table: ${accuracyCsv}`,

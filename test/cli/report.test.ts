@@ -1,11 +1,12 @@
 // evaluate, compare and report as a user runs them (from dist/, which npm test builds first).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runBin } from '../helpers/cli.ts';
-import { trainedPair } from '../report/runs.ts';
+import { readRunMetrics } from '../../src/evaluate/evaluate.ts';
+import { trainedPair, withFoldAccuracies } from '../report/runs.ts';
 
 describe('evaluate, compare and report commands', () => {
   let root = '';
@@ -33,11 +34,34 @@ describe('evaluate, compare and report commands', () => {
     assert.ok(existsSync(join(b, 'excitation.json')));
   });
 
-  it('compare states the verdict and writes comparison.json', () => {
+  it('compare states the verdict that comparison.json decides, and writes comparison.json and comparison.md', () => {
     const r = main(['compare', a, b, '--resamples', '500']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^verdict: (no significant difference at alpha 0\.05|.* is significantly better than .* at alpha 0\.05|undetermined at alpha 0\.05)\n/);
-    assert.ok(existsSync(join(root, 'runs', 'resnet20-vs-se_resnet20', 'comparison.json')));
+    const dir = join(root, 'runs', 'resnet20-vs-se_resnet20');
+    const saved = JSON.parse(readFileSync(join(dir, 'comparison.json'), 'utf8'));
+    const expected: Record<string, string> = {
+      'b-better': 'se_resnet20 is significantly better than resnet20 at alpha 0.05',
+      'a-better': 'resnet20 is significantly better than se_resnet20 at alpha 0.05',
+      'no-difference': 'no significant difference at alpha 0.05',
+      undetermined: 'undetermined at alpha 0.05',
+    };
+    assert.ok(r.stdout.startsWith(`verdict: ${expected[saved.comparison.verdict.decision]}\n`), r.stdout);
+    assert.ok(readFileSync(join(dir, 'comparison.md'), 'utf8').includes(`**Verdict: ${expected[saved.comparison.verdict.decision]}.**`));
+  });
+
+  it('compare gives the known answer: none between a run and its copy, B better when every fold gains 0.3', () => {
+    const copy = withFoldAccuracies(a, join(root, 'runs', 'copy-of-a'), readRunMetrics(a).folds.map((f) => f.metrics.accuracy));
+    const same = main(['compare', a, copy, '--resamples', '200', '-o', join(root, 'same')]);
+    assert.equal(same.status, 0, same.stderr);
+    assert.match(same.stdout, /^verdict: no significant difference at alpha 0\.05\n/);
+    // Differences 0.30 and 0.31 over 2 folds: corrected t = 0.305 / (0.00707 · sqrt(1/2 + 1)) = 35.2, df 1, p = 0.018.
+    const worse = withFoldAccuracies(a, join(root, 'runs', 'worse'), [0.3, 0.35]);
+    const better = withFoldAccuracies(b, join(root, 'runs', 'better'), [0.6, 0.66]);
+    const gain = main(['compare', worse, better, '--resamples', '200', '-o', join(root, 'gain')]);
+    assert.equal(gain.status, 0, gain.stderr);
+    assert.match(gain.stdout, /^verdict: se_resnet20 is significantly better than resnet20 at alpha 0\.05\n/);
+    const back = main(['compare', better, worse, '--resamples', '200', '-o', join(root, 'loss')]);
+    assert.match(back.stdout, /^verdict: se_resnet20 is significantly better than resnet20 at alpha 0\.05\n/, 'swapping A and B keeps the winner');
   });
 
   it('report writes one HTML file and says where it is', () => {

@@ -7,13 +7,15 @@ import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
 import { parseCsv } from '../../src/formats/csv.ts';
 import { compareRunDirs, comparisonDir } from '../../src/evaluate/compare.ts';
+import { compareAndSummarise, evaluateAndSummarise } from '../../src/report/summaries.ts';
 import type { ComparisonFile } from '../../src/evaluate/compare.ts';
 import { ENSEMBLE_PREDICTIONS, evaluateRun, readRunMetrics } from '../../src/evaluate/evaluate.ts';
 import type { ExcitationFile } from '../../src/evaluate/evaluate.ts';
 import { evaluateCompareReport, writeReport } from '../../src/report/report.ts';
 import { classificationMetrics } from '../../src/evaluate/metrics.ts';
 import { evaluationPath, predictionsPath, readFoldState } from '../../src/formats/rundir.ts';
-import { trainedPair } from './runs.ts';
+import { near } from '../helpers/assert.ts';
+import { trainedPair, withFoldAccuracies } from './runs.ts';
 import { checkWellFormed } from './xml.ts';
 
 describe('evaluate, compare and report on trained runs', () => {
@@ -27,7 +29,7 @@ describe('evaluate, compare and report on trained runs', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('evaluates every fold and the ensemble on the test split, and writes the files', async () => {
-    const { metrics, excitation, written } = await evaluateRun(a, { threads: 1 });
+    const { metrics, excitation, written } = await evaluateAndSummarise(a, { threads: 1 });
     assert.equal(excitation, null, 'resnet20 has no SE blocks');
     assert.equal(metrics.tiles, 9);
     assert.deepEqual(metrics.classes, ['blue', 'green', 'red']);
@@ -77,7 +79,7 @@ describe('evaluate, compare and report on trained runs', () => {
   });
 
   it('compares the runs fold by fold and tile by tile, and states the verdict', () => {
-    const { file, out, written } = compareRunDirs(a, b, { resamples: 500 });
+    const { file, out, written } = compareAndSummarise(a, b, { resamples: 500 });
     assert.equal(out, comparisonDir(a, b));
     assert.equal(out, join(root, 'runs', 'resnet20-vs-se_resnet20'));
     assert.deepEqual(written.map((p) => p.slice(out.length + 1)), ['comparison.json', 'comparison.md']);
@@ -90,7 +92,25 @@ describe('evaluate, compare and report on trained runs', () => {
     assert.equal(c.testSplit.bootstrap.resamples, 500);
     const saved = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as ComparisonFile;
     assert.deepEqual(saved.comparison, JSON.parse(JSON.stringify(c)));
-    assert.match(readFileSync(join(out, 'comparison.md'), 'utf8'), /^# resnet20 vs se_resnet20\n\n\*\*Verdict: (no significant difference at alpha 0\.05|.* is significantly better than .*|undetermined at alpha 0\.05)\.\*\*/);
+    const headline = { 'b-better': 'se_resnet20 is significantly better than resnet20', 'a-better': 'resnet20 is significantly better than se_resnet20', 'no-difference': 'no significant difference', undetermined: 'undetermined' }[c.verdict.decision];
+    assert.ok(readFileSync(join(out, 'comparison.md'), 'utf8').startsWith(`# resnet20 vs se_resnet20\n\n**Verdict: ${headline} at alpha 0.05.**\n`));
+  });
+
+  it('gives the known verdict when every fold of B gains 0.3 over A, and the same tests as comparison.md says', () => {
+    const worse = withFoldAccuracies(a, join(root, 'runs', 'worse'), [0.3, 0.35]);
+    const better = withFoldAccuracies(b, join(root, 'runs', 'better'), [0.6, 0.66]);
+    const { file, out } = compareAndSummarise(worse, better, { resamples: 200 });
+    const c = file.comparison;
+    assert.equal(c.verdict.decision, 'b-better');
+    // d = [0.30, 0.31]: s = 0.00707, corrected se = s · sqrt(1/2 + 1) = 0.00866, t = 35.22 on 1 df;
+    // p = 2 · (1/2 − atan(t)/π) for Student's t with one degree of freedom (the Cauchy distribution).
+    const t = 0.305 / ((0.01 / Math.SQRT2) * Math.sqrt(1.5));
+    near(c.folds.correctedT.statistic!, t, 1e-9);
+    near(c.folds.correctedT.pValue!, 1 - (2 * Math.atan(t)) / Math.PI, 1e-9);
+    const md = readFileSync(join(out, 'comparison.md'), 'utf8');
+    assert.ok(md.startsWith('# resnet20 vs se_resnet20\n\n**Verdict: se_resnet20 is significantly better than resnet20 at alpha 0.05.**\n'), md);
+    assert.match(md, /\| fold 1 \| 0\.300 \| 0\.600 \| \+0\.300 \|/);
+    assert.match(md, /\| corrected resampled t-test \(primary; test\/train ratio 1\.000\) \| t\(1\) = 35\.218 \| 0\.0181 \|/);
   });
 
   it('refuses runs whose splits or tiles differ', () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { ClassificationMetrics } from '../../src/evaluate/metrics.ts';
 import { classificationMetrics, ensembleProbabilities } from '../../src/evaluate/metrics.ts';
-import { compareRuns } from '../../src/evaluate/stats.ts';
+import { compareRuns } from '../../src/evaluate/verdict.ts';
 import { createRng } from '../../src/util/random.ts';
 import type { Rng } from '../../src/util/random.ts';
 import { excitationByClass } from '../../src/evaluate/excitation.ts';

@@ -108,10 +108,14 @@ describe('plots', () => {
     }
   });
 
-  it('keeps the palette colour-blind safe (Okabe-Ito) and repeats it with dashes beyond 8 series', () => {
-    assert.deepEqual(PALETTE, ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442']);
-    assert.deepEqual(seriesStyle(0), { color: '#0072B2', dash: undefined });
-    assert.deepEqual(seriesStyle(9), { color: '#E69F00', dash: '7 3' });
+  it('gives each of 16 series its own look: 8 distinct colours, repeated with a dash beyond them', () => {
+    assert.equal(new Set(PALETTE.map((c) => c.toLowerCase())).size, PALETTE.length);
+    for (const c of PALETTE) assert.match(c, /^#[0-9a-f]{6}$/i);
+    const looks = Array.from({ length: 2 * PALETTE.length }, (_, i) => seriesStyle(i));
+    assert.equal(new Set(looks.map((l) => `${l.color} ${l.dash}`)).size, looks.length);
+    assert.equal(looks[0]!.dash, undefined, 'the first series are solid');
+    assert.equal(looks[PALETTE.length + 1]!.color, looks[1]!.color);
+    assert.notEqual(looks[PALETTE.length + 1]!.dash, undefined);
   });
 
   it('draws a generic line chart with its legend', async () => {

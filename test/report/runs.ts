@@ -1,6 +1,6 @@
 // A tiny trained pair for the end-to-end tests: 36 synthetic 24x24 tiles of three colours, a 25%
 // test split and 2 folds, resnet20 and se_resnet20 trained for 2 epochs at 3x16x16 (a few seconds).
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tileDataset } from '../../src/data/dataset.ts';
@@ -38,4 +38,18 @@ export async function trainedPair(root: string): Promise<{ a: string; b: string;
     runs.push(out);
   }
   return { a: runs[0]!, b: runs[1]!, data };
+}
+
+/**
+ * A copy of an evaluated run whose fold accuracies in metrics.json are replaced: comparisons with
+ * a known answer, since the corrected t-test's verdict depends only on the fold differences.
+ */
+export function withFoldAccuracies(run: string, dest: string, accuracies: readonly number[]): string {
+  cpSync(run, dest, { recursive: true });
+  const path = join(dest, 'metrics.json');
+  const metrics = JSON.parse(readFileSync(path, 'utf8')) as { folds: { metrics: { accuracy: number } }[] };
+  if (metrics.folds.length !== accuracies.length) throw new Error(`${path}: ${metrics.folds.length} folds, ${accuracies.length} accuracies given`);
+  metrics.folds.forEach((f, k) => (f.metrics.accuracy = accuracies[k]!));
+  writeFileSync(path, JSON.stringify(metrics, null, 2));
+  return dest;
 }

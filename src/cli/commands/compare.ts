@@ -2,8 +2,8 @@ import type { CAC } from 'cac';
 import { expected } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
 import type { CompareOptions } from '../../evaluate/compare.ts';
-import { compareRunDirs } from '../../evaluate/compare.ts';
-import { verdictLine } from '../../report/html.ts';
+import { compareAndSummarise } from '../../report/summaries.ts';
+import { verdictLine } from '../../evaluate/verdict.ts';
 
 interface CompareFlags {
   alpha?: string | number;
@@ -28,7 +28,7 @@ export function compareOptions(flags: CompareFlags): CompareOptions {
 }
 
 async function compare(runA: string, runB: string, flags: CompareFlags): Promise<void> {
-  const result = compareRunDirs(runA, runB, { ...compareOptions(flags), ...(flags.out === undefined ? {} : { out: String(flags.out) }) });
+  const result = compareAndSummarise(runA, runB, { ...compareOptions(flags), ...(flags.out === undefined ? {} : { out: String(flags.out) }) });
   const c = result.file.comparison;
   process.stdout.write(`verdict: ${verdictLine(c)}\n${c.verdict.summary}\n`);
   for (const caveat of c.verdict.caveats) process.stdout.write(`note: ${caveat}\n`);

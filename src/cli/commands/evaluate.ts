@@ -2,7 +2,8 @@ import type { CAC } from 'cac';
 import { UserError, expected } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
 import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../evaluate/evaluate.ts';
-import { evaluateRun } from '../../evaluate/evaluate.ts';
+import { fixed, meanSd } from '../../util/format.ts';
+import { evaluateAndSummarise } from '../../report/summaries.ts';
 import { DEVICES } from '../../infer/session.ts';
 import type { Device } from '../../infer/session.ts';
 
@@ -34,17 +35,16 @@ export function evaluateOptions(flags: EvaluateFlags): EvaluateOptions {
 
 /** What `evaluate` prints: one line per fold, mean ± sd, the ensemble. */
 export function formatMetrics(m: RunMetrics): string {
-  const pct = (x: number): string => x.toFixed(3);
-  const lines = m.folds.map((f) => `fold ${f.fold} (epoch ${f.epoch}): accuracy ${pct(f.metrics.accuracy)}, macro F1 ${pct(f.metrics.macroF1)}`);
+  const lines = m.folds.map((f) => `fold ${f.fold} (epoch ${f.epoch}): accuracy ${fixed(f.metrics.accuracy)}, macro F1 ${fixed(f.metrics.macroF1)}`);
   const acc = m.summary.accuracy!;
-  lines.push(`mean over ${m.folds.length} folds: accuracy ${pct(acc.mean)}${acc.std === null ? '' : ` ± ${pct(acc.std)}`}`);
-  lines.push(`fold ensemble: accuracy ${pct(m.ensemble.accuracy)}, macro F1 ${pct(m.ensemble.macroF1)}, balanced accuracy ${pct(m.ensemble.balancedAccuracy)}`);
+  lines.push(`mean over ${m.folds.length} folds: accuracy ${meanSd(acc.mean, acc.std)}`);
+  lines.push(`fold ensemble: accuracy ${fixed(m.ensemble.accuracy)}, macro F1 ${fixed(m.ensemble.macroF1)}, balanced accuracy ${fixed(m.ensemble.balancedAccuracy)}`);
   for (const w of m.warnings) lines.push(`warning: ${w}`);
   return `${m.arch} on ${m.tiles} test tiles (${m.checkpoint} checkpoint):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
 
 async function evaluate(run: string, flags: EvaluateFlags): Promise<void> {
-  const result = await evaluateRun(run, { ...evaluateOptions(flags), log: (line) => process.stderr.write(`${line}\n`) });
+  const result = await evaluateAndSummarise(run, { ...evaluateOptions(flags), log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(formatMetrics(result.metrics));
   process.stdout.write(`wrote ${result.written.filter((p) => !p.endsWith('.csv')).join(', ')} and the test predictions\n`);
 }

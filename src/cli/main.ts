@@ -3,6 +3,7 @@ import { cac } from 'cac';
 import { parseArgv, runCli } from './process.ts';
 import { UserError } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { helpFormatter } from './help.ts';
 // Each command lives in ./commands/<name>.ts and exports `register(cli)`; this file only wires them.
 import * as genGraph from './commands/gen-graph.ts';
 import * as tile from './commands/tile.ts';
@@ -18,7 +19,9 @@ import * as doctor from './commands/doctor.ts';
 
 const cli = cac('senet-ort');
 for (const command of [genGraph, tile, split, ortTrain, study, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
-cli.help();
+cli.example('senet-ort study                        # tile, split, train, evaluate, compare and report the embedded sample');
+cli.example('senet-ort tile slides/ tiles/ --split  # then: ort-train --data tiles/ --arch se_resnet20');
+cli.help(helpFormatter(cli));
 cli.version(VERSION);
 
 await runCli('senet-ort', async () => {

@@ -3,6 +3,7 @@ import type { CAC, Command } from 'cac';
 import { UserError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { joinNegativeValues } from './flags.ts';
+import { helpFormatter } from './help.ts';
 
 /**
  * The one place that touches process exit codes: run a command's body, print a UserError as one
@@ -35,7 +36,7 @@ export function parseArgv(cli: CAC): void {
 export async function runCommandBin(program: string, usage: string, description: string, define: (command: Command) => void): Promise<void> {
   const cli = cac(program);
   define(cli.command(usage, description));
-  cli.help();
+  cli.help(helpFormatter(cli));
   cli.version(VERSION);
   await runCli(program, async () => {
     parseArgv(cli);

@@ -96,7 +96,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
   const graph = buildDeployGraph(config, members);
   const metadata = inferenceMetadata(config, {
     class_names: JSON.stringify(run.dataset.classes),
-    tile_size: String(run.dataset.tileSize ?? config.input[1]),
+    source_tile_size: String(run.dataset.tileSize ?? config.input[1]),
     input_format: 'RGB 0-255 as float32, NCHW; tiles of another size resized with ' + run.dataset.resize,
     normalization: JSON.stringify(members.map((m) => ({ fold: m.fold, mean: m.mean, std: m.std, scale: m.scale }))),
     folds: folds.join(','),

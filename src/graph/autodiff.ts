@@ -1,12 +1,13 @@
 /**
  * Reverse-mode autodiff over the graph IR: one walker that knows no op. It visits, in reverse
  * build order, only the nodes on a path from a wanted value to the loss, asks the gradient
- * table for each, and sums gradients where a value fans out (the residual skip) with Add.
+ * table for each, and sums gradients where a value fans out (the residual skip) with Add. A
+ * gradient a rule marks as broadcast (gradients.ts) joins such a sum as it is.
  */
 import type { Builder, Region } from './builder.ts';
-import type { Node, Value } from './ir.ts';
-import { GRADIENTS } from './gradients.ts';
-import type { GradContext } from './gradients.ts';
+import type { Dim, Node, Value } from './ir.ts';
+import { GRADIENTS, expandTo } from './gradients.ts';
+import type { Grad, GradContext } from './gradients.ts';
 import { DEFAULT_CONV_GRAD } from './conv-grad.ts';
 import { UserError } from '../errors.ts';
 
@@ -43,35 +44,42 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: G
   const regionOf = new Map<Node, Region>();
   for (const r of b.regions()) for (const n of r.nodes) regionOf.set(n, r);
   const done = new Set<Region>();
-  const pending = new Map<Value, Value[]>([[loss, [b.constant(1)]]]);
+  // Each part of a value's gradient, with the scope of the rule that gave it; a broadcast part
+  // is smaller than the value and stands for its expansion.
+  interface Part { readonly g: Value; readonly broadcast: boolean; readonly scope: string }
+  const pending = new Map<Value, Part[]>([[loss, [{ g: b.constant(1), broadcast: false, scope: '' }]]]);
   const wanted = new Set<Value>(wrt);
 
-  // A value's gradient is final once every node reading it has been visited: sum it then. A part
-  // that only broadcasts a smaller gradient (GlobalAveragePool's Expand) joins the sum unexpanded,
-  // since Add broadcasts too; the Expand is left unread and pruned.
+  // A value's gradient is final once every node reading it has been visited: sum it then. Full-size
+  // parts come first, so broadcast parts join the sum as they are (Add broadcasts); a broadcast
+  // part is expanded, in its rule's scope, only when no full-size part comes before it.
   const total = (v: Value): Value | null => {
     const parts = pending.get(v);
     if (!parts || parts.length === 0) return null;
-    const isExpand = (g: Value): boolean => g.producer?.op === 'Expand';
-    const ordered = parts.length > 1 ? [...parts.filter((g) => !isExpand(g)), ...parts.filter(isExpand)] : parts;
-    let sum = ordered[0]!;
-    for (let i = 1; i < ordered.length; i++) {
-      const part = ordered[i]!;
-      const addend = isExpand(part) && !isExpand(sum) ? part.producer!.inputs[0]! : part;
+    const ordered = [...parts.filter((p) => !p.broadcast), ...parts.filter((p) => p.broadcast)];
+    const first = ordered[0]!;
+    let sum = first.broadcast ? b.scope(first.scope, () => expandTo(b, first.g, v)) : first.g;
+    for (const part of ordered.slice(1)) {
+      const addend = part.g;
       sum = b.scope(`${v.name}.grad`, () => b.op('Add', [sum, addend], {}, { name: 'accumulate' }));
     }
-    pending.set(v, [sum]);
+    pending.set(v, [{ g: sum, broadcast: false, scope: '' }]);
     return sum;
   };
 
   const needed = (v: Value | null): boolean =>
     differentiable(v) && (wanted.has(v) || (v.producer !== null && path.has(v.producer)));
-  const accumulate = (v: Value, g: Value | null, where: string): void => {
-    if (g === null) return;
-    if (g.shape.length !== v.shape.length || g.shape.some((d, k) => typeof d === 'number' && typeof v.shape[k] === 'number' && d !== v.shape[k])) {
-      throw new Error(`${where} gave ${v.name} a gradient of shape [${g.shape}] for [${v.shape}]`);
+  const accumulate = (v: Value, grad: Grad, where: string, scope: string): void => {
+    if (grad === null) return;
+    const [g, broadcast] = 'broadcast' in grad ? [grad.broadcast, true] : [grad, false];
+    const fits = (d: Dim, k: number): boolean => {
+      const t = v.shape[k];
+      return typeof d !== 'number' || typeof t !== 'number' || d === t || (broadcast && d === 1);
+    };
+    if (g.shape.length !== v.shape.length || !g.shape.every(fits)) {
+      throw new Error(`${where} gave ${v.name} a ${broadcast ? 'broadcast ' : ''}gradient of shape [${g.shape}] for [${v.shape}]`);
     }
-    pending.set(v, [...(pending.get(v) ?? []), g]);
+    pending.set(v, [...(pending.get(v) ?? []), { g, broadcast, scope }]);
   };
 
   for (let i = nodes.length - 1; i >= 0; i--) {
@@ -90,9 +98,10 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: G
       const dY = region.outputs.map(total);
       if (dY.every((g) => g === null)) continue;
       const needs = region.inputs.map(needed);
-      const grads = b.scope(`${region.name}.grad`, () => region.grad(b, dY, needs));
+      const scope = `${region.name}.grad`;
+      const grads = b.scope(scope, () => region.grad(b, dY, needs));
       if (grads.length !== region.inputs.length) throw new Error(`${region.name}: closed-form backward returned ${grads.length} gradients for ${region.inputs.length} inputs`);
-      grads.forEach((g, j) => { if (needs[j]) accumulate(region.inputs[j]!, g, `backward of ${region.name}`); });
+      grads.forEach((g, j) => { if (needs[j]) accumulate(region.inputs[j]!, g, `backward of ${region.name}`, scope); });
       continue;
     }
     const dY = node.outputs.map(total);
@@ -100,11 +109,12 @@ export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: G
     const rule = GRADIENTS[node.op];
     if (!rule) throw new UserError(`node ${node.name} (${node.op}): no gradient rule`);
     const needs = node.inputs.map(needed);
-    const grads = b.scope(`${node.name}.grad`, () => rule(b, node, dY, needs, ctx));
+    const scope = `${node.name}.grad`;
+    const grads = b.scope(scope, () => rule(b, node, dY, needs, ctx));
     if (grads.length !== node.inputs.length) {
       throw new Error(`gradient rule for ${node.op} returned ${grads.length} gradients for ${node.inputs.length} inputs`);
     }
-    grads.forEach((g, j) => { if (needs[j]) accumulate(node.inputs[j]!, g, `gradient rule for ${node.op} (${node.name})`); });
+    grads.forEach((g, j) => { if (needs[j]) accumulate(node.inputs[j]!, g, `gradient rule for ${node.op} (${node.name})`, scope); });
   }
   return wrt.map(total);
 }

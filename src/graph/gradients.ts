@@ -10,7 +10,9 @@
  *   needs  needs[i] is true when input i's gradient is wanted (build nothing else),
  *   ctx    formulation choices (conv backward) that change speed, never results,
  * and returns one slot per node input: the gradient, or null (not needed, or not
- * differentiable: shapes, indices, labels). Long rules call the named helpers below the table.
+ * differentiable: shapes, indices, labels), or broadcast(g) for a gradient g smaller than its
+ * input that broadcasts to the input's shape (a reduction's). Long rules call the named helpers
+ * below the table.
  */
 import type { Builder } from './builder.ts';
 import type { Node, Shape, Value } from './ir.ts';
@@ -23,7 +25,21 @@ export interface GradContext {
   readonly conv: ConvGradPolicy;
 }
 
-export type GradRule = (b: Builder, node: Node, dY: readonly (Value | null)[], needs: readonly boolean[], ctx: GradContext) => (Value | null)[];
+/**
+ * A gradient left smaller than its input: broadcasting it to the input's shape is implied. The
+ * walker adds it to a full-size part as it is (Add broadcasts) and expands it (expandTo) only
+ * where it is the whole gradient, so a reduction's gradient that joins a fan-out sum costs no
+ * full-size pass of its own (GlobalAveragePool in the SE gate).
+ */
+export interface Broadcast {
+  readonly broadcast: Value;
+}
+
+export type Grad = Value | Broadcast | null;
+
+const broadcast = (g: Value): Broadcast => ({ broadcast: g });
+
+export type GradRule = (b: Builder, node: Node, dY: readonly (Value | null)[], needs: readonly boolean[], ctx: GradContext) => Grad[];
 
 const input = (node: Node, i: number): Value => node.inputs[i]!;
 const output = (node: Node, i = 0): Value => node.outputs[i]!;
@@ -41,8 +57,8 @@ export function unbroadcast(b: Builder, g: Value, target: Shape): Value {
   return offset > 0 || summed.shape.length !== target.length ? b.reshape(summed, target.map((d) => (typeof d === 'number' ? d : 0))) : summed;
 }
 
-/** Broadcasts dY back over the reduced axes of X (ReduceMean, ReduceSum, GlobalAveragePool). */
-function expandTo(b: Builder, g: Value, x: Value): Value {
+/** Broadcasts g to the shape of x: what a Broadcast gradient stands for. */
+export function expandTo(b: Builder, g: Value, x: Value): Value {
   return b.op('Expand', [g, b.op('Shape', [x])]);
 }
 
@@ -70,7 +86,7 @@ function keptDims(b: Builder, node: Node, g: Value): Value {
 const zero = (b: Builder): Value => b.constant(0);
 
 /** The gradient for input 0 and none for the rest (axes, shapes), however many the node has. */
-const onlyFirst = (node: Node, g: Value): (Value | null)[] => node.inputs.map((_, i) => (i === 0 ? g : null));
+const onlyFirst = (node: Node, g: Value | Broadcast): Grad[] => node.inputs.map((_, i) => (i === 0 ? g : null));
 
 export const GRADIENTS: Record<string, GradRule> = {
   Identity: (_b, _n, [dy]) => [dy!],
@@ -112,10 +128,10 @@ export const GRADIENTS: Record<string, GradRule> = {
     needs[2] ? unbroadcast(b, b.op('Where', [input(n, 0), zero(b), dy!]), input(n, 2).shape) : null,
   ],
 
-  // Scale the small dY, then broadcast: one full-size op rather than two.
-  ReduceMean: (b, n, [dy]) => onlyFirst(n, expandTo(b, b.op('Mul', [keptDims(b, n, dy!), meanScale(b, input(n, 0), output(n))]), input(n, 0))),
-  ReduceSum: (b, n, [dy]) => onlyFirst(n, expandTo(b, keptDims(b, n, dy!), input(n, 0))),
-  GlobalAveragePool: (b, n, [dy]) => [expandTo(b, b.op('Mul', [dy!, meanScale(b, input(n, 0), output(n))]), input(n, 0))],
+  // dY (scaled) broadcast back over the reduced axes: the scaling runs on the small tensor.
+  ReduceMean: (b, n, [dy]) => onlyFirst(n, broadcast(b.op('Mul', [keptDims(b, n, dy!), meanScale(b, input(n, 0), output(n))]))),
+  ReduceSum: (b, n, [dy]) => onlyFirst(n, broadcast(keptDims(b, n, dy!))),
+  GlobalAveragePool: (b, n, [dy]) => [broadcast(b.op('Mul', [dy!, meanScale(b, input(n, 0), output(n))]))],
   Flatten: (b, n, [dy]) => [b.reshape(dy!, b.op('Shape', [input(n, 0)]))],
   Reshape: (b, n, [dy]) => onlyFirst(n, b.reshape(dy!, b.op('Shape', [input(n, 0)]))),
   Squeeze: (b, n, [dy]) => onlyFirst(n, b.reshape(dy!, b.op('Shape', [input(n, 0)]))),
@@ -164,7 +180,7 @@ export const GRADIENTS: Record<string, GradRule> = {
 };
 
 /** Y = A' B' + C (alpha = beta = 1), with A' = A or A^T and B' = B or B^T. */
-function gemmGrad(b: Builder, n: Node, dy: Value, needs: readonly boolean[]): (Value | null)[] {
+function gemmGrad(b: Builder, n: Node, dy: Value, needs: readonly boolean[]): Grad[] {
   for (const k of ['alpha', 'beta']) {
     const f = (n.attrs[k] as { float: number } | undefined)?.float ?? 1;
     if (f !== 1) throw new Error(`node ${n.name} (Gemm): gradient assumes ${k} = 1`);

@@ -38,6 +38,10 @@ describe('export and predict', () => {
     const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
     assert.deepEqual(JSON.parse(meta['class_names']!), ['blue', 'green', 'red']);
     assert.match(meta['input_format']!, /^RGB 0-255/);
+    // 24x24 tiles resized to the 16x16 input: the input size is what a caller must feed.
+    assert.equal(meta['input_shape'], 'Nx3x16x16');
+    assert.equal(meta['source_tile_size'], '24');
+    assert.ok(!('tile_size' in meta), 'no bare tile_size to mistake for the input size');
     assert.ok(!model.graph!.node!.some((n) => n.opType === 'BatchNormalization'), 'BatchNorm folded away');
   });
 

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { tileDataset } from '../../src/data/dataset.ts';
 import { put, tempDir, TEST_OUTPUT, WHOLE_IMAGES } from './fixtures.ts';
+import { requireData } from '../helpers/needs.ts';
 
 const SVS = join(WHOLE_IMAGES, 'CMU-1-Small-Region.svs');
 
-describe('contact sheet', { skip: !existsSync(SVS) && 'shared data not found beside the repository' }, () => {
+describe('contact sheet', { skip: requireData(SVS) }, () => {
   it('draws CMU-1-Small-Region.svs at 150 px with kept tiles outlined and white tiles shaded (test-output/, to look at)', async (t) => {
     const input = join(tempDir(t), 'in');
     put(join(input, 'he', 'CMU-1-Small-Region.svs'), readFileSync(SVS));

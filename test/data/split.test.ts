@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { toCsv } from '../../src/formats/csv.ts';
@@ -8,6 +8,7 @@ import { KATHER_SLIDE_REGEX } from '../../src/data/groups.ts';
 import { splitDataset } from '../../src/data/split.ts';
 import type { Splits } from '../../src/data/split.ts';
 import { KATHER_FULL, put, tempDir } from './fixtures.ts';
+import { requireData } from '../helpers/needs.ts';
 
 interface Row { file: string; className: string; source: string }
 
@@ -39,7 +40,7 @@ function crossings(s: Splits): string[] {
   return out;
 }
 
-describe('splitDataset on the Kather 2016 set', { skip: !existsSync(KATHER_FULL) && 'shared data not found beside the repository' }, () => {
+describe('splitDataset on the Kather 2016 set', { skip: requireData(KATHER_FULL) }, () => {
   it('grouped by slide, puts no slide on both sides of any split', (t) => {
     const rows = katherRows();
     const dir = writeManifest(tempDir(t), rows);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { probeImage } from '../../src/data/image.ts';
 import { gridPositions, rowsPerBand, tileImage } from '../../src/data/tiler.ts';
 import type { GridSettings, TileRecord } from '../../src/data/tiler.ts';
 import { WHOLE_IMAGES } from './fixtures.ts';
+import { requireData } from '../helpers/needs.ts';
 
 const SVS = join(WHOLE_IMAGES, 'CMU-1-Small-Region.svs');
 const PNG = join(WHOLE_IMAGES, 'CMU-1-Small-Region.png');
@@ -39,7 +40,7 @@ describe('rowsPerBand', () => {
   });
 });
 
-describe('tileImage', { skip: !existsSync(SVS) && 'shared data not found beside the repository' }, () => {
+describe('tileImage', { skip: requireData(SVS) }, () => {
   it('keeps the tissue tiles of CMU-1-Small-Region.svs and drops the white ones', async () => {
     const { records, pngs } = await run(SVS, study);
     assert.equal(records.length, 14 * 19); // 2220 x 2967: 14 columns, 19 rows, edge strips dropped

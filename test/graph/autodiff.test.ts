@@ -141,6 +141,10 @@ describe('the walker', () => {
     const produced = new Set(graph.nodes.flatMap((n) => n.outputs));
     const read = new Set([...graph.nodes.flatMap((n) => n.inputs), ...graph.outputs]);
     assert.ok([...produced].every((v) => read.has(v)), 'every node output is read');
+    // Nor did the walker build one for pruning to drop: the pooled part was never expanded.
+    const built = b.nodesSoFar();
+    const readBeforePruning = new Set([...built.flatMap((n) => n.inputs), g!, loss]);
+    assert.deepEqual(built.flatMap((n) => n.outputs).filter((v) => !readBeforePruning.has(v)).map((v) => v.name), [], 'nodes built but never read');
     // d/dx_i = m_c + sum_j x_j / 4 per channel c: channel 0 (1..4) 2.5 + 2.5, channel 1 (5..8) 6.5 + 6.5.
     const out = await (await session(graph)).run(stateFeeds(graph));
     assert.deepEqual([...data(out[g!.name]!)], [5, 5, 5, 5, 13, 13, 13, 13]);

@@ -6,6 +6,7 @@ import { Builder } from '../../src/graph/builder.ts';
 import type { Value } from '../../src/graph/ir.ts';
 import { numel } from '../../src/graph/ir.ts';
 import { gradients } from '../../src/graph/autodiff.ts';
+import { GRADIENTS } from '../../src/graph/gradients.ts';
 import type { GradContext } from '../../src/graph/gradients.ts';
 import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
 import { tensorFromNumbers } from '../../src/graph/tensor.ts';
@@ -78,4 +79,22 @@ export async function checkGradients(
     }
   }
   await s.release();
+}
+
+/**
+ * The ops whose gradient rules `body` invokes: each rule in the table is wrapped while it runs
+ * (and restored after), so a check can show that it reached the rule it is named after.
+ */
+export async function rulesUsed(body: () => unknown): Promise<Set<string>> {
+  const used = new Set<string>();
+  const saved = { ...GRADIENTS };
+  for (const [op, rule] of Object.entries(saved)) {
+    GRADIENTS[op] = (...args) => { used.add(op); return rule(...args); };
+  }
+  try {
+    await body();
+  } finally {
+    Object.assign(GRADIENTS, saved);
+  }
+  return used;
 }

@@ -11,9 +11,9 @@ import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { renderReport } from '../../src/report/html.ts';
 import { TEST_OUTPUT, syntheticReport } from './fixtures.ts';
+import { needs } from '../helpers/needs.ts';
 
 const CHROMIUM = (spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout ?? '').trim();
-const IN_CI = process.env.CI === 'true';
 const WIDTH = 1280;
 const HEIGHT = 4000;
 /** The screenshot covers the whole page, up to this height. */
@@ -59,9 +59,8 @@ function pngSize(path: string): [number, number] {
   return [png.readUInt32BE(16), png.readUInt32BE(20)];
 }
 
-describe('HTML report in headless Chromium', { skip: !CHROMIUM && !IN_CI && 'chromium is not installed (Debian: apt-get install chromium); CI installs it and runs this test' }, () => {
+describe('HTML report in headless Chromium', { skip: needs(CHROMIUM !== '', 'chromium (Debian: apt-get install chromium; .ci/run installs it)') }, () => {
   it('renders every section and plot with no console errors (screenshot in test-output/report-test/report.png)', (t) => {
-    assert.ok(CHROMIUM, 'chromium is not on PATH; in CI .ci/run must install it');
     mkdirSync(TEST_OUTPUT, { recursive: true });
     const report = join(TEST_OUTPUT, 'report.html');
     const probe = join(TEST_OUTPUT, 'report.probe.html');

@@ -15,6 +15,7 @@ import type { TrainInput } from '../../src/train/options.ts';
 import { PRESETS, resolveTrainOptions } from '../../src/train/options.ts';
 import { train } from '../../src/train/trainer.ts';
 import { KATHER_FULL, put, synthetic, tempDir } from '../data/fixtures.ts';
+import { requireData } from '../helpers/needs.ts';
 
 const quiet = { progress: createProgress(null, () => undefined) };
 
@@ -165,7 +166,8 @@ describe('train', () => {
   });
 
   it('learns the shared Kather tiles in 2 epochs (validation accuracy well above chance)', async (t) => {
-    if (!existsSync(KATHER_FULL)) return t.skip(`no ${KATHER_FULL}`);
+    const skip = requireData(KATHER_FULL);
+    if (skip) return t.skip(skip);
     const root = tempDir(t);
     const data = join(root, 'tiles');
     await tileDataset({ input: KATHER_FULL, output: data });

@@ -42,7 +42,7 @@ export function register(cli: CAC): void {
     .option('--resamples <n>', 'Bootstrap resamples (default 10000)')
     .option('--seed <n>', 'Bootstrap seed (default: run A\'s seed)')
     .option('-o, --out <dir>', 'Folder for the comparison files (default: <parent of B>/<A>-vs-<B>)')
-    .example('compare artifacts/resnet20 artifacts/se_resnet20')
+    .example('senet-ort compare artifacts/resnet20 artifacts/se_resnet20')
     .ignoreOptionDefaultValue()
     .action((runA: string, runB: string, flags: CompareFlags) => compare(runA, runB, flags));
 }

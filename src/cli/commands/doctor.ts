@@ -34,5 +34,6 @@ async function doctor(): Promise<void> {
 export function register(cli: CAC): void {
   cli
     .command('doctor', 'Check the environment: Node, ONNX Runtime, sharp/libvips versions, execution providers, threads, CUDA, and one training step')
+    .example('senet-ort doctor')
     .action(() => doctor());
 }

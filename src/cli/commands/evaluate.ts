@@ -59,7 +59,7 @@ export function register(cli: CAC): void {
     .option('--device <cpu|cuda>', 'Execution provider (default: the run\'s)')
     .option('--workers <n>', 'Data loader threads (default 1)')
     .option('--no-excitation', 'Skip the SE excitation analysis')
-    .example('evaluate artifacts/se_resnet20 --best')
+    .example('senet-ort evaluate artifacts/se_resnet20 --best')
     .ignoreOptionDefaultValue()
     .action((run: string, flags: EvaluateFlags) => evaluate(run, flags));
 }

@@ -33,7 +33,7 @@ export function register(cli: CAC): void {
     .option('--resamples <n>', 'Bootstrap resamples (default 10000)')
     .option('--seed <n>', 'Bootstrap seed (default: run A\'s seed)')
     .option('--no-plots', 'Do not save the plots as SVG and PNG files beside the report')
-    .example('report artifacts/resnet20 artifacts/se_resnet20')
+    .example('senet-ort report artifacts/resnet20 artifacts/se_resnet20')
     .ignoreOptionDefaultValue()
     .action((runA: string, runB: string | undefined, flags: ReportFlags) => report(runA, runB, flags));
 }

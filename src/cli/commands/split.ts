@@ -40,6 +40,6 @@ export function runSplit(dir: string, flags: SplitFlags): void {
 export function register(cli: CAC): void {
   const command = cli
     .command('split <dataset-dir>', 'Hold out a test set and make k folds of a tile folder, stratified by class and grouped by slide or patient (writes splits.json)')
-    .example(`split tiles/ --group-regex '${KATHER_SLIDE_REGEX}'`);
+    .example(`senet-ort split tiles/ --group-regex '${KATHER_SLIDE_REGEX}'`);
   addSplitOptions(command).action((dir: string, flags: SplitFlags) => runSplit(dir, flags));
 }

@@ -43,8 +43,8 @@ export function register(cli: CAC): void {
     .option('--group-regex <re>', `Keep tiles whose source matches the same group together (default: '${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image)`)
     .option('--groups <file>', 'Group tiles by a CSV of "source,group" rows (e.g. slides to patients)');
   addTrainingOptions(command)
-    .example('study                      # the embedded sample, a few minutes on a laptop CPU')
-    .example('study slides/ --preset paper --device cuda   # the original study\'s settings')
+    .example('senet-ort study                      # the embedded sample, a few minutes on a laptop CPU')
+    .example('senet-ort study slides/ --preset paper --device cuda   # the original study\'s settings')
     .ignoreOptionDefaultValue()
     .action(async (images: string | undefined, flags: RawFlags) => {
       await runStudy(studyInput(images, flags));

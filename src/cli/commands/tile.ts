@@ -43,7 +43,7 @@ export function register(cli: CAC): void {
     .option('--concurrency <n>', 'Images processed at once (default: number of CPUs)')
     .option('--contact-sheet <file.png>', 'Also draw every image with kept tiles outlined green and dropped tiles shaded red')
     .option('--split', 'Then split the tiles as `split` does (with the options below)')
-    .example('tile slides/ tiles/ --contact-sheet tiles-check.png')
+    .example('senet-ort tile slides/ tiles/ --contact-sheet tiles-check.png')
     .ignoreOptionDefaultValue();
   addSplitOptions(command).action(async (input: string, output: string, flags: TileFlags) => {
     const summary = await tileDataset({ ...tileOptions(input, output, flags), onSource: progress });

@@ -10,11 +10,11 @@
  *   fold-<k>/test-predictions.csv   each fold model's predictions
  *   excitation.json         SE networks: the excitation analysis of every fold model (excitation.ts)
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
-import type { ArtifactManifest } from '../formats/artifacts.ts';
+import { readJson } from '../formats/json.ts';
 import { toCsv } from '../formats/csv.ts';
 import { loadCheckpoint } from '../formats/checkpoint.ts';
 import { configFromManifest, createPredictor } from '../infer/predictor.ts';
@@ -24,8 +24,8 @@ import type { ClassificationMetrics, MeanStd } from './metrics.ts';
 import { classificationMetrics, ensembleProbabilities, meanStd, probabilityRows } from './metrics.ts';
 import type { Evaluation, RunConfig } from '../formats/rundir.ts';
 import {
-  artifactsDir, checkpointName, evaluationPath, foldDir, listFolds, predictionsPath, readEpochLog, readFoldState,
-  readNormalization, readRunConfig, splitsPath,
+  checkpointName, evaluationPath, foldDir, listFolds, predictionsPath, readEpochLog, readFoldState,
+  readArtifactManifest, readNormalization, readRunConfig, splitsPath,
 } from '../formats/rundir.ts';
 import type { Device } from '../infer/session.ts';
 import { DEVICES } from '../infer/session.ts';
@@ -174,12 +174,6 @@ function foldCheckpoint(run: string, fold: number, choice: CheckpointChoice): [n
   return [choice.epoch, file];
 }
 
-function readManifest(run: string): ArtifactManifest {
-  const path = join(artifactsDir(run), 'artifact.json');
-  if (!existsSync(path)) throw new UserError(`${path}: not found; the run's training artifacts are missing`);
-  return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
-}
-
 /** Tiles per class in the test split and in each fold's training and validation tiles. */
 export function dataCounts(dataset: PreparedDataset): DataCounts {
   const count = (files: readonly string[]): number[] => {
@@ -227,7 +221,7 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
   const choice = checkChoice(options.checkpoint ?? 'last');
   const log = options.log ?? ((): void => undefined);
   const config: RunConfig = readRunConfig(run);
-  const manifest = readManifest(run);
+  const manifest = readArtifactManifest(run);
   const dataset = readPreparedDataset(config.options.data, splitsPath(run));
   const test = dataset.splits.test;
   if (test.length === 0) throw new UserError(`${splitsPath(run)}: no test split to evaluate on; split the data set with --test-fraction above 0`);
@@ -345,15 +339,6 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
 // ---------------------------------------------------------------------------------------------
 // Reading what evaluate wrote
 
-function readJson<T>(path: string, what: string, hint: string): T {
-  if (!existsSync(path)) throw new UserError(`${path}: not found; ${hint}`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    throw new UserError(`${path}: ${what} is not valid JSON`);
-  }
-}
-
 /** metrics.json of an evaluated run. */
 export function readRunMetrics(run: string): RunMetrics {
   const metrics = readJson<RunMetrics>(join(run, METRICS_FILE), 'the metrics', `evaluate the run first: senet-ort evaluate ${run}`);
@@ -364,7 +349,7 @@ export function readRunMetrics(run: string): RunMetrics {
 /** excitation.json of an evaluated SE run, or null when there is none. */
 export function readExcitation(run: string): ExcitationFile | null {
   const path = join(run, EXCITATION_FILE);
-  return existsSync(path) ? readJson<ExcitationFile>(path, 'the excitation analysis', '') : null;
+  return existsSync(path) ? readJson<ExcitationFile>(path, 'the excitation analysis') : null;
 }
 
 /** The training history of each evaluated fold. */

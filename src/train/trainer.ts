@@ -32,7 +32,7 @@ import { createProgress, formatEpoch } from './progress.ts';
 import type { EpochRecord, FoldNormalization, FoldState, RunConfig, TrainOptions } from '../formats/rundir.ts';
 import {
   checkpointName, checkpointsDir, configPath, datasetChecksum, foldDir, isRun, logPath, normalizationPath,
-  readEpochLog, readFoldState, readRunConfig, splitsPath, statePath, textLogPath,
+  readArtifactManifest, readEpochLog, readFoldState, readNormalization, readRunConfig, splitsPath, statePath, textLogPath,
 } from '../formats/rundir.ts';
 import { describeSchedule, learningRate } from './schedule.ts';
 import type { Device } from '../infer/session.ts';
@@ -120,7 +120,7 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
   const path = join(options.out, 'artifact.json');
   const config = modelConfig(options, classes);
   if (existsSync(path)) {
-    const manifest = JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
+    const manifest = readArtifactManifest(options.out);
     const want = { architecture: config.arch, classes, inputShape: [...config.input], reduction: config.reduction };
     const have = { architecture: manifest.architecture, classes: manifest.classes, inputShape: manifest.inputShape, reduction: manifest.reduction };
     if (JSON.stringify(want) !== JSON.stringify(have)) {
@@ -276,7 +276,7 @@ export interface FoldResult {
 
 async function foldNormalization(ctx: RunContext, fold: number, trainTiles: readonly number[]): Promise<Normalization> {
   const path = normalizationPath(ctx.options.out, fold);
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as FoldNormalization;
+  if (existsSync(path)) return readNormalization(ctx.options.out, fold);
   const stats = ctx.options.normalize === 'fold' ? await ctx.loader.normalization(trainTiles) : IDENTITY_NORMALIZATION;
   const record: FoldNormalization = {
     input: ctx.options.input,

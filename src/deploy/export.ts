@@ -18,7 +18,8 @@ import type { FoldNormalization } from '../formats/rundir.ts';
 import { modelConfig } from '../train/options.ts';
 import type { Normalization } from '../formats/rundir.ts';
 import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
-import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, readRunSplits } from '../formats/rundir.ts';
+import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, splitsPath } from '../formats/rundir.ts';
+import { readSplits } from '../data/prepared.ts';
 
 export const EXPORT_TOLERANCE = 1e-4;
 /** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
@@ -105,7 +106,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
     ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
   });
   const bytes = encodeModel(graph, { metadata });
-  const splits = readRunSplits(request.run);
+  const splits = readSplits(splitsPath(request.run));
   const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));
   const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles) : 0;
   if (!(maxDifference < EXPORT_TOLERANCE)) {

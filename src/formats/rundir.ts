@@ -236,11 +236,6 @@ export function readNormalization(run: string, fold: number): FoldNormalization 
   return readJson<FoldNormalization>(normalizationPath(run, fold), 'the fold normalisation');
 }
 
-/** The run's splits.json (the folds it trains on). */
-export function readRunSplits(run: string): { classes: string[]; test: string[]; folds: { train: string[]; val: string[] }[] } {
-  return readJson(splitsPath(run), 'the run splits');
-}
-
 /**
  * A content checksum of a data set: sha256 over the class list, then each file name and the
  * sha256 of its bytes, in the given order. Renaming, re-encoding or editing a tile changes it.

@@ -25,8 +25,11 @@ import { fileHeader, VERSION } from '../version.ts';
 import type { Normalization } from '../formats/rundir.ts';
 import { IDENTITY_NORMALIZATION } from '../data/augment.ts';
 import { loadCheckpoint, saveCheckpoint, stateNames } from '../formats/checkpoint.ts';
-import type { BatchRequest, PreparedDataset } from '../data/loader.ts';
-import { TileLoader, planEpoch, planEvaluation, readPreparedDataset, splitFiles } from '../data/loader.ts';
+import { TileLoader } from '../data/loader.ts';
+import type { BatchRequest } from '../data/plan.ts';
+import { planEpoch, planEvaluation } from '../data/plan.ts';
+import type { PreparedDataset } from '../data/prepared.ts';
+import { readPreparedDataset, splitFiles } from '../data/prepared.ts';
 import type { Progress } from './progress.ts';
 import { createProgress, formatEpoch } from './progress.ts';
 import type { EpochRecord, FoldNormalization, FoldState, RunConfig, TrainOptions } from '../formats/rundir.ts';
@@ -98,7 +101,7 @@ function openRun(given: TrainInput): { options: TrainOptions; dataset: PreparedD
     },
     options,
   };
-  const splits = readFileSync(join(dataset.dir, 'splits.json'));
+  const splits = readFileSync(dataset.splitsFile);
   const commit = (): void => {
     mkdirSync(out, { recursive: true });
     writeFileAtomic(splitsPath(out), splits);

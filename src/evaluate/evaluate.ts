@@ -17,7 +17,7 @@ import { UserError, expected } from '../errors.ts';
 import { readJson } from '../formats/json.ts';
 import { toCsv } from '../formats/csv.ts';
 import { loadCheckpoint } from '../formats/checkpoint.ts';
-import { configFromManifest, createPredictor } from '../infer/predictor.ts';
+import { configFromManifest, createPredictor, tileBatches } from '../infer/predictor.ts';
 import { TileLoader } from '../data/loader.ts';
 import { planEvaluation } from '../data/plan.ts';
 import { readPreparedDataset } from '../data/prepared.ts';
@@ -245,7 +245,7 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
   if (!Number.isInteger(batchSize) || batchSize < 1) throw expected('positive integer', '--batch-size', batchSize);
   const model = configFromManifest(manifest);
   const se = model.reduction !== null && options.excitation !== false;
-  const [c, h, w] = model.input;
+  const [, h, w] = model.input;
   const labels = Int32Array.from(test, (f) => dataset.labels.get(f)!);
   const classes = [...dataset.classes];
   const loader = new TileLoader({ dir: dataset.dir, files: test, width: w, height: h }, { workers: options.workers ?? 1 });
@@ -266,13 +266,11 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
       const excitation = new ExcitationAccumulator(classes);
       try {
         let at = 0;
-        const indices = test.map((_, i) => i);
-        for await (const images of loader.stream(planEvaluation(indices, batchSize, normalization))) {
-          const n = images.length / (c * h * w);
-          const out = await predictor.predict(images, n);
-          probs.set(out.probabilities, at * model.classes);
-          if (se) excitation.add(labels.subarray(at, at + n), out.excitations);
-          at += n;
+        const batches = tileBatches(loader, planEvaluation(test.map((_, i) => i), batchSize, normalization), labels);
+        for await (const p of predictor.predictions(batches)) {
+          probs.set(p.probabilities, at * model.classes);
+          if (se) excitation.add(p.labels!, p.excitations);
+          at += p.count;
         }
       } finally {
         await predictor.release();

@@ -22,7 +22,6 @@ import { RESIZE_METHOD } from '../data/decode.ts';
 import { imageLibraryVersions } from '../data/image.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader, VERSION } from '../version.ts';
-import type { Normalization } from '../formats/rundir.ts';
 import { IDENTITY_NORMALIZATION } from '../data/augment.ts';
 import { loadCheckpoint, saveCheckpoint, stateNames } from '../formats/checkpoint.ts';
 import { TileLoader } from '../data/loader.ts';
@@ -32,7 +31,7 @@ import type { PreparedDataset } from '../data/prepared.ts';
 import { readPreparedDataset, splitFiles } from '../data/prepared.ts';
 import type { Progress } from './progress.ts';
 import { createProgress, formatEpoch } from './progress.ts';
-import type { EpochRecord, FoldNormalization, FoldState, RunConfig, TrainOptions } from '../formats/rundir.ts';
+import type { EpochRecord, FoldNormalization, FoldState, Normalization, RunConfig, TrainOptions } from '../formats/rundir.ts';
 import {
   checkpointName, checkpointsDir, configPath, datasetChecksum, foldDir, isRun, logPath, normalizationPath,
   readArtifactManifest, readEpochLog, readFoldState, readNormalization, readRunConfig, splitsPath, statePath, textLogPath,
@@ -40,6 +39,8 @@ import {
 import { describeSchedule, learningRate } from './schedule.ts';
 import type { Device } from '../infer/session.ts';
 import { createSession, cudaStatus, ortVersion } from '../infer/session.ts';
+import type { Prediction, Predictor } from '../infer/predictor.ts';
+import { collectPredictions, predictorOn, tileBatches } from '../infer/predictor.ts';
 import type { TrainInput } from './options.ts';
 import { RUNTIME_KEYS, flag, modelConfig, resolveTrainOptions, scheduleOf } from './options.ts';
 
@@ -179,51 +180,14 @@ class StateBuffers {
   }
 }
 
-export interface Prediction {
-  /** Logits, [tiles, classes] row-major. */
-  readonly logits: Float32Array;
-  readonly classes: number;
-}
-
-/** Run eval_step over `tiles` (indices into the loader's tile set) with the given state. */
-export async function predict(
-  session: ort.InferenceSession,
-  state: ReadonlyMap<string, ort.Tensor>,
-  loader: TileLoader,
-  tiles: readonly number[],
-  options: { batchSize: number; input: readonly [number, number, number]; normalization: Normalization; classes: number },
-): Promise<Prediction> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const name of session.inputNames) if (name !== 'images') feeds[name] = state.get(name)!;
-  // A graph exported with a fixed batch takes only full batches: the last one is padded with zeros.
-  const images = session.inputMetadata.find((m) => m.name === 'images');
-  const fixed = images?.isTensor && typeof images.shape[0] === 'number' ? images.shape[0] : null;
-  const plane = options.input[0] * options.input[1] * options.input[2];
-  const logits = new Float32Array(tiles.length * options.classes);
-  let at = 0;
-  for await (const batch of loader.stream(planEvaluation(tiles, fixed ?? options.batchSize, options.normalization))) {
-    const n = batch.length / plane;
-    const full = fixed !== null && n < fixed ? padded(batch, fixed * plane) : batch;
-    feeds['images'] = new ort.Tensor('float32', full, [full.length / plane, ...options.input]);
-    const out = await session.run(feeds, ['logits']);
-    logits.set((out['logits']!.data as Float32Array).subarray(0, n * options.classes), at);
-    at += n * options.classes;
-  }
-  return { logits, classes: options.classes };
-}
-
-function padded(data: Float32Array, length: number): Float32Array {
-  const out = new Float32Array(length);
-  out.set(data);
-  return out;
-}
-
-/** Mean cross-entropy (from logits, in float64) and accuracy of predictions against labels. */
-export function lossAndAccuracy(p: Prediction, labels: ArrayLike<number>): { loss: number; accuracy: number; correct: number } {
+/** Mean cross-entropy (from logits, in float64) and accuracy of predictions against their labels. */
+export function lossAndAccuracy(p: Prediction): { loss: number; accuracy: number; correct: number } {
+  const labels = p.labels!;
+  const logits = p.logits!;
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < labels.length; i++) {
-    const row = p.logits.subarray(i * p.classes, (i + 1) * p.classes);
+    const row = logits.subarray(i * p.classes, (i + 1) * p.classes);
     let max = -Infinity;
     let arg = 0;
     for (let c = 0; c < p.classes; c++) if (row[c]! > max) [max, arg] = [row[c]!, c];
@@ -248,7 +212,8 @@ interface RunContext {
   /** Label of each tile in the loader's tile set. */
   readonly labels: Int32Array;
   readonly train: ort.InferenceSession;
-  readonly eval: ort.InferenceSession;
+  /** eval_step.onnx, fed the state being trained. */
+  readonly eval: Predictor;
   readonly progress: Progress;
   readonly resume: boolean;
 }
@@ -322,7 +287,6 @@ async function trainFold(ctx: RunContext, fold: number): Promise<FoldResult> {
   const split = ctx.dataset.splits.folds[fold - 1]!;
   const trainTiles = split.train.map((f) => ctx.index.get(f)!);
   const valTiles = split.val.map((f) => ctx.index.get(f)!);
-  const valLabels = Int32Array.from(valTiles, (i) => ctx.labels[i]!);
   const normalization = await foldNormalization(ctx, fold, trainTiles);
 
   let state: FoldState = previous ?? { fold, epochs: options.epochs, epochsDone: 0, finished: false, last: null, best: null };
@@ -356,8 +320,8 @@ async function trainFold(ctx: RunContext, fold: number): Promise<FoldResult> {
     const valStart = performance.now();
     if (valTiles.length > 0) {
       progress.status(`fold ${fold} epoch ${epoch}/${options.epochs}: validating on ${valTiles.length} tiles`);
-      const prediction = await predict(ctx.eval, buffers.front, loader, valTiles, { batchSize: options.batchSize, input: options.input, normalization, classes: manifest.classes });
-      const scores = lossAndAccuracy(prediction, valLabels);
+      const batches = tileBatches(loader, planEvaluation(valTiles, ctx.eval.fixedBatch ?? options.batchSize, normalization), ctx.labels);
+      const scores = lossAndAccuracy(await collectPredictions(ctx.eval.predictions(batches, buffers.front), manifest.classes));
       if (!Number.isFinite(scores.loss)) throw diverged(ctx, fold, epoch, 'validation', `validation loss is ${scores.loss}`, state, text);
       valLoss = scores.loss;
       valAccuracy = scores.accuracy;
@@ -499,16 +463,16 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   const loader = new TileLoader({ dir: dataset.dir, files, width: options.input[2], height: options.input[1] }, { workers: options.workers });
   const session = { threads: options.threads, device: options.device as Device };
   let trainSession: ort.InferenceSession | undefined;
-  let evalSession: ort.InferenceSession | undefined;
+  let evalStep: Predictor | undefined;
   try {
     trainSession = await createSession(join(options.out, 'train_step.onnx'), session);
-    evalSession = await createSession(join(options.out, 'eval_step.onnx'), session);
+    evalStep = predictorOn(await createSession(join(options.out, 'eval_step.onnx'), session), { classes: manifest.classes, input: options.input });
     const ctx: RunContext = {
       options, dataset, manifest, loader, progress,
       index: new Map(files.map((f, i) => [f, i])),
       labels: Int32Array.from(files, (f) => dataset.labels.get(f)!),
       train: trainSession,
-      eval: evalSession,
+      eval: evalStep,
       resume: given.resume ?? false,
     };
     const results: FoldResult[] = [];
@@ -518,7 +482,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
     progress.clear();
     await loader.close();
     await trainSession?.release();
-    await evalSession?.release();
+    await evalStep?.release();
   }
 }
 

@@ -3,7 +3,8 @@ import { UserError, expected } from '../../errors.ts';
 import { readJson } from '../../formats/json.ts';
 import { parseInputShape } from '../../graph/model.ts';
 import type { TrainResult } from '../../train/trainer.ts';
-import { plural, train } from '../../train/trainer.ts';
+import { train } from '../../train/trainer.ts';
+import { plural } from '../../train/progress.ts';
 import type { TrainInput } from '../../train/options.ts';
 import { PRESETS } from '../../train/options.ts';
 

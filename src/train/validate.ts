@@ -24,8 +24,9 @@ export async function validate(
 
 /** Mean cross-entropy (from logits, in float64) and accuracy of predictions against their labels. */
 export function lossAndAccuracy(p: Prediction): { loss: number; accuracy: number; correct: number } {
-  const labels = p.labels!;
-  const logits = p.logits!;
+  const { labels, logits } = p;
+  // eval_step.onnx has a logits output, and validation batches carry their labels.
+  if (!labels || !logits) throw new Error('lossAndAccuracy: a prediction without logits or labels');
   let loss = 0;
   let correct = 0;
   for (let i = 0; i < labels.length; i++) {

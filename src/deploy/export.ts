@@ -16,9 +16,12 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../errors.ts';
 import type { FoldNormalization } from '../formats/rundir.ts';
 import { modelConfig } from '../train/options.ts';
+import type { Weights } from '../infer/predictor.ts';
+import { predictorOn } from '../infer/predictor.ts';
 import type { Normalization } from '../formats/rundir.ts';
 import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
-import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, readRunSplits } from '../formats/rundir.ts';
+import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, splitsPath } from '../formats/rundir.ts';
+import { readSplits } from '../data/prepared.ts';
 
 export const EXPORT_TOLERANCE = 1e-4;
 /** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
@@ -55,6 +58,15 @@ function loadMember(run: string, fold: number, which: 'best' | 'last'): Member {
   return { fold, checkpoint: file, source: path, weights: readSafetensors(path).tensors, normalization: norm, scale: norm.scale, mean: norm.mean, std: norm.std };
 }
 
+/** The eval_step inputs other than `images` from a member's checkpoint. */
+function memberWeights(m: Member, names: readonly string[]): Weights {
+  return new Map(names.map((name) => {
+    const t = m.weights.get(name);
+    if (!t) throw new UserError(`fold ${m.fold}: checkpoint ${m.checkpoint} has no tensor ${name}`);
+    return [name, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])];
+  }));
+}
+
 async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uint8Array, members: readonly Member[], tiles: readonly string[]): Promise<number> {
   const [, height, width] = config.input;
   const plane = height * width;
@@ -65,25 +77,20 @@ async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uin
     rgbs.forEach((rgb, t) => writeSample(rgb, width, height, IDENTITY, null, norm, out, t * 3 * plane));
     return out;
   };
-  const raw = batch(RAW_PIXELS);
-  const dims = [tiles.length, 3, height, width];
-  const exported = await ort.InferenceSession.create(model);
-  const got = (await exported.run({ images: new ort.Tensor('float32', raw, dims) }))['probabilities']!.data as Float32Array;
-  const evalStep = await ort.InferenceSession.create(join(artifactsDir(run), 'eval_step.onnx'));
-  const expected = new Float32Array(got.length);
-  for (const m of members) {
-    const feeds: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', batch(m.normalization), dims) };
-    for (const name of evalStep.inputNames) {
-      if (name === 'images') continue;
-      const t = m.weights.get(name);
-      if (!t) throw new UserError(`fold ${m.fold}: checkpoint ${m.checkpoint} has no tensor ${name}`);
-      feeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
+  // One batch of every checked tile, through each graph.
+  const exported = predictorOn(await ort.InferenceSession.create(model), config);
+  const evalStep = predictorOn(await ort.InferenceSession.create(join(artifactsDir(run), 'eval_step.onnx')), config);
+  try {
+    const got = (await exported.predict(batch(RAW_PIXELS), tiles.length)).probabilities;
+    const expected = new Float32Array(got.length);
+    for (const m of members) {
+      const p = (await evalStep.predict(batch(m.normalization), tiles.length, memberWeights(m, evalStep.weightNames))).probabilities;
+      p.forEach((v, i) => { expected[i]! += v / members.length; });
     }
-    const p = (await evalStep.run(feeds))['probabilities']!.data as Float32Array;
-    p.forEach((v, i) => { expected[i]! += v / members.length; });
+    return got.reduce((worst, v, i) => Math.max(worst, Math.abs(v - expected[i]!)), 0);
+  } finally {
+    await Promise.all([exported.release(), evalStep.release()]);
   }
-  await Promise.all([exported.release(), evalStep.release()]);
-  return got.reduce((worst, v, i) => Math.max(worst, Math.abs(v - expected[i]!)), 0);
 }
 
 export async function exportRun(request: ExportRequest): Promise<ExportResult> {
@@ -105,7 +112,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
     ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
   });
   const bytes = encodeModel(graph, { metadata });
-  const splits = readRunSplits(request.run);
+  const splits = readSplits(splitsPath(request.run));
   const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));
   const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles) : 0;
   if (!(maxDifference < EXPORT_TOLERANCE)) {

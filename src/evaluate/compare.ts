@@ -14,7 +14,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import type { RunConfig } from '../formats/rundir.ts';
-import { readRunConfig, readRunSplits } from '../formats/rundir.ts';
+import { readRunConfig, splitsPath } from '../formats/rundir.ts';
+import { readSplits } from '../data/prepared.ts';
 import type { RunComparison } from './verdict.ts';
 import { compareRuns } from './verdict.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -75,7 +76,7 @@ export function checkSameSplits(runA: string, runB: string): void {
   };
   if (JSON.stringify(ca.dataset.classes) !== JSON.stringify(cb.dataset.classes)) refuse(`other classes (${cb.dataset.classes.join(', ')})`);
   if (ca.dataset.checksum !== cb.dataset.checksum) refuse('other tiles (the data set checksum differs)');
-  const [sa, sb] = [readRunSplits(runA), readRunSplits(runB)];
+  const [sa, sb] = [readSplits(splitsPath(runA)), readSplits(splitsPath(runB))];
   if (JSON.stringify(sa.test) !== JSON.stringify(sb.test)) refuse(`another test split (${sb.test.length} tiles against ${sa.test.length}, or other tiles)`);
   if (sa.folds.length !== sb.folds.length) refuse(`${sb.folds.length} folds rather than ${sa.folds.length}, so other splits`);
   sa.folds.forEach((fold, k) => {

@@ -10,24 +10,28 @@
  *   fold-<k>/test-predictions.csv   each fold model's predictions
  *   excitation.json         SE networks: the excitation analysis of every fold model (excitation.ts)
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
+import { readJson } from '../formats/json.ts';
+import type { ModelConfig } from '../graph/model.ts';
 import { toCsv } from '../formats/csv.ts';
 import { loadCheckpoint } from '../formats/checkpoint.ts';
-import { configFromManifest, createPredictor } from '../infer/predictor.ts';
-import { TileLoader, planEvaluation, readPreparedDataset } from '../data/loader.ts';
-import type { PreparedDataset } from '../data/loader.ts';
+import { configFromManifest, createPredictor, tileBatches } from '../infer/predictor.ts';
+import { TileLoader } from '../data/loader.ts';
+import { planEvaluation } from '../data/plan.ts';
+import { readPreparedDataset } from '../data/prepared.ts';
+import type { PreparedDataset } from '../data/prepared.ts';
 import type { ClassificationMetrics, MeanStd } from './metrics.ts';
 import { classificationMetrics, ensembleProbabilities, meanStd, probabilityRows } from './metrics.ts';
 import type { Evaluation, RunConfig } from '../formats/rundir.ts';
 import {
-  artifactsDir, checkpointName, evaluationPath, foldDir, listFolds, predictionsPath, readEpochLog, readFoldState,
-  readNormalization, readRunConfig, splitsPath,
+  checkpointName, evaluationPath, foldDir, listFolds, predictionsPath, readEpochLog, readFoldState,
+  readArtifactManifest, readNormalization, readRunConfig, splitsPath,
 } from '../formats/rundir.ts';
-import type { Device } from '../infer/session.ts';
+import type { Device, SessionSettings } from '../infer/session.ts';
 import { DEVICES } from '../infer/session.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
@@ -173,12 +177,6 @@ function foldCheckpoint(run: string, fold: number, choice: CheckpointChoice): [n
   return [choice.epoch, file];
 }
 
-function readManifest(run: string): ArtifactManifest {
-  const path = join(artifactsDir(run), 'artifact.json');
-  if (!existsSync(path)) throw new UserError(`${path}: not found; the run's training artifacts are missing`);
-  return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
-}
-
 /** Tiles per class in the test split and in each fold's training and validation tiles. */
 export function dataCounts(dataset: PreparedDataset): DataCounts {
   const count = (files: readonly string[]): number[] => {
@@ -223,10 +221,41 @@ function summary(folds: readonly FoldEvaluation[]): Record<SummaryKey, MeanStd |
  * run's test split; write the files listed at the top of this module.
  */
 export async function evaluateRun(run: string, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const inputs = openEvaluation(run, options);
+  const predictions = await predictTestSplit(inputs, options.log ?? ((): void => undefined));
+  const scores = scoreFolds(inputs, predictions);
+  const written = writeEvaluation(inputs, scores);
+  return { metrics: scores.metrics, excitation: scores.excitation, written };
+}
+
+/** What an evaluation works on, checked before any model runs. */
+interface EvaluationInputs {
+  readonly run: string;
+  readonly config: RunConfig;
+  readonly manifest: ArtifactManifest;
+  readonly dataset: PreparedDataset;
+  /** The test tiles, in splits.json order, and their labels. */
+  readonly test: readonly string[];
+  readonly labels: Int32Array;
+  readonly classes: string[];
+  readonly choice: CheckpointChoice;
+  /** The folds evaluated, and the [epoch, checkpoint file] of each. */
+  readonly folds: number[];
+  readonly checkpoints: [number, string][];
+  readonly warnings: string[];
+  readonly model: ModelConfig;
+  /** Whether to run the SE excitation analysis. */
+  readonly se: boolean;
+  readonly settings: SessionSettings;
+  readonly batchSize: number;
+  readonly workers: number;
+}
+
+/** The run, its test split, the folds with a checkpoint to evaluate, and the options, checked. */
+function openEvaluation(run: string, options: EvaluateOptions): EvaluationInputs {
   const choice = checkChoice(options.checkpoint ?? 'last');
-  const log = options.log ?? ((): void => undefined);
   const config: RunConfig = readRunConfig(run);
-  const manifest = readManifest(run);
+  const manifest = readArtifactManifest(run);
   const dataset = readPreparedDataset(config.options.data, splitsPath(run));
   const test = dataset.splits.test;
   if (test.length === 0) throw new UserError(`${splitsPath(run)}: no test split to evaluate on; split the data set with --test-fraction above 0`);
@@ -247,47 +276,76 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
   const batchSize = options.batchSize ?? config.options.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw expected('positive integer', '--batch-size', batchSize);
   const model = configFromManifest(manifest);
-  const se = model.reduction !== null && options.excitation !== false;
-  const [c, h, w] = model.input;
-  const labels = Int32Array.from(test, (f) => dataset.labels.get(f)!);
-  const classes = [...dataset.classes];
-  const loader = new TileLoader({ dir: dataset.dir, files: test, width: w, height: h }, { workers: options.workers ?? 1 });
+  return {
+    run, config, manifest, dataset, test,
+    labels: Int32Array.from(test, (f) => dataset.labels.get(f)!),
+    classes: [...dataset.classes],
+    choice, folds, checkpoints, warnings, model,
+    se: model.reduction !== null && options.excitation !== false,
+    settings: { threads, device },
+    batchSize,
+    workers: options.workers ?? 1,
+  };
+}
 
-  const foldProbs: Float32Array[] = [];
+/** Each fold model's test-split probabilities (tiles × classes) and, for SE networks, its excitation analysis. */
+interface TestPredictions {
+  readonly probabilities: Float32Array[];
+  readonly analyses: ({ fold: number } & ExcitationAnalysis)[];
+}
+
+/** Run each fold's checkpoint on the test tiles, decoded once by one loader. */
+async function predictTestSplit(inputs: EvaluationInputs, log: (line: string) => void): Promise<TestPredictions> {
+  const { run, manifest, model, test, labels, classes, se } = inputs;
+  const [, h, w] = model.input;
+  const loader = new TileLoader({ dir: inputs.dataset.dir, files: test, width: w, height: h }, { workers: inputs.workers });
+  const probabilities: Float32Array[] = [];
   const analyses: ({ fold: number } & ExcitationAnalysis)[] = [];
   try {
-    for (const [k, fold] of folds.entries()) {
-      const [epoch, file] = checkpoints[k]!;
+    for (const [k, fold] of inputs.folds.entries()) {
+      const [epoch, file] = inputs.checkpoints[k]!;
       const path = join(foldDir(run, fold), file);
       const normalization = readNormalization(run, fold);
       if (normalization.input.join('x') !== model.input.join('x')) {
         throw new UserError(`${join(foldDir(run, fold), 'normalization.json')}: input ${normalization.input.join('x')} differs from the artifacts' ${model.input.join('x')}`);
       }
       log(`fold ${fold}: ${file} on ${test.length} test tiles`);
-      const predictor = await createPredictor(model, loadCheckpoint(path, manifest), path, { threads, device }, { excitation: se });
+      const predictor = await createPredictor(model, loadCheckpoint(path, manifest), path, inputs.settings, { excitation: se });
       const probs = new Float32Array(test.length * model.classes);
       const excitation = new ExcitationAccumulator(classes);
       try {
         let at = 0;
-        const indices = test.map((_, i) => i);
-        for await (const images of loader.stream(planEvaluation(indices, batchSize, normalization))) {
-          const n = images.length / (c * h * w);
-          const out = await predictor.predict(images, n);
-          probs.set(out.probabilities, at * model.classes);
-          if (se) excitation.add(labels.subarray(at, at + n), out.excitations);
-          at += n;
+        const batches = tileBatches(loader, planEvaluation(test.map((_, i) => i), inputs.batchSize, normalization), labels);
+        for await (const p of predictor.predictions(batches)) {
+          probs.set(p.probabilities, at * model.classes);
+          if (se) excitation.add(p.labels!, p.excitations);
+          at += p.count;
         }
       } finally {
         await predictor.release();
       }
-      foldProbs.push(probs);
-      if (se) analyses.push({ fold, ...excitation.result(`fold ${fold} model (${describeChoice(choice)} checkpoint, epoch ${epoch}) on the ${test.length} test tiles`) });
+      probabilities.push(probs);
+      if (se) analyses.push({ fold, ...excitation.result(`fold ${fold} model (${describeChoice(inputs.choice)} checkpoint, epoch ${epoch}) on the ${test.length} test tiles`) });
     }
   } finally {
     await loader.close();
   }
+  return { probabilities, analyses };
+}
 
-  const foldRows = foldProbs.map((p) => probabilityRows(p, model.classes));
+/** The scores of the folds and of their ensemble, as the files hold them. */
+interface Scores {
+  /** Each test tile's probabilities, per fold model and for the ensemble (their mean). */
+  readonly foldRows: Float32Array[][];
+  readonly ensembleRows: number[][];
+  readonly metrics: RunMetrics;
+  readonly evaluation: EvaluationFile;
+  readonly excitation: ExcitationFile | null;
+}
+
+function scoreFolds(inputs: EvaluationInputs, predictions: TestPredictions): Scores {
+  const { run, config, test, labels, classes, folds, checkpoints, choice } = inputs;
+  const foldRows = predictions.probabilities.map((p) => probabilityRows(p, inputs.model.classes));
   const foldEvaluations: FoldEvaluation[] = folds.map((fold, k) => ({
     fold,
     epoch: checkpoints[k]![0],
@@ -307,8 +365,8 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
     folds: foldEvaluations,
     summary: summary(foldEvaluations),
     ensemble: classificationMetrics(labels, ensembleRows, classes),
-    data: dataCounts(dataset),
-    warnings,
+    data: dataCounts(inputs.dataset),
+    warnings: inputs.warnings,
   };
   const evaluation: EvaluationFile = {
     run,
@@ -321,10 +379,16 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
       return { fold: f.fold, checkpoint: f.checkpoint, tiles: test.length, correct, accuracy: f.metrics.accuracy };
     }),
   };
-  const excitation: ExcitationFile | null = se
-    ? { format: 'senet-ort excitation', version: 1, run, arch: config.options.arch, checkpoint: describeChoice(choice), folds: analyses }
+  const excitation: ExcitationFile | null = inputs.se
+    ? { format: 'senet-ort excitation', version: 1, run, arch: config.options.arch, checkpoint: describeChoice(choice), folds: predictions.analyses }
     : null;
+  return { foldRows, ensembleRows, metrics, evaluation, excitation };
+}
 
+/** Write the files listed at the top of this module; returns their paths. */
+function writeEvaluation(inputs: EvaluationInputs, scores: Scores): string[] {
+  const { run, test, labels, classes, folds } = inputs;
+  const { foldRows, ensembleRows, metrics, evaluation, excitation } = scores;
   const written: string[] = [];
   const write = (path: string, data: string): void => {
     writeFileAtomic(path, data);
@@ -337,20 +401,11 @@ export async function evaluateRun(run: string, options: EvaluateOptions = {}): P
   if (excitation) write(join(run, EXCITATION_FILE), `${JSON.stringify(excitation)}\n`);
   // An analysis left by an earlier evaluation would describe other checkpoints than metrics.json.
   else rmSync(join(run, EXCITATION_FILE), { force: true });
-  return { metrics, excitation, written };
+  return written;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading what evaluate wrote
-
-function readJson<T>(path: string, what: string, hint: string): T {
-  if (!existsSync(path)) throw new UserError(`${path}: not found; ${hint}`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    throw new UserError(`${path}: ${what} is not valid JSON`);
-  }
-}
 
 /** metrics.json of an evaluated run. */
 export function readRunMetrics(run: string): RunMetrics {
@@ -362,7 +417,7 @@ export function readRunMetrics(run: string): RunMetrics {
 /** excitation.json of an evaluated SE run, or null when there is none. */
 export function readExcitation(run: string): ExcitationFile | null {
   const path = join(run, EXCITATION_FILE);
-  return existsSync(path) ? readJson<ExcitationFile>(path, 'the excitation analysis', '') : null;
+  return existsSync(path) ? readJson<ExcitationFile>(path, 'the excitation analysis') : null;
 }
 
 /** The training history of each evaluated fold. */

@@ -32,6 +32,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import type { ArtifactManifest } from './artifacts.ts';
+import { parseJson, readJson } from './json.ts';
 
 /** Per-channel normalisation applied after scaling bytes to [0, 1]: (x - mean) / std. */
 export interface Normalization {
@@ -165,6 +167,7 @@ export const splitsPath = (run: string): string => join(run, SPLITS_FILE);
 export const evaluationPath = (run: string): string => join(run, EVALUATION_FILE);
 /** The training artifacts (train_step.onnx, eval_step.onnx, model.onnx, init.safetensors, artifact.json). */
 export const artifactsDir = (run: string): string => run;
+export const manifestPath = (run: string): string => join(artifactsDir(run), 'artifact.json');
 export const statePath = (run: string, fold: number): string => join(foldDir(run, fold), 'state.json');
 export const logPath = (run: string, fold: number): string => join(foldDir(run, fold), 'log.jsonl');
 export const textLogPath = (run: string, fold: number): string => join(foldDir(run, fold), 'train.log');
@@ -173,20 +176,6 @@ export const checkpointsDir = (run: string, fold: number): string => join(foldDi
 export const checkpointName = (epoch: number): string => `checkpoints/epoch-${epoch}.safetensors`;
 export const checkpointPath = (run: string, fold: number, epoch: number): string => join(foldDir(run, fold), checkpointName(epoch));
 export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-predictions.csv');
-
-function readJson<T>(path: string, what: string): T {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UserError(`${path}: cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new UserError(`${path}: ${what} is not valid JSON`);
-  }
-}
 
 export function isRun(run: string): boolean {
   return existsSync(configPath(run));
@@ -222,8 +211,7 @@ export function readEpochLog(run: string, fold: number): EpochRecord[] {
   const done = readFoldState(run, fold)?.epochsDone ?? 0;
   return readFileSync(path, 'utf8')
     .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as EpochRecord)
+    .flatMap((line, i) => (line.trim() === '' ? [] : [parseJson<EpochRecord>(line, `${path}:${i + 1}`, 'an epoch record')]))
     .filter((r) => r.epoch <= done);
 }
 
@@ -239,13 +227,13 @@ export function bestCheckpoint(run: string, fold: number): string | null {
   return state?.best ? join(foldDir(run, fold), state.best.file) : null;
 }
 
-export function readNormalization(run: string, fold: number): FoldNormalization {
-  return readJson<FoldNormalization>(normalizationPath(run, fold), 'the fold normalisation');
+/** The run's artifact.json: what the training artifacts were generated for. */
+export function readArtifactManifest(run: string): ArtifactManifest {
+  return readJson<ArtifactManifest>(manifestPath(run), 'the training artifacts\' manifest', 'the run\'s training artifacts are missing');
 }
 
-/** The run's splits.json (the folds it trains on). */
-export function readRunSplits(run: string): { classes: string[]; test: string[]; folds: { train: string[]; val: string[] }[] } {
-  return readJson(splitsPath(run), 'the run splits');
+export function readNormalization(run: string, fold: number): FoldNormalization {
+  return readJson<FoldNormalization>(normalizationPath(run, fold), 'the fold normalisation');
 }
 
 /**

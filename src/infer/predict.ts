@@ -8,6 +8,8 @@ import { decodeModel } from '../formats/protobuf.ts';
 import { decodeTile } from '../data/decode.ts';
 import { UserError } from '../errors.ts';
 import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
+import type { Batch } from './predictor.ts';
+import { predictorOn } from './predictor.ts';
 
 export interface ModelInfo {
   readonly classNames: readonly string[];
@@ -18,7 +20,8 @@ export interface ModelInfo {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-export interface Prediction {
+/** What `predict` says about one image file. */
+export interface Verdict {
   readonly file: string;
   readonly label: string;
   readonly probability: number;
@@ -49,7 +52,7 @@ export function readModelInfo(bytes: Uint8Array, path: string): ModelInfo {
   return { classNames, input: [dims[1]!, dims[2]!, dims[3]!], rawPixels: metadata['input_format']?.startsWith('RGB 0-255') ?? false, metadata };
 }
 
-export async function predictFiles(modelPath: string, files: readonly string[], options: { threads?: number; batch?: number } = {}): Promise<{ info: ModelInfo; predictions: Prediction[]; failures: string[] }> {
+export async function predictFiles(modelPath: string, files: readonly string[], options: { threads?: number; batch?: number } = {}): Promise<{ info: ModelInfo; predictions: Verdict[]; failures: string[] }> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(modelPath);
@@ -60,31 +63,41 @@ export async function predictFiles(modelPath: string, files: readonly string[], 
   const [channels, height, width] = info.input;
   if (channels !== 3) throw new UserError(`${modelPath}: expects ${channels} channels; predict feeds RGB images`);
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: options.threads ?? 2 });
-  const plane = height * width;
-  const predictions: Prediction[] = [];
+  const predictor = predictorOn(session, { classes: info.classNames.length, input: info.input });
   const failures: string[] = [];
-  const batchSize = options.batch ?? 16;
-  for (let start = 0; start < files.length; start += batchSize) {
-    const decoded: { file: string; rgb: Uint8Array }[] = [];
-    for (const file of files.slice(start, start + batchSize)) {
-      try {
-        decoded.push({ file, rgb: await decodeTile(file, width, height) });
-      } catch (err) {
-        failures.push(err instanceof UserError ? err.message : `${file}: ${String(err)}`);
+  // The files of each batch, in the order the batches are predicted.
+  const batchFiles: string[][] = [];
+  async function* batches(): AsyncGenerator<Batch> {
+    const batchSize = options.batch ?? 16;
+    for (let start = 0; start < files.length; start += batchSize) {
+      const decoded: { file: string; rgb: Uint8Array }[] = [];
+      for (const file of files.slice(start, start + batchSize)) {
+        try {
+          decoded.push({ file, rgb: await decodeTile(file, width, height) });
+        } catch (err) {
+          failures.push(err instanceof UserError ? err.message : `${file}: ${String(err)}`);
+        }
       }
+      if (decoded.length === 0) continue;
+      const plane = height * width;
+      const images = new Float32Array(decoded.length * 3 * plane);
+      decoded.forEach((d, i) => writeSample(d.rgb, width, height, IDENTITY, null, RAW_PIXELS, images, i * 3 * plane));
+      batchFiles.push(decoded.map((d) => d.file));
+      yield { images };
     }
-    if (decoded.length === 0) continue;
-    const input = new Float32Array(decoded.length * 3 * plane);
-    decoded.forEach((d, i) => writeSample(d.rgb, width, height, IDENTITY, null, RAW_PIXELS, input, i * 3 * plane));
-    const out = await session.run({ images: new ort.Tensor('float32', input, [decoded.length, 3, height, width]) });
-    const probs = out['probabilities']!.data as Float32Array;
-    const k = info.classNames.length;
-    decoded.forEach((d, i) => {
-      const row = [...probs.slice(i * k, (i + 1) * k)];
-      const best = row.indexOf(Math.max(...row));
-      predictions.push({ file: d.file, label: info.classNames[best] ?? String(best), probability: row[best]!, probabilities: row });
-    });
   }
-  await session.release();
+  const predictions: Verdict[] = [];
+  try {
+    for await (const p of predictor.predictions(batches())) {
+      const k = p.classes;
+      batchFiles.shift()!.forEach((file, i) => {
+        const row = [...p.probabilities.slice(i * k, (i + 1) * k)];
+        const best = p.predicted[i]!;
+        predictions.push({ file, label: info.classNames[best] ?? String(best), probability: row[best]!, probabilities: row });
+      });
+    }
+  } finally {
+    await predictor.release();
+  }
   return { info, predictions, failures };
 }

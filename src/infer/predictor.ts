@@ -1,25 +1,211 @@
 /**
- * Running one trained fold model on tiles: the part of `evaluate` that needs ONNX Runtime.
+ * The one prediction loop of senet-ort: batches of images in, one Prediction per batch out. Training
+ * validates with it (eval_step.onnx, fed the state being trained), `evaluate` scores fold models with
+ * it, `export` checks an exported model with it and `predict` classifies image files with it.
  *
- * The model is the inference graph rebuilt from the run's artifact.json (the same builder and
- * options that wrote model.onnx and eval_step.onnx), with the checkpoint's tensors in place of the
- * initial weights. For the SE excitation analysis each SE block's gate, the value
- * `<block>/excitation` (a Sigmoid, [N, C, 1, 1]), is added to the graph's outputs: ONNX Runtime
- * returns intermediate values only when they are outputs.
+ * What differs between those uses stays with the caller: where the images come from (the tile
+ * loader, image files), which graph runs and how its session was made, and the batch size (ORT's
+ * numbers may depend on it, so each use keeps its own). The shared part is here: feeding a batch and
+ * the graph's other inputs, padding the last batch for a graph with a fixed batch, cutting the
+ * outputs to the batch, and the predicted class.
+ *
+ * Every graph it runs has an input `images` [N, C, H, W] and an output `probabilities` [N, classes]
+ * (softmax), and usually `logits` beside it. For the SE excitation analysis `evaluate` builds the
+ * fold's inference graph with each SE block's gate, the value `<block>/excitation` (a Sigmoid,
+ * [N, C, 1, 1]), as an extra output: ONNX Runtime returns intermediate values only when they are
+ * outputs.
  */
 import type * as ort from 'onnxruntime-node';
 import { Tensor as OrtTensor } from 'onnxruntime-node';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { encodeModel } from '../formats/protobuf.ts';
+import type { TileLoader } from '../data/loader.ts';
+import type { BatchRequest } from '../data/plan.ts';
 import type { Graph, Tensor, Value } from '../graph/ir.ts';
 import { buildInferenceGraph, resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
+import { withWeights } from '../graph/weights.ts';
 import { createSession } from './session.ts';
 import type { SessionSettings } from './session.ts';
-import { withWeights } from '../graph/weights.ts';
 
 /** Suffix of an SE block's sigmoid output: `layer2.0.se/excitation` belongs to the block `layer2.0.se`. */
 export const EXCITATION_SUFFIX = '/excitation';
+
+/** A batch of images to predict, as the graph takes them. */
+export interface Batch {
+  /** n × C × H × W floats. */
+  readonly images: Float32Array;
+  /** The n images' true labels, when known: handed back with their predictions. */
+  readonly labels?: Int32Array;
+}
+
+/** One SE block's gate values for a batch: n × channels, row-major. */
+export interface BlockExcitation {
+  /** The SE module's path, e.g. `layer2.0.se`. */
+  name: string;
+  channels: number;
+  data: Float32Array;
+}
+
+/** What a model says about n images. */
+export interface Prediction {
+  readonly count: number;
+  readonly classes: number;
+  /** n × classes, row-major; null for a model without a `logits` output. */
+  readonly logits: Float32Array | null;
+  /** n × classes softmax probabilities, row-major. */
+  readonly probabilities: Float32Array;
+  /** Per image, the class of the highest probability (the first one on a tie). */
+  readonly predicted: Int32Array;
+  /** The batch's labels, when it had them. */
+  readonly labels: Int32Array | null;
+  /** Per SE block, in graph order; empty unless the graph has the gates as outputs. */
+  readonly excitations: BlockExcitation[];
+}
+
+/** The graph's inputs other than `images` (eval_step.onnx's parameters and statistics), by name. */
+export type Weights = ReadonlyMap<string, ort.Tensor>;
+
+/** A model in an ONNX Runtime session, ready to predict. */
+export interface Predictor {
+  readonly classes: number;
+  /** [C, H, W] of one input image. */
+  readonly input: readonly [number, number, number];
+  /** The batch the graph was exported with, or null when its batch is free. */
+  readonly fixedBatch: number | null;
+  /** The graph's inputs other than `images`, which `weights` must hold. */
+  readonly weightNames: readonly string[];
+  /** The SE blocks whose gates each prediction holds. */
+  readonly blocks: readonly { name: string; channels: number }[];
+  /** One batch of n images (n × C × H × W floats). */
+  predict(images: Float32Array, n: number, weights?: Weights): Promise<Prediction>;
+  /** Batch by batch, in order. */
+  predictions(batches: AsyncIterable<Batch> | Iterable<Batch>, weights?: Weights): AsyncGenerator<Prediction>;
+  /** Release the session. */
+  release(): Promise<void>;
+}
+
+/** Where the SE gates are among a graph's outputs. */
+interface GateOutput {
+  readonly name: string;
+  readonly channels: number;
+  readonly output: string;
+}
+
+/** Predict with a session made by the caller; the predictor releases it. */
+export function predictorOn(
+  session: ort.InferenceSession,
+  model: { readonly classes: number; readonly input: readonly [number, number, number] },
+  gates: readonly GateOutput[] = [],
+): Predictor {
+  const { classes, input } = model;
+  const [c, h, w] = input;
+  const plane = c * h * w;
+  // A graph exported with a fixed batch takes only full batches: the last one is padded with zeros.
+  const images = session.inputMetadata.find((m) => m.name === 'images');
+  const fixedBatch = images?.isTensor && typeof images.shape[0] === 'number' ? images.shape[0] : null;
+  const weightNames = session.inputNames.filter((name) => name !== 'images');
+  const hasLogits = session.outputNames.includes('logits');
+  const fetches = [...(hasLogits ? ['logits'] : []), 'probabilities', ...gates.map((g) => g.output)];
+
+  async function predict(batch: Float32Array, n: number, weights?: Weights, labels?: Int32Array): Promise<Prediction> {
+    if (batch.length !== n * plane) throw new Error(`predict: ${batch.length} floats for ${n} images of ${c}x${h}x${w}`);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of weightNames) {
+      const t = weights?.get(name);
+      if (!t) throw new Error(`predict: no tensor for the graph input ${name}`);
+      feeds[name] = t;
+    }
+    const full = fixedBatch !== null && n < fixedBatch ? padded(batch, fixedBatch * plane) : batch;
+    feeds['images'] = new OrtTensor('float32', full, [full.length / plane, c, h, w]);
+    const out = await session.run(feeds, fetches);
+    const rows = (name: string, width: number): Float32Array => {
+      const data = out[name]!.data as Float32Array;
+      return data.length === n * width ? data : data.subarray(0, n * width);
+    };
+    const probabilities = rows('probabilities', classes);
+    return {
+      count: n,
+      classes,
+      logits: hasLogits ? rows('logits', classes) : null,
+      probabilities,
+      predicted: argmaxRows(probabilities, classes),
+      labels: labels ?? null,
+      excitations: gates.map((g) => ({ name: g.name, channels: g.channels, data: rows(g.output, g.channels) })),
+    };
+  }
+
+  return {
+    classes,
+    input,
+    fixedBatch,
+    weightNames,
+    blocks: gates.map(({ name, channels }) => ({ name, channels })),
+    predict: (batch, n, weights) => predict(batch, n, weights),
+    async *predictions(batches, weights) {
+      for await (const batch of batches) yield await predict(batch.images, batch.images.length / plane, weights, batch.labels);
+    },
+    release: () => session.release(),
+  };
+}
+
+function padded(data: Float32Array, length: number): Float32Array {
+  const out = new Float32Array(length);
+  out.set(data);
+  return out;
+}
+
+/** The index of each row's largest value, the first one on a tie. */
+export function argmaxRows(rows: Float32Array, width: number): Int32Array {
+  const n = rows.length / width;
+  const arg = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < width; k++) if (rows[i * width + k]! > rows[i * width + best]!) best = k;
+    arg[i] = best;
+  }
+  return arg;
+}
+
+/** The predictions of several batches as one, in order. */
+export async function collectPredictions(predictions: AsyncIterable<Prediction>, classes: number): Promise<Prediction> {
+  const parts: Prediction[] = [];
+  for await (const p of predictions) parts.push(p);
+  const join = (pick: (p: Prediction) => Float32Array): Float32Array => concat(parts.map(pick), Float32Array);
+  const hasLogits = parts.every((p) => p.logits !== null);
+  const hasLabels = parts.length > 0 && parts.every((p) => p.labels !== null);
+  return {
+    count: parts.reduce((n, p) => n + p.count, 0),
+    classes,
+    logits: hasLogits ? join((p) => p.logits!) : null,
+    probabilities: join((p) => p.probabilities),
+    predicted: concat(parts.map((p) => p.predicted), Int32Array),
+    labels: hasLabels ? concat(parts.map((p) => p.labels!), Int32Array) : null,
+    excitations: (parts[0]?.excitations ?? []).map((b, k) => ({ ...b, data: join((p) => p.excitations[k]!.data) })),
+  };
+}
+
+function concat<T extends Float32Array | Int32Array>(parts: readonly T[], Kind: { new (length: number): T }): T {
+  const out = new Kind(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The loader's batches for `requests`, each with its tiles' labels (`labels` is indexed like the loader's tiles). */
+export async function* tileBatches(loader: TileLoader, requests: readonly BatchRequest[], labels?: Int32Array): AsyncGenerator<Batch> {
+  let k = 0;
+  for await (const images of loader.stream(requests)) {
+    const indices = requests[k++]!.indices;
+    yield labels ? { images, labels: Int32Array.from(indices, (t) => labels[t]!) } : { images };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fold model for `evaluate`: the inference graph with a checkpoint's weights in it.
 
 /** The model configuration that the run's artifacts were generated from. */
 export function configFromManifest(manifest: ArtifactManifest): ModelConfig {
@@ -44,36 +230,9 @@ export function withExcitationOutputs(graph: Graph): Graph {
   return { ...graph, outputs: [...graph.outputs, ...excitationValues(graph)] };
 }
 
-/** One SE block's gate values for a batch: n × channels, row-major. */
-export interface BlockExcitation {
-  /** The SE module's path, e.g. `layer2.0.se`. */
-  name: string;
-  channels: number;
-  data: Float32Array;
-}
-
-export interface Prediction {
-  /** n × classes softmax probabilities, row-major. */
-  probabilities: Float32Array;
-  /** Per SE block, in graph order; empty when the predictor was made without excitation. */
-  excitations: BlockExcitation[];
-}
-
-/** A fold model loaded into an ONNX Runtime session. */
-export interface Predictor {
-  readonly classes: number;
-  /** [C, H, W] of one input image. */
-  readonly input: readonly [number, number, number];
-  /** The SE blocks whose gates `predict` returns. */
-  readonly blocks: readonly { name: string; channels: number }[];
-  /** Run a batch of n normalised images (n × C × H × W floats). */
-  predict(images: Float32Array, n: number): Promise<Prediction>;
-  release(): Promise<void>;
-}
-
 /**
- * Load the model for prediction: the inference graph from `config` with the checkpoint's `state`
- * and, when `excitation` is set, the SE gates as extra outputs.
+ * Load a fold model for prediction: the inference graph from `config` with the checkpoint's
+ * `state` (read from `source`) and, when `excitation` is set, the SE gates as extra outputs.
  */
 export async function createPredictor(
   config: ModelConfig,
@@ -86,23 +245,5 @@ export async function createPredictor(
   const gates = options.excitation ? excitationValues(graph) : [];
   if (gates.length > 0) graph = withExcitationOutputs(graph);
   const session = await createSession(encodeModel(graph), settings);
-  const blocks = gates.map((v) => ({ name: v.name.slice(0, -EXCITATION_SUFFIX.length), channels: v.shape[1] as number, output: v.name }));
-  const [c, h, w] = config.input;
-  const plane = c * h * w;
-  return {
-    classes: config.classes,
-    input: config.input,
-    blocks: blocks.map(({ name, channels }) => ({ name, channels })),
-    async predict(images: Float32Array, n: number): Promise<Prediction> {
-      if (images.length !== n * plane) throw new Error(`predict: ${images.length} floats for ${n} images of ${c}x${h}x${w}`);
-      const feeds: Record<string, ort.Tensor> = { images: new OrtTensor('float32', images, [n, c, h, w]) };
-      const out = await session.run(feeds);
-      const probabilities = out['probabilities']!.data as Float32Array;
-      return {
-        probabilities,
-        excitations: blocks.map((b) => ({ name: b.name, channels: b.channels, data: out[b.output]!.data as Float32Array })),
-      };
-    },
-    release: () => session.release(),
-  };
+  return predictorOn(session, config, gates.map((v) => ({ name: v.name.slice(0, -EXCITATION_SUFFIX.length), channels: v.shape[1] as number, output: v.name })));
 }

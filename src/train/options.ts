@@ -9,7 +9,7 @@ import { UserError, expected } from '../errors.ts';
 import { resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { checkLossOptions } from '../graph/train.ts';
-import type { PreparedDataset } from '../data/loader.ts';
+import type { PreparedDataset } from '../data/prepared.ts';
 import { defaultWorkers } from '../data/loader.ts';
 import type { TrainOptions } from '../formats/rundir.ts';
 import type { Schedule } from './schedule.ts';

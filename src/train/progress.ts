@@ -65,6 +65,9 @@ export function formatEpoch(r: EpochRecord, epochs: number): string {
   ].join('  ');
 }
 
+/** "1 epoch", "3 epochs": a count and its noun. */
+export const plural = (n: number, word: string, words = `${word}s`): string => `${n} ${n === 1 ? word : words}`;
+
 /** A progress display on `tty` (a terminal stream, or null for none) writing lines to `out`. */
 export function createProgress(tty: NodeJS.WriteStream | null, out: (text: string) => void = (t) => process.stdout.write(t)): Progress {
   let shown = false;

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
 import { decodeTile } from '../../src/data/decode.ts';
-import { splitDataset, tileDataset } from '../../src/data/index.ts';
 import { IDENTITY_NORMALIZATION, writeSample } from '../../src/data/augment.ts';
-import { TileLoader, planEpoch, planEvaluation, readPreparedDataset, splitFiles, streamSeed } from '../../src/data/loader.ts';
+import { TileLoader } from '../../src/data/loader.ts';
+import { planEpoch, planEvaluation } from '../../src/data/plan.ts';
 import { put, synthetic, tempDir } from './fixtures.ts';
 
 const plan = { samples: 10, batchSize: 4, seed: 7, fold: 1, epoch: 3, augmentation: { flips: true, colorJitter: 0.1 }, square: true, normalization: IDENTITY_NORMALIZATION };
-const tiles = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+
 
 /** `count` 24x24 PNG tiles of distinct colour patterns in `dir`. */
 async function makeTiles(dir: string, count: number): Promise<string[]> {
@@ -22,39 +22,6 @@ async function makeTiles(dir: string, count: number): Promise<string[]> {
   }
   return files;
 }
-
-describe('epoch plans', () => {
-  it('derive every draw from (seed, fold, epoch) alone', () => {
-    assert.equal(streamSeed(7, 1, 3), streamSeed(7, 1, 3));
-    const seeds = new Set([streamSeed(7, 1, 3), streamSeed(8, 1, 3), streamSeed(7, 2, 3), streamSeed(7, 1, 4), streamSeed(3, 1, 7)]);
-    assert.equal(seeds.size, 5);
-    assert.deepEqual(planEpoch({ ...plan, tiles }), planEpoch({ ...plan, tiles }));
-    assert.notDeepEqual(planEpoch({ ...plan, tiles }).map((b) => [...b.indices]), planEpoch({ ...plan, tiles, epoch: 4 }).map((b) => [...b.indices]));
-  });
-
-  it('one pass visits every tile once, in batches with the last one shorter', () => {
-    const batches = planEpoch({ ...plan, tiles });
-    assert.deepEqual(batches.map((b) => b.indices.length), [4, 4, 2]);
-    assert.deepEqual(batches.flatMap((b) => [...b.indices]).sort((a, b) => a - b), tiles);
-    for (const b of batches) {
-      assert.ok([...b.symmetries].every((s) => s < 8));
-      assert.equal(b.jitter!.length, 3 * b.indices.length);
-    }
-  });
-
-  it('more samples than tiles: successive permutations', () => {
-    const order = planEpoch({ ...plan, tiles, samples: 25, batchSize: 5 }).flatMap((b) => [...b.indices]);
-    assert.equal(order.length, 25);
-    assert.deepEqual(order.slice(0, 10).sort((a, b) => a - b), tiles);
-    assert.deepEqual(order.slice(10, 20).sort((a, b) => a - b), tiles);
-  });
-
-  it('evaluation batches keep the order and have no augmentation', () => {
-    const batches = planEvaluation([5, 3, 9], 2, IDENTITY_NORMALIZATION);
-    assert.deepEqual(batches.map((b) => [...b.indices]), [[5, 3], [9]]);
-    assert.ok(batches.every((b) => b.jitter === null && b.symmetries.every((s) => s === 0)));
-  });
-});
 
 describe('TileLoader', () => {
   it('builds the batches the tiles and the plan describe, cached or not, on any number of workers', async (t) => {
@@ -112,24 +79,5 @@ describe('TileLoader', () => {
     } finally {
       await loader.close();
     }
-  });
-});
-
-describe('prepared data sets', () => {
-  it('labels every split tile by its class index in dataset.json', async (t) => {
-    const root = tempDir(t);
-    for (const [c, colour] of [['a', [200, 40, 40]], ['b', [40, 200, 40]]] as const) {
-      for (let i = 0; i < 4; i++) put(join(root, 'in', c, `s${i}.png`), await synthetic(16, 16, [colour[0], colour[1] + i, colour[2]]).png().toBuffer());
-    }
-    const data = join(root, 'tiles');
-    await tileDataset({ input: join(root, 'in'), output: data, tile: 16 });
-    splitDataset({ dir: data, folds: 2, testFraction: 0.25 });
-    const dataset = readPreparedDataset(data);
-    assert.deepEqual(dataset.classes, ['a', 'b']);
-    assert.equal(dataset.tileSize, 16);
-    const files = splitFiles(dataset);
-    assert.equal(files.length, 8);
-    for (const f of files) assert.equal(dataset.labels.get(f), f.startsWith('a') ? 0 : 1);
-    assert.throws(() => readPreparedDataset(root), /dataset\.json: not found; prepare the data set first: senet-ort tile <images> .* --split$/);
   });
 });

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Tensor } from '../../src/graph/ir.ts';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
-import { createPredictor, excitationValues, withExcitationOutputs } from '../../src/infer/predictor.ts';
+import * as ort from 'onnxruntime-node';
+import { Builder } from '../../src/graph/builder.ts';
+import { encodeModel } from '../../src/formats/protobuf.ts';
+import { collectPredictions, createPredictor, excitationValues, predictorOn, withExcitationOutputs } from '../../src/infer/predictor.ts';
 import { withWeights } from '../../src/graph/weights.ts';
 import { UserError } from '../../src/errors.ts';
 import { createRng } from '../../src/util/random.ts';
@@ -77,5 +80,48 @@ describe('evaluation model (ONNX Runtime)', () => {
     const bad = initialState();
     bad.set('fc.bias', { dtype: 'float32', dims: [4], data: new Float32Array(4) });
     assert.throws(() => withWeights(graph, bad, 'x'), /x: tensor fc.bias is float32\[4\], expected float32\[3\]/);
+  });
+});
+
+/** logits = images * scale (a graph input, like eval_step's state) over 3 classes, with a batch fixed to `batch` or free. */
+async function scaleModel(batch: number | string): Promise<ort.InferenceSession> {
+  const b = new Builder();
+  const x = b.input('images', 'float32', [batch, 3, 1, 1]);
+  const scale = b.input('scale', 'float32', [1]);
+  const logits = b.op('Flatten', [b.op('Mul', [x, scale])], { axis: 1 }, { names: ['logits'], name: 'logits' });
+  b.output(logits);
+  b.output(b.op('Softmax', [logits], { axis: 1 }, { names: ['probabilities'], name: 'probabilities' }));
+  return ort.InferenceSession.create(encodeModel(b.graph('scale')));
+}
+
+describe('the prediction loop', () => {
+  const rows = [[1, 3, 2], [5, 0, 5], [0, 0, 1], [2, 1, 0], [-1, -2, -3]];
+  const batches = [{ images: Float32Array.from(rows.slice(0, 2).flat()), labels: Int32Array.of(1, 0) }, { images: Float32Array.from(rows.slice(2).flat()), labels: Int32Array.of(2, 0, 1) }];
+  const weights = new Map([['scale', new ort.Tensor('float32', Float32Array.of(2), [1])]]);
+
+  it('feeds the graph\'s other inputs, hands back labels, predicts the first most probable class', async () => {
+    const p = predictorOn(await scaleModel('N'), { classes: 3, input: [3, 1, 1] });
+    try {
+      assert.deepEqual([p.fixedBatch, p.weightNames], [null, ['scale']]);
+      const all = await collectPredictions(p.predictions(batches, weights), 3);
+      assert.equal(all.count, 5);
+      assert.deepEqual([...all.logits!], rows.flat().map((v) => v * 2));
+      assert.deepEqual([...all.predicted], [1, 0, 2, 0, 0]);
+      assert.deepEqual([...all.labels!], [1, 0, 2, 0, 1]);
+      await assert.rejects(p.predict(batches[0]!.images, 2), /no tensor for the graph input scale/);
+    } finally {
+      await p.release();
+    }
+  });
+
+  it('pads the last batch for a graph with a fixed batch, and cuts the outputs to the batch', async () => {
+    const p = predictorOn(await scaleModel(3), { classes: 3, input: [3, 1, 1] });
+    try {
+      assert.equal(p.fixedBatch, 3);
+      const last = await p.predict(Float32Array.from(rows[4]!), 1, weights);
+      assert.deepEqual([last.count, [...last.logits!], last.probabilities.length, [...last.predicted]], [1, [-2, -4, -6], 3, [0]]);
+    } finally {
+      await p.release();
+    }
   });
 });

@@ -6,7 +6,8 @@ import { UserError } from '../../src/errors.ts';
 import { writeTrainingArtifacts } from '../../src/formats/artifacts.ts';
 import { resolveModel } from '../../src/graph/model.ts';
 import { splitDataset, tileDataset } from '../../src/data/index.ts';
-import type { PreparedDataset } from '../../src/data/loader.ts';
+import type { PreparedDataset } from '../../src/data/prepared.ts';
+import type { Splits } from '../../src/data/split.ts';
 import { createProgress } from '../../src/train/progress.ts';
 import {
   bestCheckpoint, checkpointsDir, lastCheckpoint, listFolds, readEpochLog, readFoldState, readNormalization, readRunConfig, textLogPath,
@@ -38,8 +39,9 @@ const tiny = (data: string, out: string, more: TrainInput = {}): TrainInput => (
 });
 
 const fakeDataset: PreparedDataset = {
-  dir: '/data', classes: ['a', 'b', 'c'], tileSize: 150, labels: new Map(),
-  splits: { test: [], folds: [{ train: [], val: [] }, { train: [], val: [] }, { train: [], val: [] }, { train: [], val: [] }] },
+  dir: '/data', classes: ['a', 'b', 'c'], tileSize: 150, labels: new Map(), splitsFile: '/data/splits.json',
+  // Only what the options read: four folds.
+  splits: { test: [], folds: [{ train: [], val: [] }, { train: [], val: [] }, { train: [], val: [] }, { train: [], val: [] }] } as Partial<Splits> as Splits,
 };
 
 describe('training options', () => {

@@ -2,7 +2,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import type { CAC } from 'cac';
 import { defaultWorkers } from '../../data/loader.ts';
 import { cudaStatus, executionProviders } from '../../infer/session.ts';
-import { checkTrainingStep, environmentVersions } from '../../train/trainer.ts';
+import { checkTrainingStep, environmentVersions } from '../../train/environment.ts';
 
 /**
  * `doctor`: the study's environment check. Versions of everything that changes numbers (Node,

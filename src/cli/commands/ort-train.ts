@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { CAC, Command } from 'cac';
 import { UserError, expected } from '../../errors.ts';
+import { readJson } from '../../formats/json.ts';
 import { parseInputShape } from '../../graph/model.ts';
 import type { TrainResult } from '../../train/trainer.ts';
-import { plural, train } from '../../train/trainer.ts';
+import { train } from '../../train/trainer.ts';
+import { plural } from '../../train/progress.ts';
 import type { TrainInput } from '../../train/options.ts';
 import { PRESETS } from '../../train/options.ts';
 
@@ -75,18 +76,7 @@ function readOptions(raw: Record<string, unknown>, where: (key: string) => strin
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UserError(`${path}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new UserError(`${path}: config file is not valid JSON`);
-  }
+  const json = readJson<unknown>(path, 'the config file');
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${path}: expected a JSON object of options`);
   return readOptions(json as Record<string, unknown>, (key) => `${path} "${key}"`);
 }

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { UserError } from '../../src/errors.ts';
+import { splitDataset, tileDataset } from '../../src/data/index.ts';
+import { readPreparedDataset, readSplits, splitFiles } from '../../src/data/prepared.ts';
+import { put, synthetic, tempDir } from './fixtures.ts';
+
+/** A tiled and split data set of two classes, four 16x16 tiles each, in `<root>/tiles`. */
+async function prepared(root: string): Promise<string> {
+  for (const [c, colour] of [['a', [200, 40, 40]], ['b', [40, 200, 40]]] as const) {
+    for (let i = 0; i < 4; i++) put(join(root, 'in', c, `s${i}.png`), await synthetic(16, 16, [colour[0], colour[1] + i, colour[2]]).png().toBuffer());
+  }
+  const data = join(root, 'tiles');
+  await tileDataset({ input: join(root, 'in'), output: data, tile: 16 });
+  splitDataset({ dir: data, folds: 2, testFraction: 0.25 });
+  return data;
+}
+
+/** The message of the UserError `f` throws, checked to be one line that names `path` first. */
+function oneLine(f: () => unknown, path: string): string {
+  try {
+    f();
+  } catch (err) {
+    assert.ok(err instanceof UserError, String(err));
+    assert.ok(!err.message.includes('\n'), err.message);
+    assert.ok(err.message.startsWith(`${path}: `), err.message);
+    return err.message;
+  }
+  assert.fail('expected a UserError');
+}
+
+describe('prepared data sets', () => {
+  it('labels every split tile by its class index in dataset.json', async (t) => {
+    const root = tempDir(t);
+    const data = await prepared(root);
+    const dataset = readPreparedDataset(data);
+    assert.deepEqual(dataset.classes, ['a', 'b']);
+    assert.equal(dataset.tileSize, 16);
+    const files = splitFiles(dataset);
+    assert.equal(files.length, 8);
+    for (const f of files) assert.equal(dataset.labels.get(f), f.startsWith('a') ? 0 : 1);
+    assert.throws(() => readPreparedDataset(root), /dataset\.json: not found; prepare the data set first: senet-ort tile <images> .* --split$/);
+  });
+
+  it('a broken splits.json is one line naming the file and what is wrong', async (t) => {
+    const data = await prepared(tempDir(t));
+    const path = join(data, 'splits.json');
+    const good = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const broken = (splits: unknown): string => {
+      writeFileSync(path, typeof splits === 'string' ? splits : JSON.stringify(splits));
+      return oneLine(() => readPreparedDataset(data), path);
+    };
+    assert.match(broken('{"test": ['), /splits\.json: a senet-ort splits file is not valid JSON \(.+\)$/);
+    assert.match(broken([]), /splits\.json: expected "format": "senet-ort splits"/);
+    assert.match(broken({ ...good, test: 'all' }), /splits\.json: expected "test", a list of tile files \(a senet-ort splits file, written by `senet-ort split`\)$/);
+    assert.match(broken({ ...good, folds: [] }), /splits\.json: expected "folds", a list of at least one fold/);
+    assert.match(broken({ ...good, folds: [{ train: [] }] }), /splits\.json: expected fold 1 to have "train" and "val" lists of tile files/);
+    assert.match(broken({ ...good, classes: ['b', 'a'] }), /splits\.json: its classes \(b, a\) differ from dataset\.json's \(a, b\); split the data set again$/);
+    assert.match(broken({ ...good, test: ['nowhere.png'] }), /splits\.json: tile nowhere\.png is not in manifest\.csv with a known class/);
+    const moved = join(data, 'gone.json');
+    assert.match(oneLine(() => readSplits(moved, 'split the data set first'), moved), /gone\.json: not found; split the data set first$/);
+  });
+});

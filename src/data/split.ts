@@ -10,6 +10,7 @@ import { resolveGroups } from './groups.ts';
 import type { GroupBy } from './groups.ts';
 import { byteOrder } from './names.ts';
 import { integerIn, numberIn } from './options.ts';
+import { readJson } from '../formats/json.ts';
 
 /**
  * `split`: hold out a test set and make k cross-validation folds from a tile folder's manifest.csv,
@@ -100,7 +101,7 @@ function readManifest(dir: string): { tiles: Tile[]; classes: string[] } {
   if (tiles.length === 0) throw new UserError(`${manifest}: no tiles to split`);
   const present = new Set(tiles.map((t) => t.className));
   const datasetJson = join(dir, 'dataset.json');
-  const listed = existsSync(datasetJson) ? ((JSON.parse(readFileSync(datasetJson, 'utf8')) as { classes?: string[] }).classes ?? []) : [];
+  const listed = existsSync(datasetJson) ? (readJson<{ classes?: string[] }>(datasetJson, 'the data set description written by tile').classes ?? []) : [];
   const classes = [...listed.filter((x) => present.has(x)), ...[...present].filter((x) => !listed.includes(x)).sort(byteOrder)];
   return { tiles, classes };
 }

@@ -4,6 +4,7 @@ import { UserError, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { tileName } from './names.ts';
 import type { GridSettings, TileRecord } from './tiler.ts';
+import { readJson } from '../formats/json.ts';
 
 /**
  * Resume state of a tile run, kept in `<output>/.tile-state/`: the options the folder was made with
@@ -73,7 +74,7 @@ export function openState(output: string, key: RunKey): RunState {
   if (existsSync(output) && !statSync(output).isDirectory()) throw expected('folder', '<output-dir>', output);
   const optionsFile = join(output, STATE_DIR, 'options.json');
   if (existsSync(optionsFile)) {
-    const previous = JSON.parse(readFileSync(optionsFile, 'utf8')) as RunKey;
+    const previous = readJson<RunKey>(optionsFile, 'the tiling options of this output folder');
     if (JSON.stringify(previous) !== JSON.stringify(key)) {
       throw new UserError(`${output}: made earlier with other options (${describe(previous)}; now ${describe(key)}); use an empty output folder`);
     }

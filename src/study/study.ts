@@ -72,7 +72,7 @@ export interface StudyHooks {
 }
 
 /** Kather 2016 names carry their slide (CRC-Prim-HE-07): group by it when every source does, so no slide straddles splits. */
-function defaultGrouping(data: string): string | undefined {
+export function defaultGrouping(data: string): string | undefined {
   const [header, ...rows] = parseCsv(readFileSync(join(data, 'manifest.csv'), 'utf8'));
   const source = header?.indexOf('source') ?? -1;
   const re = new RegExp(KATHER_SLIDE_REGEX);

@@ -248,6 +248,8 @@ interface RunContext {
   readonly eval: ort.InferenceSession;
   readonly progress: Progress;
   readonly resume: boolean;
+  /** Aborted: stop before the next step (finished epochs stay committed). */
+  readonly signal: AbortSignal | undefined;
 }
 
 /** The fold's human-readable log, rewritten whole (atomically) at each addition. */
@@ -424,6 +426,10 @@ async function trainEpoch(ctx: RunContext, fold: number, epoch: number, batches:
   const totals = { lossSum: 0, correct: 0, seen: 0, waited: 0, firstLr: learningRate(schedule, epoch - 1, 0, batches.length) };
   const stream = ctx.loader.stream(batches);
   for (let i = 0; i < batches.length; i++) {
+    if (ctx.signal?.aborted) {
+      await stream.return(undefined);
+      throw stopped(ctx, fold, epoch, i, state, text);
+    }
     const waitStart = performance.now();
     const images = (await stream.next()).value as Float32Array;
     totals.waited += (performance.now() - waitStart) / 1000;
@@ -466,6 +472,14 @@ function diverged(ctx: RunContext, fold: number, epoch: number, where: string, w
   return new UserError(message);
 }
 
+/** The signal's stop at a step boundary: nothing of the unfinished epoch is committed. */
+function stopped(ctx: RunContext, fold: number, epoch: number, step: number, state: FoldState, text: TextLog): UserError {
+  ctx.progress.clear();
+  const message = `fold ${fold} epoch ${epoch}: stopped before step ${step + 1} (${String(ctx.signal?.reason ?? 'aborted')}); epochs up to ${state.epochsDone} are kept and --resume continues from there`;
+  text.add(`${new Date().toISOString()} ${message}`);
+  return new UserError(message);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole run.
 
@@ -478,6 +492,16 @@ export interface TrainResult {
 export interface TrainHooks {
   /** Where progress goes (default: a bar on stderr when it is a terminal, epoch lines on stdout). */
   readonly progress?: Progress;
+  /** Stops training cleanly at the next step boundary (a sweep task's SIGTERM). */
+  readonly signal?: AbortSignal;
+}
+
+/** Create the run directory (config.json, splits.json, artifacts) without training: what a sweep does once before its tasks. */
+export function prepareRun(given: TrainInput): TrainOptions {
+  const { options, dataset, commit } = openRun(given);
+  ensureArtifacts(options, dataset.classes.length);
+  commit();
+  return options;
 }
 
 export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -507,6 +531,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
       train: trainSession,
       eval: evalSession,
       resume: given.resume ?? false,
+      signal: hooks.signal,
     };
     const results: FoldResult[] = [];
     for (const fold of options.folds) results.push(await trainFold(ctx, fold));

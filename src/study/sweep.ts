@@ -142,6 +142,10 @@ export async function planSweep(input: SweepInput, progress?: Progress): Promise
   for (const axis of grid) if (shared[axis.key as keyof TrainInput] !== undefined) throw new UserError(`--${kebab(axis.key)} and --grid ${kebab(axis.key)} both given; use one`);
   const points = gridPoints(grid);
 
+  const path = join(dir, SWEEP_FILE);
+  const old = existsSync(path) ? readSweepPlan(dir) : null;
+  if (old && old.source !== source) throw new UserError(`${path}: planned from ${old.source}, not ${source}; use another --out`);
+
   // The data: a prepared data set as it is, or the images tiled and split into <sweep>/data.
   let data = source;
   if (!existsSync(join(source, 'splits.json'))) {
@@ -187,10 +191,8 @@ export async function planSweep(input: SweepInput, progress?: Progress): Promise
     numbering: NUMBERING,
     tasks,
   };
-  const path = join(dir, SWEEP_FILE);
   let reused = false;
-  if (existsSync(path)) {
-    const old = readSweepPlan(dir);
+  if (old) {
     const [a, b] = [identity(old), identity(plan)];
     const differs = Object.keys(a).find((key) => a[key] !== b[key]);
     if (differs === 'checksum') throw new UserError(`${path}: planned on other tiles (the data set checksum of ${plan.data} differs); use another --out`);

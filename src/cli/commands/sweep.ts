@@ -193,7 +193,7 @@ async function task(dir: string, index: string | undefined, flags: RawFlags): Pr
   process.once('SIGINT', stop);
   try {
     const r = await runTask(dir, i, { ...(threads !== undefined ? { threads } : {}), ...(workers !== undefined ? { workers } : {}) }, { signal: controller.signal });
-    if (!r.skipped) process.stdout.write(`task ${i}: ${r.task.run} fold ${r.task.fold} done\n`);
+    process.stdout.write(`task ${i}: ${r.task.run} fold ${r.task.fold} ${r.skipped ? 'already finished; nothing to do' : 'done'}\n`);
   } catch (err) {
     if (controller.signal.aborted && err instanceof UserError) {
       process.stderr.write(`sweep task ${i}: ${err.message}\n`);

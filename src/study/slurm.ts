@@ -5,6 +5,7 @@
  *   <sweep>/slurm/
  *     sweep.sbatch     the array job: `#SBATCH --array=0-<T-1>%<P>`, resources, logs, then `senet-ort sweep task <sweep>`
  *     report.sbatch    `senet-ort sweep report <sweep>`, submitted with --dependency=afterok:<array job>
+ *     options.json     the options the scripts were written with; `sweep submit` starts from them
  *     jobs.json        every submission: array job id, its tasks, the report job id, when
  *     <job>_<task>.out each array task's output (%A_%a)
  *
@@ -53,6 +54,13 @@ export interface SlurmJobs {
 }
 
 export const slurmDir = (dir: string): string => join(dir, 'slurm');
+const optionsPath = (dir: string): string => join(slurmDir(dir), 'options.json');
+
+/** The options the scripts were last written with (slurm/options.json): `sweep submit` starts from them. */
+export function readSlurmOptions(dir: string): SlurmOptions {
+  const path = optionsPath(dir);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SlurmOptions) : {};
+}
 const jobsPath = (dir: string): string => join(slurmDir(dir), 'jobs.json');
 
 /** A shell word, quoted where needed. */
@@ -168,6 +176,8 @@ export function submitSlurm(dir: string, plan: SweepPlan, o: SlurmOptions & { dr
   const report = join(slurmDir(dir), 'report.sbatch');
   writeFileAtomic(script, sweepScript(dir, plan, o, command));
   writeFileAtomic(report, reportScript(dir, o, command));
+  const { dryRun: _d, tasks: _t, env: _e, ...settings } = o;
+  writeFileAtomic(optionsPath(dir), `${JSON.stringify(settings, null, 2)}\n`);
   const array = o.tasks !== undefined ? [`--array=${arraySpec(o.tasks)}${o.parallel !== undefined ? `%${o.parallel}` : ''}`] : [];
   const commands = [`sbatch --parsable ${[...array, script].map(shellQuote).join(' ')}`, `sbatch --parsable --dependency=afterok:<job> ${shellQuote(report)}`];
   if (o.dryRun) return { script, reportScript: report, submission: null, commands };

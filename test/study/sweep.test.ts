@@ -1,7 +1,7 @@
 // `sweep`: the grid, the plan and its task numbering, bad input, one task stopped by SIGTERM and
 // resumed, and a local sweep to its report. The Slurm engine on a real Slurm: slurm.test.ts.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +14,8 @@ import { holm } from '../../src/study/sweep-report.ts';
 
 import { readSweepPlan, taskIndex } from '../../src/study/sweep.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { TINY, senet } from './helpers.ts';
 import { SAMPLE } from '../data/fixtures.ts';
-
-export const TINY = ['--input', '3x32x32', '--batch-size', '8', '--threads', '1', '--workers', '1'];
-
-/** The built `senet-ort` (dist/, as npm test builds it first), with its exit code and output. */
-export function senet(args: readonly string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('sweep grid and numbering', () => {
   it('reads --grid flags; points are the cartesian product, the last axis fastest', () => {

@@ -6,7 +6,7 @@ import { SWEEP_PRESETS, parseGrid } from '../../study/grid.ts';
 import type { K8sOptions } from '../../study/k8s.ts';
 import { quantity, writeSweepJob } from '../../study/k8s.ts';
 import type { SlurmOptions } from '../../study/slurm.ts';
-import { checkSbatch, checkSlurmOptions, slurmActive, slurmStates, submitSlurm } from '../../study/slurm.ts';
+import { checkSbatch, checkSlurmOptions, readSlurmOptions, slurmActive, slurmStates, submitSlurm } from '../../study/slurm.ts';
 import { writeSweepReport } from '../../study/sweep-report.ts';
 import type { SweepPlan, TaskState } from '../../study/sweep.ts';
 import { formatStatus, planSweep, readSweepPlan, runLocal, runTask, sweepStatus, taskIndex } from '../../study/sweep.ts';
@@ -47,16 +47,17 @@ function text(flags: RawFlags, key: string): string | undefined {
   return v === undefined ? undefined : String(Array.isArray(v) ? v.at(-1) : v);
 }
 
-function slurmOptions(flags: RawFlags, plan: { device?: string | undefined }): SlurmOptions {
-  const extra = flags['sbatch'] === undefined ? [] : ([] as unknown[]).concat(flags['sbatch']).map(String);
+function slurmOptions(flags: RawFlags, plan: { device?: string | undefined }, stored: SlurmOptions = {}): SlurmOptions {
+  const extra = flags['sbatch'] === undefined ? stored.extra ?? [] : ([] as unknown[]).concat(flags['sbatch']).map(String);
   const o: SlurmOptions = {
+    ...stored,
     ...(flags['parallel'] !== undefined ? { parallel: intFlag(text(flags, 'parallel'), '--parallel', 1)! } : {}),
     ...(flags['cpusPerTask'] !== undefined ? { cpusPerTask: intFlag(text(flags, 'cpusPerTask'), '--cpus-per-task', 1)! } : {}),
     ...(flags['mem'] !== undefined ? { mem: text(flags, 'mem')! } : {}),
     ...(flags['time'] !== undefined ? { time: text(flags, 'time')! } : {}),
     ...(flags['partition'] !== undefined ? { partition: text(flags, 'partition')! } : {}),
     ...(flags['account'] !== undefined ? { account: text(flags, 'account')! } : {}),
-    requeue: flags['requeue'] !== false,
+    requeue: flags['requeue'] === undefined ? stored.requeue ?? true : flags['requeue'] !== false,
     gpu: plan.device === 'cuda',
     extra,
   };
@@ -211,7 +212,7 @@ async function submit(dir: string, flags: RawFlags): Promise<void> {
   const plan = readSweepPlan(dir);
   const engine = engineOf(flags, 'slurm');
   const device = plan.options.device;
-  const slurm = engine === 'slurm' ? slurmOptions(flags, { device }) : null;
+  const slurm = engine === 'slurm' ? slurmOptions(flags, { device }, readSlurmOptions(dir)) : null;
   const k8s = engine === 'k8s' ? k8sOptions(flags, { device }) : null;
   let tasks: number[] | undefined;
   if (flags['missing']) {

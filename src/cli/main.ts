@@ -15,10 +15,11 @@ import * as predict from './commands/predict.ts';
 import * as ortTrain from './commands/ort-train.ts';
 import * as study from './commands/study.ts';
 import * as sweep from './commands/sweep.ts';
+import * as init from './commands/init.ts';
 import * as doctor from './commands/doctor.ts';
 
 const cli = cac('senet-ort');
-for (const command of [genGraph, tile, split, ortTrain, study, sweep, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
+for (const command of [genGraph, init, tile, split, ortTrain, study, sweep, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
 cli.help();
 cli.version(VERSION);
 

@@ -98,9 +98,9 @@ export interface SweepPreset {
 /**
  * original-cases: the original study's three cases over ResNet-20 and SE-ResNet-20 at its scale
  * (the `paper` preset: 150 epochs of 700 batches of 64, SGD momentum 0.9, no normalisation).
- *   case1  lr 0.0001, x0.1 every 40 epochs
- *   case2  lr 0.0001, constant
- *   case3  lr 0.1, x0.1 every 40 epochs (where the plain ResNet's folds scattered)
+ *   case 1  lr 0.0001, x0.1 every 40 epochs
+ *   case 2  lr 0.0001, constant
+ *   case 3  lr 0.1, x0.1 every 40 epochs (where the plain ResNet's folds scattered)
  */
 export const SWEEP_PRESETS: Readonly<Record<string, SweepPreset>> = {
   'original-cases': {
@@ -110,9 +110,9 @@ export const SWEEP_PRESETS: Readonly<Record<string, SweepPreset>> = {
     axis: {
       key: 'case',
       values: [
-        { label: 'case1', options: { lr: 0.0001, schedule: 'step', stepSize: 40, gamma: 0.1 } },
-        { label: 'case2', options: { lr: 0.0001, schedule: 'constant' } },
-        { label: 'case3', options: { lr: 0.1, schedule: 'step', stepSize: 40, gamma: 0.1 } },
+        { label: '1', options: { lr: 0.0001, schedule: 'step', stepSize: 40, gamma: 0.1 } },
+        { label: '2', options: { lr: 0.0001, schedule: 'constant' } },
+        { label: '3', options: { lr: 0.1, schedule: 'step', stepSize: 40, gamma: 0.1 } },
       ],
     },
   },

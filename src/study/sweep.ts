@@ -4,6 +4,7 @@
  * Kubernetes Indexed Job (k8s.ts).
  *
  *   <sweep>/
+ *     senet-ort.json         the project file (project.ts): the data and the shared options, for ort-train run here
  *     sweep.json             SweepPlan: data set and checksum, networks, folds, shared options, the grid, every task
  *     data/                  the tiles and splits, when the sweep was given a folder of class folders
  *     runs/<point>/<arch>/   one ordinary run directory per (grid point, network): evaluate, compare, report, export work on it
@@ -38,6 +39,7 @@ import { fileHeader } from '../version.ts';
 import type { GridAxis } from './grid.ts';
 import { SWEEP_PRESETS, gridPoints, kebab } from './grid.ts';
 import { defaultGrouping } from './study.ts';
+import { writeProject } from './project.ts';
 
 export const SWEEP_FILE = 'sweep.json';
 
@@ -139,7 +141,13 @@ export async function planSweep(input: SweepInput, progress?: Progress): Promise
   const shared: TrainInput = { ...preset?.options, ...given };
   for (const key of NOT_SHARED) if (shared[key] !== undefined) throw new UserError(`--${key}: the sweep sets it for each task; leave it out`);
   const grid = [...(preset ? [preset.axis] : []), ...(input.grid ?? [])];
-  for (const axis of grid) if (shared[axis.key as keyof TrainInput] !== undefined) throw new UserError(`--${kebab(axis.key)} and --grid ${kebab(axis.key)} both given; use one`);
+  for (const axis of grid) {
+    for (const key of new Set(axis.values.flatMap((v) => Object.keys(v.options)))) {
+      if ((given as Record<string, unknown>)[key] === undefined) continue;
+      if (key === axis.key) throw new UserError(`--${kebab(key)} and --grid ${kebab(key)} both given; use one`);
+      throw new UserError(`--${kebab(key)}: --preset ${input.preset} sets it for each ${axis.key}; leave it out`);
+    }
+  }
   const points = gridPoints(grid);
 
   const path = join(dir, SWEEP_FILE);
@@ -201,6 +209,7 @@ export async function planSweep(input: SweepInput, progress?: Progress): Promise
   }
   const written = reused ? readSweepPlan(dir) : plan;
   if (!reused) writeFileAtomic(path, `${JSON.stringify(plan, null, 2)}\n`);
+  writeProject(dir, { data: dataset.dir, arch: archs.at(-1)!, options: shared });
   for (const r of runs) {
     if (!isRun(join(dir, r.run))) progress?.status(`generating the training artifacts of ${r.run}`);
     prepareRun(r.given);

@@ -126,6 +126,28 @@ describe('sweep on the embedded sample', () => {
     assert.match(status.stdout, /^8 tasks: 8 pending$/m);
   });
 
+  it('--preset original-cases: the three cases of the original study over resnet20 and se_resnet20, at its scale unless shrunk', async () => {
+    const { readRunConfig } = await import('../../src/formats/rundir.ts');
+    const out = join(root, 'cases');
+    const r = senet(['sweep', data, '--out', out, '--preset', 'original-cases', '--epochs', '2', '--iters-per-epoch', '3', '--engine', 'slurm', '--dry-run', ...TINY]);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = readSweepPlan(out);
+    assert.deepEqual(plan.points.map((p) => p.id), ['case-1', 'case-2', 'case-3']);
+    assert.equal(plan.tasks.length, 3 * 2 * 4);
+    const options = (point: string, arch: string): unknown => {
+      const o = readRunConfig(join(out, 'runs', point, arch)).options;
+      return [o.lr, o.schedule, o.stepSize, o.gamma, o.momentum, o.batchSize, o.epochs, o.itersPerEpoch, o.normalize];
+    };
+    assert.deepEqual(options('case-1', 'resnet20'), [0.0001, 'step', 40, 0.1, 0.9, 8, 2, 3, 'none']);
+    assert.deepEqual(options('case-2', 'se_resnet20'), [0.0001, 'constant', 40, 0.1, 0.9, 8, 2, 3, 'none']);
+    assert.deepEqual(options('case-3', 'se_resnet20'), [0.1, 'step', 40, 0.1, 0.9, 8, 2, 3, 'none']);
+    const clash = senet(['sweep', data, '--out', join(root, 'clash'), '--preset', 'original-cases', '--lr', '0.01', ...TINY]);
+    assert.equal(clash.stderr, 'senet-ort: --lr: --preset original-cases sets it for each case; leave it out\n');
+    const twice = senet(['sweep', data, '--out', join(root, 'clash'), '--grid', 'lr=0.1,0.2', '--lr', '0.01', ...TINY]);
+    assert.equal(twice.stderr, 'senet-ort: --lr and --grid lr both given; use one\n');
+    assert.equal(existsSync(join(root, 'clash')), false);
+  });
+
   it('k8s: an Indexed Job manifest that checks against the Job schema', async () => {
     const { checkJob } = await import('./job-schema.ts');
     const out = join(root, 'plan');

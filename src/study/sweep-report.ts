@@ -121,13 +121,16 @@ function axisPlot(plan: SweepPlan, cells: readonly SweepCell[], axis: string): s
     groups.get(key)!.cells.push(c);
   }
   const series: LineSeries[] = [];
+  const range = Math.max(...xs.map(tx)) - Math.min(...xs.map(tx));
+  // Each line's fold dots sit a little apart from the others', so that equal scores stay visible.
+  const nudge = (i: number): number => (i - (groups.size - 1) / 2) * 0.012 * range;
   [...groups.values()].forEach((g, i) => {
     const style = seriesStyle(i);
     const name = g.rest ? `${g.arch} (${g.rest})` : g.arch;
     const at = (c: SweepCell): number => tx(Number(plan.points[c.point]!.values[axis]));
     const sorted = [...g.cells].sort((a, b) => at(a) - at(b));
     series.push({ name, color: style.color, dash: style.dash, points: sorted.map((c) => [at(c), c.metrics ? meanStd(c.metrics.folds.map((f) => f.metrics.accuracy)).mean : null] as const) });
-    const dots = sorted.flatMap((c) => (c.metrics ? c.metrics.folds.map((f) => [at(c), f.metrics.accuracy] as const) : [])).sort((a, b) => a[0] - b[0]);
+    const dots = sorted.flatMap((c) => (c.metrics ? c.metrics.folds.map((f) => [at(c) + nudge(i), f.metrics.accuracy] as const) : [])).sort((a, b) => a[0] - b[0]);
     series.push({ name: `${name}, each fold`, color: style.color, width: 0, markers: true, opacity: 0.5, points: dots });
   });
   return lineChart({ title: `Test accuracy against ${axis}`, xLabel: log ? `log10 ${axis}` : axis, yLabel: 'test accuracy', series, yDomain: [0, 1] });

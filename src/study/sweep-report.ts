@@ -95,7 +95,7 @@ async function metricsOf(run: string, folds: readonly number[], o: SweepReportOp
   return (await evaluateRun(run, { ...(o.threads !== undefined ? { threads: o.threads } : {}) })).metrics;
 }
 
-const f3 = (x: number | null | undefined): string => (x === null || x === undefined ? '' : x.toFixed(3));
+const f3 = (x: number | null | undefined): string => (x === null || x === undefined ? '' : (Math.abs(x) < 5e-4 ? 0 : x).toFixed(3));
 const pText = (x: number | null): string => (x === null ? 'n/a' : x < 0.001 ? '< 0.001' : String(Number(x.toPrecision(3))));
 
 function pointLabel(plan: SweepPlan, point: number): string {
@@ -176,7 +176,7 @@ export async function writeSweepReport(dir: string, o: SweepReportOptions = {}):
     const p = adjusted[i] ?? null;
     let verdict: string;
     if (!r.comparison) verdict = `no comparison: ${r.missing}`;
-    else if (p === null) verdict = 'undetermined (the primary test is undefined, e.g. identical fold scores)';
+    else if (p === null) verdict = 'undetermined (the corrected t-test is undefined when every fold differs by the same amount)';
     else if (p < alpha) verdict = `${r.comparison.folds.meanDifference > 0 ? r.se : r.plain} is significantly better (Holm-adjusted p ${pText(p)} < ${alpha})`;
     else verdict = `no significant difference (Holm-adjusted p ${pText(p)} over ${adjusted.filter((x) => x !== null).length} comparisons)`;
     return { ...r, holm: p, verdict };

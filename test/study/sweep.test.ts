@@ -177,6 +177,20 @@ describe('sweep on the embedded sample', () => {
     ]);
   });
 
+  it('--device cuda: one GPU per task, as --gres=gpu:1 and nvidia.com/gpu', async () => {
+    const { checkJob } = await import('./job-schema.ts');
+    const out = join(root, 'cuda');
+    const r = senet(['sweep', data, '--out', out, '--arch', 'se_resnet20', '--folds', '1', '--epochs', '1', '--device', 'cuda', '--engine', 'slurm', '--dry-run', '--partition', 'gpu', '--time', '36:00:00', '--account', 'lab', '--parallel', '2', '--no-requeue', ...TINY]);
+    assert.equal(r.code, 0, r.stderr);
+    const script = readFileSync(join(out, 'slurm', 'sweep.sbatch'), 'utf8');
+    for (const line of ['--array=0-0%2', '--gres=gpu:1', '--partition=gpu', '--time=36:00:00', '--account=lab']) assert.match(script, new RegExp(`^#SBATCH ${line}$`, 'm'));
+    assert.doesNotMatch(script, /--requeue/);
+    assert.equal(senet(['sweep', 'submit', out, '--engine', 'k8s']).code, 0);
+    const job = JSON.parse(readFileSync(join(out, 'k8s', 'job.json'), 'utf8'));
+    assert.deepEqual(checkJob(job), []);
+    assert.equal(job.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu'], '1');
+  });
+
   it('SIGTERM stops a task at a step boundary keeping its finished epochs; the task run again resumes to the uninterrupted weights', async () => {
     const plan = (out: string): string[] => ['sweep', data, '--out', out, '--arch', 'resnet20', '--folds', '1', '--epochs', '4', '--iters-per-epoch', '12', '--engine', 'slurm', '--dry-run', ...TINY];
     const whole = join(root, 'whole');

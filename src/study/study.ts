@@ -9,6 +9,7 @@
  *     data/                   the tiles, manifest.csv, dataset.json, splits.json (tile + split)
  *     <arch>/                 one run directory per network (see rundir.ts)
  *     accuracy.csv            fold, <plain>, <se>: test accuracy of each fold's model, then mean, std and fold-ensemble rows
+ *     senet-ort.json          the project file (project.ts): `ort-train --fold k` here trains the SE network's fold k
  *     study.json              the same numbers, the verdict and where everything is, for programs
  *     <plain>-vs-<se>/        comparison.json, comparison.md, report.html and its plots (src/report/)
  */
@@ -33,6 +34,7 @@ import type { TrainInput } from '../train/options.ts';
 import type { TrainResult } from '../train/trainer.ts';
 import { train } from '../train/trainer.ts';
 import { textTable } from '../util/table.ts';
+import { writeProject } from './project.ts';
 
 /** The 80-tile Kather 2016 sample shipped in the repository: what `npm start` studies. */
 export const EMBEDDED_SAMPLE: string = fileURLToPath(new URL('../../data/kather2016-crc-texture-sample', import.meta.url));
@@ -73,7 +75,7 @@ export interface StudyHooks {
 }
 
 /** Kather 2016 names carry their slide (CRC-Prim-HE-07): group by it when every source does, so no slide straddles splits. */
-function defaultGrouping(data: string): string | undefined {
+export function defaultGrouping(data: string): string | undefined {
   const [header, ...rows] = parseCsv(readFileSync(join(data, 'manifest.csv'), 'utf8'));
   const source = header?.indexOf('source') ?? -1;
   const re = new RegExp(KATHER_SLIDE_REGEX);
@@ -109,6 +111,8 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   const kather = chosen ? undefined : defaultGrouping(data);
   const split = splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...input.split });
   progress.line(formatSplitTable(split).trimEnd());
+  // senet-ort.json: `ort-train --fold 2` in the study folder trains the SE network's fold 2 with the study's options.
+  writeProject(root, { data, arch: archs[1]!, runs: '.', options: { preset: 'quick', ...input.train } });
 
   const runs: string[] = [];
   const results: TrainResult[] = [];

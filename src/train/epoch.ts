@@ -52,6 +52,8 @@ export interface EpochContext {
   /** Label of each tile in the loader's tile set. */
   readonly labels: Int32Array;
   readonly progress: Progress;
+  /** Aborted: stop before the next step (finished epochs stay committed). */
+  readonly signal?: AbortSignal;
 }
 
 export interface EpochTotals {
@@ -64,15 +66,21 @@ export interface EpochTotals {
   readonly firstLr: number;
   /** The step whose loss was not finite, which ended the epoch there; null when every step was fine. */
   readonly diverged: { readonly step: number; readonly loss: number } | null;
+  /** The step before which the signal stopped the epoch; null when it ran to its end. */
+  readonly stopped: number | null;
 }
 
 /** The training steps of one epoch, with the running loss and accuracy and the time spent waiting for data. */
 export async function trainEpoch(ctx: EpochContext, fold: number, epoch: number, batches: readonly BatchRequest[], step: StepRunner): Promise<EpochTotals> {
   const schedule = scheduleOf(ctx.options);
   const started = performance.now();
-  const totals = { lossSum: 0, correct: 0, seen: 0, waited: 0, firstLr: learningRate(schedule, epoch - 1, 0, batches.length), diverged: null };
+  const totals = { lossSum: 0, correct: 0, seen: 0, waited: 0, firstLr: learningRate(schedule, epoch - 1, 0, batches.length), diverged: null, stopped: null };
   const stream = ctx.loader.stream(batches);
   for (let i = 0; i < batches.length; i++) {
+    if (ctx.signal?.aborted) {
+      await stream.return(undefined);
+      return { ...totals, stopped: i + 1 };
+    }
     const waitStart = performance.now();
     const images = (await stream.next()).value as Float32Array;
     totals.waited += (performance.now() - waitStart) / 1000;

@@ -109,6 +109,7 @@ export async function trainFold(ctx: RunContext, fold: number): Promise<FoldResu
       square: options.input[1] === options.input[2], normalization,
     });
     const trained = await trainEpoch(ctx, fold, epoch, batches, step);
+    if (trained.stopped !== null) throw stopped(ctx, fold, epoch, trained.stopped, state, text);
     if (trained.diverged) throw diverged(ctx, fold, epoch, `step ${trained.diverged.step}`, `training loss is ${trained.diverged.loss}`, state, text);
     const trainSeconds = (performance.now() - started) / 1000;
 
@@ -200,6 +201,14 @@ function diverged(ctx: RunContext, fold: number, epoch: number, where: string, w
     ? `the last good checkpoint is ${join(foldDir(ctx.options.out, fold), state.last)} (epoch ${state.epochsDone})`
     : 'no epoch finished, so there is no checkpoint yet';
   const message = `fold ${fold} epoch ${epoch} ${where}: ${what}, training diverged and this fold stopped; ${kept}; try a lower --lr (now ${ctx.options.lr}) or --warmup-epochs`;
+  text.add(`${new Date().toISOString()} ${message}`);
+  return new UserError(message);
+}
+
+/** The signal's stop at a step boundary: nothing of the unfinished epoch is committed. */
+function stopped(ctx: RunContext, fold: number, epoch: number, step: number, state: FoldState, text: TextLog): UserError {
+  ctx.progress.clear();
+  const message = `fold ${fold} epoch ${epoch}: stopped before step ${step} (${String(ctx.signal?.reason ?? 'aborted')}); epochs up to ${state.epochsDone} are kept and --resume continues from there`;
   text.add(`${new Date().toISOString()} ${message}`);
   return new UserError(message);
 }

@@ -31,6 +31,16 @@ export interface TrainResult {
 export interface TrainHooks {
   /** Where progress goes (default: a bar on stderr when it is a terminal, epoch lines on stdout). */
   readonly progress?: Progress;
+  /** Stops training cleanly at the next step boundary (a sweep task's SIGTERM). */
+  readonly signal?: AbortSignal;
+}
+
+/** Create the run directory (config.json, splits.json, artifacts) without training: what a sweep does once before its tasks. */
+export function prepareRun(given: TrainInput): TrainOptions {
+  const { options, dataset, commit } = openRun(given);
+  ensureArtifacts(options, dataset.classes.length);
+  commit();
+  return options;
 }
 
 export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -60,6 +70,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
       train: trainStep,
       eval: evalStep,
       resume: given.resume ?? false,
+      signal: hooks.signal,
     };
     const results: FoldResult[] = [];
     for (const fold of options.folds) results.push(await trainFold(ctx, fold));

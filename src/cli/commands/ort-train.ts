@@ -7,6 +7,7 @@ import { train } from '../../train/trainer.ts';
 import { plural } from '../../train/progress.ts';
 import type { TrainInput } from '../../train/options.ts';
 import { PRESETS } from '../../train/options.ts';
+import { projectTrainInput } from '../project.ts';
 
 /**
  * `ort-train`: k-fold training on ONNX Runtime. Options come from defaults, then `--preset`, then
@@ -63,7 +64,7 @@ function read(kind: Kind, raw: unknown, where: string): unknown {
 }
 
 /** Typed options from raw values; `where(key)` names the source in errors (`--lr`, `run.json "lr"`). */
-function readOptions(raw: Record<string, unknown>, where: (key: string) => string): Record<string, unknown> {
+export function readOptions(raw: Record<string, unknown>, where: (key: string) => string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (value === undefined) continue;
@@ -152,7 +153,7 @@ function onInterrupt(input: TrainInput): () => void {
 }
 
 async function ortTrain(flags: RawFlags): Promise<void> {
-  const input = trainInput(flags);
+  const input = projectTrainInput(flags);
   const release = onInterrupt(input);
   try {
     process.stdout.write(formatTrainResult(await train(input)));

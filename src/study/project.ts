@@ -1,0 +1,102 @@
+/**
+ * The project file `senet-ort.json`: what an experiment folder trains, so that `ort-train --fold 2`
+ * run in that folder works exactly as typed. Its format is ort-train's `--config` file (keys as the
+ * long flags, in kebab-case or camelCase) plus one key of its own:
+ *
+ *   {
+ *     "data": "data",              the prepared data set, relative to the file's folder
+ *     "arch": "se_resnet20",       the network ort-train trains when --arch is not given
+ *     "runs": ".",                 run folders are <runs>/<arch> (default artifacts/<arch>), relative to the file's folder
+ *     "input": "3x64x64", ...      any ort-train option
+ *   }
+ *
+ * `senet-ort init`, `study` and `sweep` write one; ort-train reads the one in the current folder
+ * unless `--config` names another file.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { UserError } from '../errors.ts';
+import { splitDataset, tileDataset } from '../data/index.ts';
+import { readPreparedDataset } from '../data/prepared.ts';
+import type { TrainInput } from '../train/options.ts';
+import { resolveTrainOptions } from '../train/options.ts';
+import { defaultGrouping } from './study.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+
+export const PROJECT_FILE = 'senet-ort.json';
+
+/** The key a project file has beyond ort-train's options. */
+export const PROJECT_KEYS: readonly string[] = ['runs'];
+
+export interface Project {
+  /** The prepared data set. */
+  readonly data: string;
+  readonly arch?: string;
+  /** Run folders are <runs>/<arch>. */
+  readonly runs?: string;
+  readonly options?: TrainInput;
+}
+
+/** A path as the project file stores it: relative to the file's folder when inside it. */
+function stored(dir: string, path: string): string {
+  const rel = relative(dir, resolve(path));
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? resolve(path) : rel;
+}
+
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Write <dir>/senet-ort.json (atomically); options as ort-train's flags name them. */
+export function writeProject(dir: string, project: Project): string {
+  const { data: _d, arch: _a, out: _o, folds: _f, resume: _r, threads: _t, workers: _w, ...options } = project.options ?? {};
+  const body: Record<string, unknown> = {
+    data: stored(dir, project.data),
+    ...(project.arch !== undefined ? { arch: project.arch } : {}),
+    ...(project.runs !== undefined ? { runs: stored(dir, project.runs) } : {}),
+  };
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    body[kebab(key)] = key === 'input' && Array.isArray(value) ? value.join('x') : value;
+  }
+  const path = join(dir, PROJECT_FILE);
+  writeFileAtomic(path, `${JSON.stringify(body, null, 2)}\n`);
+  return path;
+}
+
+/** The project file of `dir`, if there is one. */
+export function findProject(dir: string): string | null {
+  const path = join(resolve(dir), PROJECT_FILE);
+  return existsSync(path) ? path : null;
+}
+
+/** Resolve a project file's relative paths against its folder. */
+export function projectPath(file: string, path: string): string {
+  return resolve(dirname(file), path);
+}
+
+export const NO_PROJECT: string = `missing --arch and --data; give them, or run in a folder with a ${PROJECT_FILE} project file (make one with: senet-ort init <images-or-prepared-dir> --arch se_resnet20)`;
+
+/** What `init` checks before writing: a folder that already holds a project is left alone. */
+export function checkNoProject(dir: string): void {
+  const path = join(resolve(dir), PROJECT_FILE);
+  if (existsSync(path)) throw new UserError(`${path}: already there; edit it, or remove it to make a new one`);
+}
+
+/**
+ * `senet-ort init`: a project in `dir` from a prepared data set (used where it is) or a folder of
+ * class folders (tiled and split into <dir>/data, grouped by Kather slide when every name has one).
+ */
+export async function initProject(source: string, dir: string, arch: string, options: TrainInput = {}): Promise<{ path: string; data: string }> {
+  checkNoProject(dir);
+  const from = resolve(source);
+  if (!existsSync(from)) throw new UserError(`${from}: not found; give a folder of class folders or a prepared data set`);
+  let data = from;
+  if (!existsSync(join(from, 'splits.json'))) {
+    data = join(resolve(dir), 'data');
+    await tileDataset({ input: from, output: data });
+    const kather = defaultGrouping(data);
+    splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}) });
+  }
+  // Checks the options against the data before the file is written.
+  resolveTrainOptions({ ...options, data, arch }, readPreparedDataset(data));
+  return { path: writeProject(resolve(dir), { data, arch, runs: '.', options }), data };
+}

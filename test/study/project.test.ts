@@ -1,0 +1,61 @@
+// senet-ort init and senet-ort.json: `ort-train --fold 2`, exactly as typed, in a project folder.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
+import { readFoldState, readRunConfig } from '../../src/formats/rundir.ts';
+import { ROOT } from '../helpers/cli.ts';
+import { SAMPLE } from '../data/fixtures.ts';
+
+function bin(name: string, args: readonly string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', `${name}.js`), ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('senet-ort init, senet-ort.json', () => {
+  let root = '';
+  let data = '';
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'senet-ort-project-'));
+    data = join(root, 'tiles');
+    await tileDataset({ input: SAMPLE, output: data });
+    splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('init writes the project file; ort-train --fold 2 there trains fold 2 of its network with its options', () => {
+    const project = join(root, 'experiment');
+    mkdirSync(project);
+    const init = bin('main', ['init', data, '--arch', 'resnet20', '--input', '3x16x16', '--epochs', '1', '--batch-size', '8', '--lr', '0.05'], project);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /^wrote .*\/experiment\/senet-ort\.json \(data .*\/tiles\); train a fold with: ort-train --fold 1$/m);
+    assert.deepEqual(JSON.parse(readFileSync(join(project, 'senet-ort.json'), 'utf8')), { data, arch: 'resnet20', runs: '.', input: '3x16x16', epochs: 1, 'batch-size': 8, lr: 0.05 });
+
+    const r = bin('ort-train', ['--fold', '2', '--threads', '1'], project);
+    assert.equal(r.code, 0, r.stderr);
+    const run = join(project, 'resnet20');
+    assert.equal(readFoldState(run, 2)?.finished, true);
+    assert.equal(existsSync(join(run, 'fold-1')), false);
+    const options = readRunConfig(run).options;
+    assert.deepEqual([options.data, options.input, options.epochs, options.lr], [data, [3, 16, 16], 1, 0.05]);
+
+    const twice = bin('main', ['init', data], project);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /^senet-ort: .*\/experiment\/senet-ort\.json: already there; edit it, or remove it to make a new one\n$/);
+  });
+
+  it('without a project file, the one-line error says how to make one; bad options write nothing', () => {
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    const r = bin('ort-train', ['--fold', '2'], empty);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'ort-train: missing --arch and --data; give them, or run in a folder with a senet-ort.json project file (make one with: senet-ort init <images-or-prepared-dir> --arch se_resnet20)\n');
+    const bad = bin('main', ['init', data, '--epochs', '0'], empty);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr, 'senet-ort: expected positive integer for --epochs but received 0\n');
+    assert.equal(existsSync(join(empty, 'senet-ort.json')), false);
+  });
+});

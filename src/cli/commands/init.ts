@@ -12,7 +12,7 @@ export function register(cli: CAC): void {
     .option('--arch <name>', 'The network ort-train trains here (default se_resnet20)')
     .option('--dir <dir>', 'The project folder (default: the current folder)');
   addTrainingOptions(command)
-    .example('init ~/slides --arch se_resnet20 --preset quick && ort-train --fold 2')
+    .example('senet-ort init ~/slides --arch se_resnet20 --preset quick && ort-train --fold 2')
     .ignoreOptionDefaultValue()
     .action(async (source: string, flags: RawFlags) => {
       const { arch, dir, ...rest } = flags;

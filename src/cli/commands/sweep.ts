@@ -266,11 +266,11 @@ export function register(cli: CAC): void {
     .option('--missing', 'submit: only the tasks that did not finish')
     .option('--alpha <a>', 'report: significance level (default 0.05)');
   addTrainingOptions(command)
-    .example('sweep data/kather2016-crc-texture-sample --grid lr=0.1,0.01 --folds all --jobs 2')
-    .example('sweep slides/ --preset original-cases --engine slurm --partition gpu --device cuda --cpus-per-task 8 --time 36:00:00')
-    .example('sweep status artifacts/sweep-slides --wait')
-    .example('sweep submit artifacts/sweep-slides --missing')
-    .example('sweep report artifacts/sweep-slides')
+    .example('senet-ort sweep data/kather2016-crc-texture-sample --grid lr=0.1,0.01 --folds all --jobs 2')
+    .example('senet-ort sweep slides/ --preset original-cases --engine slurm --partition gpu --device cuda --cpus-per-task 8 --time 36:00:00')
+    .example('senet-ort sweep status artifacts/sweep-slides --wait')
+    .example('senet-ort sweep submit artifacts/sweep-slides --missing')
+    .example('senet-ort sweep report artifacts/sweep-slides')
     .ignoreOptionDefaultValue()
     .action(async (first: string, args: string[], flags: RawFlags) => {
       if (!(ACTIONS as readonly string[]).includes(first)) {

@@ -5,9 +5,11 @@
 
 export const MINUS = '\u2212';
 
-/** Three decimals; null (a score that does not exist) as 'n/a'. */
+/** Three decimals; null (a score that does not exist) as 'n/a'; never '-0.000'. */
 export function fixed(x: number | null, decimals = 3): string {
-  return x === null ? 'n/a' : x.toFixed(decimals);
+  if (x === null) return 'n/a';
+  const text = x.toFixed(decimals);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
 }
 
 /** Three decimals with an explicit sign; a value that rounds to zero prints as 0.000. */

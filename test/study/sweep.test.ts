@@ -10,7 +10,7 @@ import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/in
 import { readFoldState } from '../../src/formats/rundir.ts';
 import { gridPoints, parseGrid, parseGridFlag } from '../../src/study/grid.ts';
 import { arraySpec, expandArray } from '../../src/study/slurm.ts';
-import { holm } from '../../src/study/sweep-report.ts';
+import { holm } from '../../src/evaluate/stats.ts';
 
 import { readSweepPlan, taskIndex } from '../../src/study/sweep.ts';
 import { ROOT } from '../helpers/cli.ts';

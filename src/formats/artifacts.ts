@@ -38,6 +38,8 @@ export interface ArtifactManifest {
   readonly classes: number;
   readonly inputShape: readonly number[];
   readonly reduction: number | null;
+  /** SE hidden width rounding (floor or timm), null for a plain ResNet; absent in older artifacts (floor). */
+  readonly seWidth?: 'floor' | 'timm' | null;
   readonly opset: number;
   readonly seed: number;
   /** The training step's batch: a number, or the symbol of a free batch dimension. */
@@ -91,6 +93,7 @@ export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?
     classes: config.classes,
     inputShape: [...config.input],
     reduction: config.reduction,
+    seWidth: config.seWidth ?? (config.reduction === null ? null : 'floor'),
     opset: config.opset,
     seed: config.seed,
     batch: config.batch,

@@ -120,14 +120,15 @@ export function relu(net: Net, x: Value): Value {
 /**
  * Squeeze-and-Excitation (Hu et al. 2018, fig. 3): squeeze by global average pooling, excite
  * through a bottleneck of two 1x1 convs (C -> C/r -> C) with ReLU and sigmoid, then scale the
- * channels. Built from ops that already have gradients, so it needs no rule of its own.
+ * channels. Built from ops that already have gradients, so it needs no rule of its own. `width`
+ * is the bottleneck's width (resnet.ts's seHidden: C // r, or timm's rounding).
  */
-export function squeezeExcitation(net: Net, name: string, x: Value, reduction: number): Value {
+export function squeezeExcitation(net: Net, name: string, x: Value, width: number): Value {
   const { b } = net;
   return b.scope(name, () => {
     const c = channels(x);
     const squeezed = b.op('GlobalAveragePool', [x], {}, { name: 'squeeze' });
-    const hidden = relu(net, conv(net, 'fc1', squeezed, { out: Math.max(1, Math.floor(c / reduction)), kernel: 1, bias: true }));
+    const hidden = relu(net, conv(net, 'fc1', squeezed, { out: width, kernel: 1, bias: true }));
     const excitation = b.op('Sigmoid', [conv(net, 'fc2', hidden, { out: c, kernel: 1, bias: true })], {}, { name: 'excitation' });
     return b.op('Mul', [x, excitation], {}, { name: 'scale' });
   });

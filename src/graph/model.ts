@@ -90,9 +90,9 @@ export function resolveModel(options: ModelOptions): ModelConfig {
 }
 
 /** A builder holding the network on a fresh `images` input, initialised from the config's seed. */
-export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed)): { net: Net; images: Value; logits: Value } {
+export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed), frozenBn?: (weightName: string) => boolean): { net: Net; images: Value; logits: Value } {
   const b = new Builder({ opset: config.opset, mode });
-  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}) };
+  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}), ...(frozenBn ? { frozenBn } : {}) };
   const images = b.input('images', 'float32', [config.batch, ...config.input]);
   const logits = buildResNet(net, config.spec, images, config.classes);
   return { net, images, logits };

@@ -189,7 +189,7 @@ export function matchStateDict(
   if (reinitialised.length) notes.push(`the file's classifier has ${classifier[0]} classes, this network ${target.initializers.find((i) => i.value.name === 'fc.bias')?.tensor.dims[0]}: fc.weight and fc.bias are re-initialised`);
   if (zeroed.length) notes.push(`senet.pytorch's SE layers have no biases: ${zeroed.length} SE biases start at zero`);
   if (layout === 'legacy-se') notes.push('legacy SE-ResNets (Cadene, timm legacy_seresnet) pool the stem with ceil_mode and no padding, and their bottlenecks stride the first 1x1 conv where ours stride the 3x3: the weights fit, the features differ a little until fine-tuned');
-  const record: InitRecord = { file, sha256: options.sha256, layout, loaded: used.size, reinitialised, zeroed, ignored, notes };
+  const record: InitRecord = { file, sha256: options.sha256, layout, loaded: used.size - reinitialised.length, reinitialised, zeroed, ignored, notes };
   return { tensors, record };
 }
 

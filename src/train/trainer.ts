@@ -23,7 +23,6 @@ import { imageLibraryVersions } from '../data/image.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader, VERSION } from '../version.ts';
 import type { Normalization } from '../formats/rundir.ts';
-import { IDENTITY_NORMALIZATION } from '../data/augment.ts';
 import { loadCheckpoint, saveCheckpoint, stateNames } from '../formats/checkpoint.ts';
 import type { BatchRequest, PreparedDataset } from '../data/loader.ts';
 import { TileLoader, planEpoch, planEvaluation, readPreparedDataset, splitFiles } from '../data/loader.ts';
@@ -39,6 +38,7 @@ import type { Device } from '../infer/session.ts';
 import { createSession, cudaStatus, ortVersion } from '../infer/session.ts';
 import type { TrainInput } from './options.ts';
 import { RUNTIME_KEYS, flag, modelConfig, resolveTrainOptions, scheduleOf } from './options.ts';
+import { artifactSetup, checkSameInit, describeSetup, normalizationOf } from './init.ts';
 
 /** Versions stamped into config.json (and printed by `doctor`). */
 export function environmentVersions(): Record<string, string> {
@@ -53,7 +53,7 @@ export function environmentVersions(): Record<string, string> {
  * Find the run or plan a new one, check that its options and data match, and return what to train.
  * A new run's config.json and splits.json are written by `commit`, once everything else checks out.
  */
-function openRun(given: TrainInput): { options: TrainOptions; dataset: PreparedDataset; config: RunConfig; commit: () => void } {
+function openRun(given: TrainInput): { options: TrainOptions; dataset: PreparedDataset; config: RunConfig; commit: (extra?: Partial<RunConfig>) => void } {
   if (!given.out && !given.arch) throw new UserError('missing --arch (or --out with an existing run directory)');
   const out = resolve(given.out ?? join('artifacts', given.arch!));
   if (isRun(out)) {
@@ -66,6 +66,7 @@ function openRun(given: TrainInput): { options: TrainOptions; dataset: PreparedD
     // What is not given is what the run was started with: `--out <run> --resume` is enough to continue.
     const base: TrainInput = { ...stored, preset: undefined, out };
     const options = resolveTrainOptions({ ...base, ...definedOnly(given), out }, dataset);
+    checkSameInit(out, stored, options);
     for (const key of Object.keys(stored) as (keyof TrainOptions)[]) {
       if (RUNTIME_KEYS.has(key) || key === 'preset') continue;
       if (JSON.stringify(options[key]) !== JSON.stringify(stored[key])) {
@@ -99,10 +100,10 @@ function openRun(given: TrainInput): { options: TrainOptions; dataset: PreparedD
     options,
   };
   const splits = readFileSync(join(dataset.dir, 'splits.json'));
-  const commit = (): void => {
+  const commit = (extra: Partial<RunConfig> = {}): void => {
     mkdirSync(out, { recursive: true });
     writeFileAtomic(splitsPath(out), splits);
-    writeFileAtomic(configPath(out), `${JSON.stringify(config, null, 2)}\n`);
+    writeFileAtomic(configPath(out), `${JSON.stringify({ ...config, ...extra }, null, 2)}\n`);
   };
   return { options, dataset, config, commit };
 }
@@ -126,6 +127,9 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
     if (JSON.stringify(want) !== JSON.stringify(have)) {
       throw new UserError(`${path}: artifacts for ${JSON.stringify(have)}, but this run needs ${JSON.stringify(want)}; remove them to have them generated`);
     }
+    if ((manifest.seWidth ?? 'floor') !== (config.seWidth ?? 'floor') || JSON.stringify(manifest.freeze?.parts ?? []) !== JSON.stringify(options.freeze ?? [])) {
+      throw new UserError(`${path}: artifacts with SE width ${manifest.seWidth ?? 'floor'} and frozen [${manifest.freeze?.parts ?? ''}], but this run needs ${config.seWidth ?? 'floor'} and [${options.freeze ?? ''}]; remove them to have them generated`);
+    }
     if (typeof manifest.batch === 'number' && manifest.batch !== options.batchSize) {
       throw new UserError(`${path}: the artifacts have a fixed batch of ${manifest.batch}; use --batch-size ${manifest.batch}, or remove them to have them generated with a symbolic batch`);
     }
@@ -137,7 +141,7 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
   const loss = { labelSmoothing: options.labelSmoothing, ...(options.classWeights ? { classWeights: options.classWeights } : {}) };
   // The training step gets the run's batch as a fixed dimension: ORT then plans its memory once,
   // which measured 25% faster at half the peak memory (bench/RESULTS.md); epochs are whole batches.
-  const artifacts = buildArtifacts({ ...config, batch: options.batchSize }, loss);
+  const artifacts = buildArtifacts({ ...config, batch: options.batchSize }, loss, undefined, artifactSetup(options, config));
   artifacts.write(options.out);
   return { manifest: artifacts.manifest, generated: true };
 }
@@ -277,12 +281,12 @@ export interface FoldResult {
 async function foldNormalization(ctx: RunContext, fold: number, trainTiles: readonly number[]): Promise<Normalization> {
   const path = normalizationPath(ctx.options.out, fold);
   if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as FoldNormalization;
-  const stats = ctx.options.normalize === 'fold' ? await ctx.loader.normalization(trainTiles) : IDENTITY_NORMALIZATION;
+  const { stats, source } = await normalizationOf(ctx.options.normalize, () => ctx.loader.normalization(trainTiles));
   const record: FoldNormalization = {
     input: ctx.options.input,
     resize: RESIZE_METHOD,
     scale: 255,
-    source: ctx.options.normalize === 'fold' ? 'training fold' : 'none',
+    source,
     mean: stats.mean,
     std: stats.std,
   };
@@ -489,8 +493,9 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   }
   const { options, dataset, commit } = openRun(given);
   const { manifest, generated } = ensureArtifacts(options, dataset.classes.length);
-  commit();
+  commit(manifest.init ? { init: manifest.init } : {});
   if (generated) progress.line(`generated the training artifacts of ${options.arch} (${manifest.parameters.length} parameter tensors) in ${options.out}`);
+  if (generated) for (const line of describeSetup(manifest.init, options)) progress.line(line);
   progress.line(`training ${options.arch} into ${options.out}: fold${options.folds.length === 1 ? '' : 's'} ${options.folds.join(', ')}, ${plural(options.epochs, 'epoch')} of ${options.itersPerEpoch === null ? 'one pass' : plural(options.itersPerEpoch, 'batch', 'batches')} of ${options.batchSize}, input ${options.input.join('x')}, ${describeSchedule(scheduleOf(options))}, ${plural(options.threads, 'thread')}, ${options.device}`);
   const files = splitFiles(dataset);
   const loader = new TileLoader({ dir: dataset.dir, files, width: options.input[2], height: options.input[1] }, { workers: options.workers });

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError, expected } from '../errors.ts';
-import type { ArtifactSetup } from '../formats/artifacts.ts';
+import type { ArtifactManifest, ArtifactSetup } from '../formats/artifacts.ts';
 import type { Normalization, RunConfig, TrainOptions } from '../formats/rundir.ts';
 import type { InitRecord, WeightLayout } from '../formats/state-dict.ts';
 import { fileSha256, importWeights, parseLayout } from '../formats/state-dict.ts';
@@ -81,6 +81,16 @@ export function artifactSetup(options: TrainOptions, config: ModelConfig): Artif
     throw new UserError(`${options.init}: changed since this run started from it (sha256 ${record.sha256.slice(0, 12)}, was ${options.initSha256.slice(0, 12)}); use another --out`);
   }
   return { weights: tensors, init: record, freeze };
+}
+
+/** Artifacts found in a run folder must hold the --init weights (or none), not silently others. */
+export function checkArtifactsInit(path: string, manifest: ArtifactManifest, options: TrainOptions): void {
+  const have = manifest.init?.sha256 ?? null;
+  const want = options.initSha256 ?? null;
+  if (have !== want) {
+    const what = (sha: string | null): string => (sha === null ? 'seeded weights' : `weights with sha256 ${sha.slice(0, 12)}`);
+    throw new UserError(`${path}: artifacts with ${what(have)}, but this run starts from ${what(want)}${options.init ? ` (--init ${options.init})` : ''}; remove them to have them generated`);
+  }
 }
 
 /** The lines a run prints about where its weights come from and what is frozen. */

@@ -118,6 +118,10 @@ describe('ort-train --init', () => {
     // A bad file leaves no run behind.
     await assert.rejects(train({ ...input, out: join(root, 'run2'), arch: 'se_resnet20' }, quiet), /the file has no SE blocks: try --arch resnet20$/);
     assert.ok(!existsSync(join(root, 'run2', 'config.json')));
+    // Artifacts already in a run folder (gen-graph --train) that do not hold the --init weights are refused.
+    writeFileSync(file, encodeSafetensors(source));
+    buildArtifacts({ ...resolveModel({ arch: 'resnet20', classes: 3, input: [3, 16, 16] }), batch: 4 }).write(join(root, 'run3'));
+    await assert.rejects(train({ ...input, freeze: null, out: join(root, 'run3') }, quiet), /run3\/artifact\.json: artifacts with seeded weights, but this run starts from weights with sha256 [0-9a-f]{12} \(--init .*\); remove them to have them generated$/);
   });
 
   it('takes the same first step from imported weights as from the same weights written as our own init', async (t) => {

@@ -19,6 +19,7 @@ import type { TrainInput } from '../../src/train/options.ts';
 import { resolveTrainOptions } from '../../src/train/options.ts';
 import { IMAGENET_NORMALIZATION } from '../../src/train/init.ts';
 import { train } from '../../src/train/trainer.ts';
+import { configurationOf } from '../../src/report/report.ts';
 import { put, synthetic, tempDir } from '../data/fixtures.ts';
 
 const quiet = { progress: createProgress(null, () => undefined) };
@@ -98,6 +99,10 @@ describe('ort-train --init', () => {
     assert.deepEqual(config.init!.reinitialised, ['fc.weight', 'fc.bias']);
     assert.equal(JSON.parse(readFileSync(join(out, 'artifact.json'), 'utf8')).freeze.parameters.length, 3 + 3 * 2 * 3);
     assert.deepEqual(readNormalization(out, 1).mean, IMAGENET_NORMALIZATION.mean);
+    const table = configurationOf(config);
+    assert.match(String(table['initial weights']), /resnet20-cifar10\.safetensors \(torchvision, sha256 [0-9a-f]{16}; fc\.weight re-initialised, fc\.bias re-initialised\)$/);
+    assert.equal(table['frozen'], 'stem, layer1');
+    assert.equal(table['normalisation'], 'ImageNet mean and sd (torchvision)');
 
     const init = readSafetensors(join(out, 'init.safetensors')).tensors;
     const trained = readSafetensors(lastCheckpoint(out, 1)!).tensors;

@@ -13,8 +13,8 @@ import { machine } from './common.ts';
 const dir = process.argv[2] ?? '/tmp/tv';
 const nets = process.argv.length > 3 ? process.argv.slice(3) : ['resnet18', 'resnet50'];
 console.log(`machine: ${machine()}`);
-console.log('| network | layout | tensors loaded | ignored | max abs logit difference | max logit |');
-console.log('|---|---|---:|---:|---:|---:|');
+console.log('| network | layout | tensors loaded | ignored | max abs logit difference | max logit | relative |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const net of nets) {
   const config = resolveModel({ arch: net, input: [3, 112, 112] });
   const seeded = buildInferenceGraph(config);
@@ -30,5 +30,5 @@ for (const net of nets) {
     diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
     max = Math.max(max, Math.abs(want[i]!));
   }
-  console.log(`| ${net} | ${record.layout} | ${record.loaded} | ${record.ignored} | ${diff.toExponential(1)} | ${max.toFixed(2)} |`);
+  console.log(`| ${net} | ${record.layout} | ${record.loaded} | ${record.ignored} | ${diff.toExponential(1)} | ${max.toFixed(2)} | ${(diff / max).toExponential(1)} |`);
 }

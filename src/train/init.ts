@@ -83,8 +83,16 @@ export function artifactSetup(options: TrainOptions, config: ModelConfig): Artif
   return { weights: tensors, init: record, freeze };
 }
 
-/** Artifacts found in a run folder must hold the --init weights (or none), not silently others. */
-export function checkArtifactsInit(path: string, manifest: ArtifactManifest, options: TrainOptions): void {
+/**
+ * Artifacts found in a run folder must have been made for this run's fine-tuning: the same SE
+ * width and frozen parts, and the --init weights (or none), not silently others.
+ */
+export function checkArtifactsSetup(path: string, manifest: ArtifactManifest, options: TrainOptions): void {
+  const built = { seWidth: manifest.seWidth ?? (manifest.reduction === null ? null : 'floor'), freeze: manifest.freeze?.parts ?? [], freezeBn: manifest.freeze?.bn ?? false };
+  const needed = { seWidth: options.seWidth ?? (options.reduction === null ? null : 'floor'), freeze: options.freeze ?? [], freezeBn: options.freezeBn ?? false };
+  if (JSON.stringify(built) !== JSON.stringify(needed)) {
+    throw new UserError(`${path}: artifacts for ${JSON.stringify(built)}, but this run needs ${JSON.stringify(needed)}; remove them to have them generated`);
+  }
   const have = manifest.init?.sha256 ?? null;
   const want = options.initSha256 ?? null;
   if (have !== want) {

@@ -38,7 +38,7 @@ import type { Device } from '../infer/session.ts';
 import { createSession, cudaStatus, ortVersion } from '../infer/session.ts';
 import type { TrainInput } from './options.ts';
 import { RUNTIME_KEYS, flag, modelConfig, resolveTrainOptions, scheduleOf } from './options.ts';
-import { artifactSetup, checkArtifactsInit, checkSameInit, describeSetup, normalizationOf } from './init.ts';
+import { artifactSetup, checkArtifactsSetup, checkSameInit, describeSetup, normalizationOf } from './init.ts';
 
 /** Versions stamped into config.json (and printed by `doctor`). */
 export function environmentVersions(): Record<string, string> {
@@ -127,10 +127,7 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
     if (JSON.stringify(want) !== JSON.stringify(have)) {
       throw new UserError(`${path}: artifacts for ${JSON.stringify(have)}, but this run needs ${JSON.stringify(want)}; remove them to have them generated`);
     }
-    if ((manifest.seWidth ?? 'floor') !== (config.seWidth ?? 'floor') || JSON.stringify(manifest.freeze?.parts ?? []) !== JSON.stringify(options.freeze ?? [])) {
-      throw new UserError(`${path}: artifacts with SE width ${manifest.seWidth ?? 'floor'} and frozen [${manifest.freeze?.parts ?? ''}], but this run needs ${config.seWidth ?? 'floor'} and [${options.freeze ?? ''}]; remove them to have them generated`);
-    }
-    checkArtifactsInit(path, manifest, options);
+    checkArtifactsSetup(path, manifest, options);
     if (typeof manifest.batch === 'number' && manifest.batch !== options.batchSize) {
       throw new UserError(`${path}: the artifacts have a fixed batch of ${manifest.batch}; use --batch-size ${manifest.batch}, or remove them to have them generated with a symbolic batch`);
     }

@@ -126,6 +126,7 @@ describe('ort-train --init', () => {
     // Artifacts already in a run folder (gen-graph --train) that do not hold the --init weights are refused.
     writeFileSync(file, encodeSafetensors(source));
     buildArtifacts({ ...resolveModel({ arch: 'resnet20', classes: 3, input: [3, 16, 16] }), batch: 4 }).write(join(root, 'run3'));
+    await assert.rejects(train({ ...input, out: join(root, 'run3') }, quiet), /run3\/artifact\.json: artifacts for \{"seWidth":null,"freeze":\[\],"freezeBn":false\}, but this run needs \{"seWidth":null,"freeze":\["stem","layer1"\],"freezeBn":false\}; remove them/);
     await assert.rejects(train({ ...input, freeze: null, out: join(root, 'run3') }, quiet), /run3\/artifact\.json: artifacts with seeded weights, but this run starts from weights with sha256 [0-9a-f]{12} \(--init .*\); remove them to have them generated$/);
   });
 

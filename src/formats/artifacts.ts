@@ -9,6 +9,9 @@ import type { ModelConfig } from '../graph/model.ts';
 import { BATCH_SYMBOL, buildInferenceGraph } from '../graph/model.ts';
 import type { LossOptions } from '../graph/train.ts';
 import { buildTrainStep } from '../graph/train.ts';
+import type { Freeze } from '../graph/freeze.ts';
+import { withWeights } from '../graph/weights.ts';
+import type { InitRecord } from './state-dict.ts';
 import type { GradContext } from '../graph/gradients.ts';
 import { BN_EPS, BN_MOMENTUM } from '../graph/layers.ts';
 import { encodeModel } from './protobuf.ts';
@@ -38,6 +41,8 @@ export interface ArtifactManifest {
   readonly classes: number;
   readonly inputShape: readonly number[];
   readonly reduction: number | null;
+  /** SE hidden width rounding (floor or timm), null for a plain ResNet; absent in older artifacts (floor). */
+  readonly seWidth?: 'floor' | 'timm' | null;
   readonly opset: number;
   readonly seed: number;
   /** The training step's batch: a number, or the symbol of a free batch dimension. */
@@ -46,6 +51,10 @@ export interface ArtifactManifest {
   readonly parameters: readonly string[];
   readonly momentumBuffers: readonly string[];
   readonly runningStatistics: readonly string[];
+  /** Frozen parts and their parameters (no gradient, `.next` = the input); absent in older artifacts. */
+  readonly freeze?: { readonly parts: readonly string[]; readonly bn: boolean; readonly parameters: readonly string[] };
+  /** Where init.safetensors' weights came from, when not from the seed; absent in older artifacts. */
+  readonly init?: InitRecord | null;
   readonly semantics: Readonly<Record<string, string>>;
   readonly graphs: { readonly train_step: GraphIO; readonly eval_step: GraphIO; readonly model: GraphIO };
 }
@@ -62,6 +71,7 @@ export const SEMANTICS: Readonly<Record<string, string>> = {
   update: 'torch.optim.SGD(lr, momentum, weight_decay, dampening=0, nesterov=False): g = grad + weight_decay * p; buf = momentum * buf + g; p = p - lr * buf; buffers start at zero',
   batchnorm: `torch.nn.BatchNorm2d in train mode: batch mean and biased variance over (N,H,W), eps ${BN_EPS}; running_mean = ${1 - BN_MOMENTUM} running_mean + ${BN_MOMENTUM} mean; running_var = ${1 - BN_MOMENTUM} running_var + ${BN_MOMENTUM} unbiased variance`,
   state: 'every state input <name> has an output <name>.next; feed it back as <name> for the next step',
+  freeze: 'parameters in freeze.parameters get no gradient: <param>.next = <param>, <param>.momentum.next = <param>.momentum; with freeze.bn the BatchNorms of frozen parts use their running statistics (inference mode), which pass through unchanged',
   eval: 'eval_step: BatchNorm in inference mode with running statistics; probabilities = softmax(logits)',
   names: 'parameter and buffer names are PyTorch state_dict names of the torchvision layout (SE: timm-style layerX.Y.se.fc1/fc2)',
 };
@@ -71,16 +81,24 @@ export function writeTrainingArtifacts(config: ModelConfig, dir: string, loss: L
   return buildArtifacts(config, loss, ctx).write(dir);
 }
 
-export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext): { manifest: ArtifactManifest; write: (dir: string) => string[] } {
-  const train = buildTrainStep(config, loss, ctx);
+/** How a fine-tuning run starts: imported weights (every parameter and buffer, by name) and what is frozen. */
+export interface ArtifactSetup {
+  readonly weights?: ReadonlyMap<string, Tensor>;
+  readonly init?: InitRecord;
+  readonly freeze?: Freeze;
+}
+
+export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext, setup: ArtifactSetup = {}): { manifest: ArtifactManifest; write: (dir: string) => string[] } {
+  const train = buildTrainStep(config, loss, ctx, setup.freeze);
   // A fixed batch is for the training step (ORT then plans its memory once); evaluation and
   // inference keep a symbolic batch, since the last batch of a split is usually smaller.
-  const inference = buildInferenceGraph({ ...config, batch: BATCH_SYMBOL });
+  const seeded = buildInferenceGraph({ ...config, batch: BATCH_SYMBOL });
+  const inference = setup.weights ? withWeights(seeded, setup.weights, setup.init?.file ?? 'weights') : seeded;
   const evalGraph: Graph = { ...inference, name: `${config.arch}.eval_step` };
   const metadata = inferenceMetadata({ ...config, batch: BATCH_SYMBOL });
 
   const init = new Map<string, Tensor>();
-  for (const i of [...train.parameters, ...train.momentum, ...train.runningStats]) init.set(i.value.name, i.tensor);
+  for (const i of [...train.parameters, ...train.momentum, ...train.runningStats]) init.set(i.value.name, setup.weights?.get(i.value.name) ?? i.tensor);
 
   const manifest: ArtifactManifest = {
     format: 'senet-ort-training-artifacts',
@@ -91,6 +109,7 @@ export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?
     classes: config.classes,
     inputShape: [...config.input],
     reduction: config.reduction,
+    seWidth: config.seWidth ?? (config.reduction === null ? null : 'floor'),
     opset: config.opset,
     seed: config.seed,
     batch: config.batch,
@@ -98,6 +117,8 @@ export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?
     parameters: train.parameters.map((p) => p.value.name),
     momentumBuffers: train.momentum.map((p) => p.value.name),
     runningStatistics: train.runningStats.map((p) => p.value.name),
+    freeze: { parts: [...(setup.freeze?.parts ?? [])], bn: setup.freeze?.bn ?? false, parameters: [...train.frozen] },
+    init: setup.init ?? null,
     semantics: SEMANTICS,
     graphs: { train_step: graphIO(train.graph, true), eval_step: graphIO(evalGraph, true), model: graphIO(inference, false) },
   };

@@ -5,6 +5,7 @@ export function inferenceMetadata(config: ModelConfig, extra: Readonly<Record<st
   return {
     architecture: config.arch,
     se_reduction: config.reduction === null ? 'none' : String(config.reduction),
+    se_width: config.reduction === null ? 'none' : config.seWidth ?? 'floor',
     classes: String(config.classes),
     input_shape: `${config.batch}x${config.input.join('x')}`,
     input_name: 'images',

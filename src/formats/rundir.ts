@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ArtifactManifest } from './artifacts.ts';
 import { parseJson, readJson } from './json.ts';
+import type { InitRecord } from './state-dict.ts';
 
 /** Per-channel normalisation applied after scaling bytes to [0, 1]: (x - mean) / std. */
 export interface Normalization {
@@ -52,6 +53,18 @@ export interface TrainOptions {
   readonly arch: string;
   /** SE reduction ratio, null for a plain ResNet. */
   readonly reduction: number | null;
+  /** SE hidden width rounding (floor or timm), null for a plain ResNet; absent in older runs (floor). */
+  readonly seWidth?: 'floor' | 'timm' | null;
+  /** Initial weights (a safetensors state_dict, absolute), null for the seeded initialisation; absent in older runs. */
+  readonly init?: string | null;
+  /** The layout --init-format named, null to detect it from the names. */
+  readonly initFormat?: string | null;
+  /** SHA-256 of the --init file when the run started: --resume refuses another. */
+  readonly initSha256?: string | null;
+  /** Frozen parts (stem, layer1, ...), in network order. */
+  readonly freeze?: readonly string[];
+  /** BatchNorms of frozen parts in inference mode, running statistics fixed. */
+  readonly freezeBn?: boolean;
   /** [C, H, W] fed to the network; tiles of another size are resized. */
   readonly input: readonly [number, number, number];
   /** Folds to train, 1-based. */
@@ -71,8 +84,8 @@ export interface TrainOptions {
   readonly augment: boolean;
   /** Colour jitter strength, 0 for none. */
   readonly colorJitter: number;
-  /** `fold`: the training fold's per-channel mean/std; `none`: pixels scaled to [0, 1] only. */
-  readonly normalize: 'fold' | 'none';
+  /** `fold`: the training fold's per-channel mean/std; `none`: pixels scaled to [0, 1] only; `imagenet`: torchvision's mean/std. */
+  readonly normalize: 'fold' | 'none' | 'imagenet';
   readonly labelSmoothing: number;
   readonly classWeights: readonly number[] | null;
   readonly seed: number;
@@ -107,6 +120,8 @@ export interface RunConfig {
     readonly resize: string;
   };
   readonly options: TrainOptions;
+  /** Where the initial weights came from (--init): layout, what was re-initialised; absent without --init. */
+  readonly init?: InitRecord;
 }
 
 export interface FoldState {
@@ -148,7 +163,7 @@ export interface FoldNormalization extends Normalization {
   readonly resize: string;
   /** Bytes are divided by this before (x - mean) / std. */
   readonly scale: 255;
-  readonly source: 'training fold' | 'none';
+  readonly source: 'training fold' | 'none' | 'imagenet';
 }
 
 /** Per-fold test results: what evaluation.json holds. */

@@ -16,6 +16,26 @@ const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k as
 
 export type TensorMap = Map<string, Tensor>;
 
+/** IEEE half precision to a number. */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+const BF16_BITS = new Uint32Array(1);
+const BF16_VALUE = new Float32Array(BF16_BITS.buffer);
+
+/** Dtypes read as float32 (decoding only): F16, BF16 (the top half of a float32) and F64. */
+const WIDENED: Readonly<Record<string, { bytes: number; read: (v: DataView, i: number) => number }>> = {
+  F16: { bytes: 2, read: (v, i) => halfToNumber(v.getUint16(2 * i, true)) },
+  BF16: { bytes: 2, read: (v, i) => { BF16_BITS[0] = v.getUint16(2 * i, true) << 16; return BF16_VALUE[0]!; } },
+  F64: { bytes: 8, read: (v, i) => v.getFloat64(8 * i, true) },
+};
+
 export function encodeSafetensors(tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header['__metadata__'] = metadata;
@@ -55,10 +75,20 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
   const tensors: TensorMap = new Map();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const dtype = DTYPES[entry.dtype];
-    if (!dtype) throw bad(`tensor ${name} has unsupported dtype ${entry.dtype}`);
     const [start, end] = entry.data_offsets;
     const n = numel(entry.shape);
+    const widen = WIDENED[entry.dtype];
+    if (widen) {
+      // Published weights in half or double precision: read as float32, what every graph takes.
+      if (end - start !== n * widen.bytes || base + end > bytes.length) throw bad(`tensor ${name} has inconsistent offsets`);
+      const view = new DataView(bytes.buffer, bytes.byteOffset + base + start, end - start);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = widen.read(view, i);
+      tensors.set(name, { dtype: 'float32', dims: entry.shape, data });
+      continue;
+    }
+    const dtype = DTYPES[entry.dtype];
+    if (!dtype) throw bad(`tensor ${name} has unsupported dtype ${entry.dtype}`);
     if (end - start !== n * BYTES[dtype] || base + end > bytes.length) throw bad(`tensor ${name} has inconsistent offsets`);
     const data = allocate(dtype, n);
     new Uint8Array(data.buffer).set(bytes.subarray(base + start, base + end));

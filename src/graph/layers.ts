@@ -33,6 +33,11 @@ export interface Net {
    * everywhere after BatchNorm centres activations at zero, make finite differences unreliable.
    */
   readonly activation?: string;
+  /**
+   * In a training step, the BatchNorm layers (by parameter name, `layer1.0.bn1.weight`) that run
+   * as in inference, on their running statistics, which then stay as they are (--freeze-bn).
+   */
+  readonly frozenBn?: (weightName: string) => boolean;
 }
 
 function channels(x: Value): number {
@@ -80,6 +85,10 @@ export function batchNorm(net: Net, name: string, x: Value): Value {
       net.runningStats.push({ mean, var: variance });
       return b.op('BatchNormalization', [x, gamma, beta, mean, variance], { epsilon: float(BN_EPS) }, { name: '' });
     }
+    if (net.frozenBn?.(gamma.name)) {
+      net.runningStats.push({ mean, var: variance });
+      return frozenBatchNorm(b, x, gamma, beta, mean, variance);
+    }
     const since = b.mark();
     const batchMean = b.reduceMean(b.reduceMean(x, [2, 3]), [0]);
     const centred = b.op('Sub', [x, batchMean]);
@@ -95,6 +104,17 @@ export function batchNorm(net: Net, name: string, x: Value): Value {
     net.runningStats.push({ mean, var: variance, ...runningUpdate(b, x, mean, variance, batchMean, batchVar) });
     return y;
   });
+}
+
+/**
+ * Inference-mode BatchNorm inside a training step, from primitive ops so that a gradient can pass
+ * through it to earlier layers: y = x * scale + (beta - mean * scale), scale = gamma / sqrt(var + eps).
+ */
+function frozenBatchNorm(b: Builder, x: Value, gamma: Value, beta: Value, mean: Value, variance: Value): Value {
+  const c = channels(x);
+  const scale = b.op('Mul', [gamma, b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, b.constant(BN_EPS)])])])]);
+  const shift = b.op('Sub', [beta, b.op('Mul', [mean, scale])]);
+  return b.op('Add', [b.op('Mul', [x, b.reshape(scale, [c, 1, 1])]), b.reshape(shift, [c, 1, 1])], {}, { name: 'frozen' });
 }
 
 /** running = 0.9 running + 0.1 batch, with the unbiased batch variance (times m / (m - 1)). */
@@ -120,14 +140,15 @@ export function relu(net: Net, x: Value): Value {
 /**
  * Squeeze-and-Excitation (Hu et al. 2018, fig. 3): squeeze by global average pooling, excite
  * through a bottleneck of two 1x1 convs (C -> C/r -> C) with ReLU and sigmoid, then scale the
- * channels. Built from ops that already have gradients, so it needs no rule of its own.
+ * channels. Built from ops that already have gradients, so it needs no rule of its own. `width`
+ * is the bottleneck's width (resnet.ts's seHidden: C // r, or timm's rounding).
  */
-export function squeezeExcitation(net: Net, name: string, x: Value, reduction: number): Value {
+export function squeezeExcitation(net: Net, name: string, x: Value, width: number): Value {
   const { b } = net;
   return b.scope(name, () => {
     const c = channels(x);
     const squeezed = b.op('GlobalAveragePool', [x], {}, { name: 'squeeze' });
-    const hidden = relu(net, conv(net, 'fc1', squeezed, { out: Math.max(1, Math.floor(c / reduction)), kernel: 1, bias: true }));
+    const hidden = relu(net, conv(net, 'fc1', squeezed, { out: width, kernel: 1, bias: true }));
     const excitation = b.op('Sigmoid', [conv(net, 'fc2', hidden, { out: c, kernel: 1, bias: true })], {}, { name: 'excitation' });
     return b.op('Mul', [x, excitation], {}, { name: 'scale' });
   });

@@ -6,8 +6,8 @@ import { Builder, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './builder.ts';
 import type { Mode } from './builder.ts';
 import type { Dim, Graph, Value } from './ir.ts';
 import type { Net } from './layers.ts';
-import type { ModelSpec } from './resnet.ts';
-import { buildResNet, downsampling, seChannels } from './resnet.ts';
+import type { ModelSpec, SeWidth } from './resnet.ts';
+import { SE_WIDTHS, buildResNet, downsampling, seChannels } from './resnet.ts';
 import { DEFAULT_REDUCTION, createModel } from './registry.ts';
 import { UserError, expected } from '../errors.ts';
 import { createRng } from '../util/random.ts';
@@ -19,6 +19,8 @@ export interface ModelOptions {
   /** [C, H, W] */
   readonly input?: readonly [number, number, number];
   readonly reduction?: number;
+  /** How the SE hidden width is rounded (default floor); ignored by plain ResNets. */
+  readonly seWidth?: SeWidth;
   readonly seed?: number;
   readonly opset?: number;
   /** A fixed batch size, or undefined for a symbolic batch dimension 'N'. */
@@ -32,6 +34,8 @@ export interface ModelConfig {
   readonly input: readonly [number, number, number];
   /** The SE reduction ratio, or null for a plain ResNet. */
   readonly reduction: number | null;
+  /** The SE hidden width's rounding (the spec holds it too), null for a plain ResNet; absent means floor. */
+  readonly seWidth?: SeWidth | null;
   readonly seed: number;
   readonly opset: number;
   readonly batch: Dim;
@@ -64,13 +68,16 @@ export function resolveModel(options: ModelOptions): ModelConfig {
   }
   let spec = entry.spec;
   let reduction: number | null = null;
+  let seWidth: SeWidth | null = null;
+  if (options.seWidth !== undefined && !SE_WIDTHS.includes(options.seWidth)) throw expected(SE_WIDTHS.join(' or '), '--se-width', options.seWidth);
   if (spec.se) {
     reduction = options.reduction ?? spec.se.reduction ?? DEFAULT_REDUCTION;
     const smallest = Math.min(...seChannels(spec));
     if (!Number.isInteger(reduction) || reduction < 1 || reduction > smallest) {
       throw expected(`an integer from 1 to ${smallest} (the fewest channels of an SE block in ${options.arch})`, '--reduction', reduction);
     }
-    spec = { ...spec, se: { reduction } };
+    seWidth = options.seWidth ?? 'floor';
+    spec = { ...spec, se: { reduction, width: seWidth } };
   } else if (options.reduction !== undefined) {
     throw new UserError(`--reduction applies to SE networks only; ${options.arch} has no SE blocks (try se_${options.arch})`);
   }
@@ -79,20 +86,21 @@ export function resolveModel(options: ModelOptions): ModelConfig {
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw expected(`an opset from ${MIN_OPSET} to ${MAX_OPSET}`, '--opset', opset);
   const batch = options.batch === undefined ? BATCH_SYMBOL : positiveInt(options.batch, '--batch');
-  return { arch: options.arch, spec, classes, input, reduction, seed, opset, batch };
+  return { arch: options.arch, spec, classes, input, reduction, seWidth, seed, opset, batch };
 }
 
 /** A builder holding the network on a fresh `images` input, initialised from the config's seed. */
-export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed)): { net: Net; images: Value; logits: Value } {
+export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed), frozenBn?: (weightName: string) => boolean): { net: Net; images: Value; logits: Value } {
   const b = new Builder({ opset: config.opset, mode });
-  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}) };
+  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}), ...(frozenBn ? { frozenBn } : {}) };
   const images = b.input('images', 'float32', [config.batch, ...config.input]);
   const logits = buildResNet(net, config.spec, images, config.classes);
   return { net, images, logits };
 }
 
 export function modelDoc(config: ModelConfig): string {
-  const se = config.reduction === null ? 'ResNet' : `SE-ResNet (reduction ${config.reduction})`;
+  const width = config.seWidth === 'timm' ? ', timm SE widths' : '';
+  const se = config.reduction === null ? 'ResNet' : `SE-ResNet (reduction ${config.reduction}${width})`;
   return `${config.arch}: ${se}, ${config.classes} classes, input ${config.input.join('x')}, seed ${config.seed}`;
 }
 

@@ -20,8 +20,22 @@ export interface ModelSpec {
   readonly block: BlockKind;
   readonly stem: StemKind;
   readonly stages: readonly Stage[];
-  /** Squeeze-and-Excitation in every block, with reduction ratio r. */
-  readonly se?: { readonly reduction: number };
+  /** Squeeze-and-Excitation in every block, with reduction ratio r and how its hidden width is rounded. */
+  readonly se?: { readonly reduction: number; readonly width?: SeWidth };
+}
+
+/**
+ * How an SE block's hidden width follows from C and r. floor: C // r (at least 1), the paper's,
+ * senet.pytorch's and Cadene's; timm: make_divisible(C / r, 8) as timm's SEModule rounds it (to
+ * the nearest multiple of 8, at least 8), so timm's seresnet weights load without loss.
+ */
+export type SeWidth = 'floor' | 'timm';
+export const SE_WIDTHS: readonly SeWidth[] = ['floor', 'timm'];
+
+export function seHidden(channels: number, reduction: number, width: SeWidth = 'floor'): number {
+  if (width === 'floor') return Math.max(1, Math.floor(channels / reduction));
+  const divisor = 8;
+  return Math.max(divisor, Math.floor((channels / reduction + divisor / 2) / divisor) * divisor);
 }
 
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
@@ -73,7 +87,7 @@ function bottleneckBranch(net: Net, x: Value, width: number, stride: number): Va
 function block(net: Net, spec: ModelSpec, x: Value, width: number, stride: number): Value {
   const out = width * EXPANSION[spec.block];
   let branch = (spec.block === 'basic' ? basicBranch : bottleneckBranch)(net, x, width, stride);
-  if (spec.se) branch = squeezeExcitation(net, 'se', branch, spec.se.reduction);
+  if (spec.se) branch = squeezeExcitation(net, 'se', branch, seHidden(out, spec.se.reduction, spec.se.width));
   const needsProjection = stride !== 1 || x.shape[1] !== out;
   const shortcut = needsProjection
     ? net.b.scope('downsample', () => batchNorm(net, '1', conv(net, '0', x, { out, kernel: 1, stride })))

@@ -12,6 +12,8 @@ import type { ModelConfig } from './model.ts';
 import { buildNetwork, modelDoc } from './model.ts';
 import { filled } from './tensor.ts';
 import { NEXT_SUFFIX } from './layers.ts';
+import type { Freeze } from './freeze.ts';
+import { NO_FREEZE, isFrozen } from './freeze.ts';
 import { UserError, expected } from '../errors.ts';
 
 export interface LossOptions {
@@ -29,6 +31,8 @@ export interface TrainStep {
   readonly momentum: readonly Initializer[];
   /** BatchNorm running_mean and running_var. */
   readonly runningStats: readonly Initializer[];
+  /** Parameters of frozen parts: no gradient is computed for them and `<param>.next` is the parameter itself. */
+  readonly frozen: readonly string[];
 }
 
 export const MOMENTUM_SUFFIX = '.momentum';
@@ -81,16 +85,24 @@ function sgdUpdate(b: Builder, p: Value, grad: Value, buf: Value, hyper: { lr: V
   });
 }
 
-/** Forward in training mode, the loss and every parameter's gradient, in one builder. */
-function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradContext, activation?: string) {
+/**
+ * Forward in training mode, the loss and the gradient of every parameter that is not frozen, in
+ * one builder. Frozen parameters are no targets of the autodiff, which builds only what its
+ * targets need: a frozen stem costs no weight gradient, a frozen prefix no backward at all.
+ */
+function lossAndGradients(config: ModelConfig, loss: LossOptions, ctx: GradContext, activation?: string, freeze: Freeze = NO_FREEZE) {
   checkLossOptions(loss, config.classes);
-  const { net, logits } = buildNetwork(config, 'train', activation);
+  const frozenBn = freeze.bn && freeze.parts.length ? (name: string) => isFrozen(name, freeze.parts) : undefined;
+  const { net, logits } = buildNetwork(config, 'train', activation, undefined, frozenBn);
   const { b } = net;
   const labels = b.input('labels', 'int64', [config.batch]);
   const lossValue = crossEntropy(b, logits, labels, config.classes, loss);
-  const parameters = b.initializers().filter((i) => i.kind === 'parameter');
+  const all = b.initializers().filter((i) => i.kind === 'parameter');
+  const parameters = all.filter((p) => !isFrozen(p.value.name, freeze.parts));
+  const frozen = all.filter((p) => isFrozen(p.value.name, freeze.parts));
+  if (parameters.length === 0) throw new UserError(`${config.arch}: --freeze ${freeze.parts.join(',')} leaves nothing to train`);
   const grads = gradients(b, lossValue, parameters.map((p) => p.value), ctx);
-  return { net, b, logits, lossValue, parameters, grads };
+  return { net, b, logits, lossValue, parameters, frozen, all, grads };
 }
 
 /**
@@ -104,8 +116,9 @@ export function buildGradientGraph(config: ModelConfig, loss: LossOptions = {}, 
   return b.graph(`${config.arch}.gradients`);
 }
 
-export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): TrainStep {
-  const { net, b, logits, lossValue, parameters, grads } = lossAndGradients(config, loss, ctx);
+export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }, freeze: Freeze = NO_FREEZE): TrainStep {
+  const { net, b, logits, lossValue, parameters: trainable, frozen, all: parameters, grads: trainableGrads } = lossAndGradients(config, loss, ctx, undefined, freeze);
+  const gradOf = new Map(trainable.map((p, i) => [p.value.name, trainableGrads[i]]));
   const hyper = {
     lr: b.input('lr', 'float32', []),
     momentum: b.input('momentum', 'float32', []),
@@ -117,8 +130,12 @@ export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx:
   });
   b.output(lossValue);
   b.output(b.op('Identity', [logits], {}, { names: ['logits'], name: 'logits' }));
-  const updates = parameters.map((p, i) => {
-    const grad = grads[i];
+  // A frozen parameter and its (zero) momentum buffer pass through unchanged, bit for bit, so the
+  // state contract (every input has its `.next`) holds whatever is frozen.
+  const keep = (v: Value): Value => b.op('Identity', [v], {}, { names: [`${v.name}${NEXT_SUFFIX}`], name: `${v.name}/frozen` });
+  const updates = parameters.map((p, i): [Value, Value] => {
+    if (!gradOf.has(p.value.name)) return [keep(p.value), keep(momentum[i]!.value)];
+    const grad = gradOf.get(p.value.name);
     if (!grad) throw new UserError(`${config.arch}: parameter ${p.value.name} does not affect the loss`);
     return sgdUpdate(b, p.value, grad, momentum[i]!.value, hyper);
   });
@@ -127,10 +144,10 @@ export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx:
   const runningStats: Initializer[] = [];
   const byName = new Map(b.initializers().map((i) => [i.value.name, i]));
   for (const s of net.runningStats) {
-    b.output(s.meanNext!);
-    b.output(s.varNext!);
+    b.output(s.meanNext ?? keep(s.mean));
+    b.output(s.varNext ?? keep(s.var));
     runningStats.push(byName.get(s.mean.name)!, byName.get(s.var.name)!);
   }
   const graph = b.graph(`${config.arch}.train_step`, `training step of ${modelDoc(config)}`);
-  return { graph, parameters, momentum, runningStats };
+  return { graph, parameters, momentum, runningStats, frozen: frozen.map((p) => p.value.name) };
 }

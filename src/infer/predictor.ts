@@ -215,6 +215,7 @@ export function configFromManifest(manifest: ArtifactManifest): ModelConfig {
     classes: manifest.classes,
     input: [c!, h!, w!],
     ...(manifest.reduction === null ? {} : { reduction: manifest.reduction }),
+    ...(manifest.seWidth ? { seWidth: manifest.seWidth } : {}),
     seed: manifest.seed,
     opset: manifest.opset,
   });

@@ -25,6 +25,7 @@ import { readCurves, readExcitation, readRunMetrics } from '../evaluate/evaluate
 import { compareAndSummarise, evaluateAndSummarise } from './summaries.ts';
 import type { ConfigValue, ReportData, RunReport } from './html.ts';
 import { renderReport, reportPlots } from './html.ts';
+import { fineTuneRows } from '../train/init.ts';
 
 export const REPORT_FILE = 'report.html';
 export const PLOTS_DIR = 'plots';
@@ -67,7 +68,8 @@ export function configurationOf(config: RunConfig): Record<string, ConfigValue> 
     optimizer: `SGD, momentum ${o.momentum}, weight decay ${o.weightDecay}`,
     'learning rate': describeSchedule({ kind: o.schedule, lr: o.lr, epochs: o.epochs, stepSize: o.stepSize, gamma: o.gamma, warmupEpochs: o.warmupEpochs }),
     augmentation: o.augment ? `flips and 90° rotations${o.colorJitter > 0 ? `, colour jitter ${o.colorJitter}` : ''}` : o.colorJitter > 0 ? `colour jitter ${o.colorJitter}` : 'none',
-    normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : 'pixels scaled to [0, 1]',
+    normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : o.normalize === 'imagenet' ? 'ImageNet mean and sd (torchvision)' : 'pixels scaled to [0, 1]',
+    ...fineTuneRows(config),
     'label smoothing': o.labelSmoothing,
     'class weights': o.classWeights,
     seed: o.seed,

@@ -55,6 +55,8 @@ export interface StudyInput {
   readonly split?: Omit<SplitOptions, 'dir'>;
   /** Training options shared by both networks (default preset: quick). */
   readonly train?: TrainInput;
+  /** Initial weights of the SE twin (`train.init` is the plain network's): a pair starts from a pair. */
+  readonly seInit?: string;
 }
 
 export interface StudyResult {
@@ -102,6 +104,10 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   const plain = input.arch ?? 'resnet20';
   if (plain.startsWith('se_')) throw new UserError(`--arch names the plain network of the pair (the study adds its SE twin); received ${plain}, try ${plain.slice(3)}`);
   const archs = [plain, `se_${plain}`];
+  if ((input.train?.init ? 1 : 0) + (input.seInit ? 1 : 0) === 1) {
+    throw new UserError('--init and --se-init go together: the plain network starts from --init, its SE twin from --se-init (an SE-ResNet state_dict)');
+  }
+  const initOf = (arch: string): TrainInput => (input.seInit && arch.startsWith('se_') ? { init: input.seInit } : {});
   const data = join(root, 'data');
 
   progress.line(`study: ${archs.join(' vs ')} on ${images}`);
@@ -121,7 +127,7 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
     if (isRun(out) && readFileSync(splitsPath(out), 'utf8') !== readFileSync(split.path, 'utf8')) {
       throw new UserError(`${out}: was trained on other splits than ${split.path} (split options changed); use another --name or --root`);
     }
-    results.push(await train({ preset: 'quick', ...input.train, data, arch, out, folds: 'all', resume: isRun(out) }, { progress }));
+    results.push(await train({ preset: 'quick', ...input.train, ...initOf(arch), data, arch, out, folds: 'all', resume: isRun(out) }, { progress }));
     runs.push(out);
   }
 

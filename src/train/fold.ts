@@ -18,7 +18,6 @@ import type { EpochRecord, FoldNormalization, FoldState, Normalization } from '.
 import {
   checkpointName, checkpointsDir, foldDir, logPath, normalizationPath, readEpochLog, readFoldState, readNormalization, statePath, textLogPath,
 } from '../formats/rundir.ts';
-import { IDENTITY_NORMALIZATION } from '../data/augment.ts';
 import { RESIZE_METHOD } from '../data/decode.ts';
 import { planEpoch } from '../data/plan.ts';
 import type { PreparedDataset } from '../data/prepared.ts';
@@ -31,6 +30,7 @@ import { formatEpoch, plural } from './progress.ts';
 import { describeSchedule } from './schedule.ts';
 import { StateBuffers } from './state.ts';
 import { validate } from './validate.ts';
+import { normalizationOf } from './init.ts';
 
 /** What every fold of a run shares. */
 export interface RunContext extends EpochContext {
@@ -168,12 +168,12 @@ function commitEpoch(ctx: RunContext, state: FoldState, record: EpochRecord, fil
 async function foldNormalization(ctx: RunContext, fold: number, trainTiles: readonly number[]): Promise<Normalization> {
   const path = normalizationPath(ctx.options.out, fold);
   if (existsSync(path)) return readNormalization(ctx.options.out, fold);
-  const stats = ctx.options.normalize === 'fold' ? await ctx.loader.normalization(trainTiles) : IDENTITY_NORMALIZATION;
+  const { stats, source } = await normalizationOf(ctx.options.normalize, () => ctx.loader.normalization(trainTiles));
   const record: FoldNormalization = {
     input: ctx.options.input,
     resize: RESIZE_METHOD,
     scale: 255,
-    source: ctx.options.normalize === 'fold' ? 'training fold' : 'none',
+    source,
     mean: stats.mean,
     std: stats.std,
   };

@@ -15,9 +15,11 @@ import type { TrainOptions } from '../formats/rundir.ts';
 import type { Schedule } from './schedule.ts';
 import { SCHEDULES } from './schedule.ts';
 import { DEVICES } from '../infer/session.ts';
+import type { FineTuneInput } from './init.ts';
+import { NORMALIZATIONS, parseSeWidth, resolveFineTune } from './init.ts';
 
 /** Options as a user gives them (flags, a config file, code): every field optional, values typed. */
-export interface TrainInput {
+export interface TrainInput extends FineTuneInput {
   data?: string;
   arch?: string;
   reduction?: number | null;
@@ -100,7 +102,8 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
   for (const f of folds) if (!Number.isInteger(f) || f < 1 || f > k) throw expected(`fold from 1 to ${k}`, '--fold', f);
   const input = o.input ?? (dataset.tileSize ? ([3, dataset.tileSize, dataset.tileSize] as const) : undefined);
   // The model checks arch, input and reduction, with its own messages.
-  const model = resolveModel({ arch: o.arch, classes: dataset.classes.length, ...(input ? { input } : {}), ...(o.reduction !== undefined && o.reduction !== null ? { reduction: o.reduction } : {}) });
+  const seWidth = parseSeWidth(o.seWidth);
+  const model = resolveModel({ arch: o.arch, classes: dataset.classes.length, ...(input ? { input } : {}), ...(o.reduction !== undefined && o.reduction !== null ? { reduction: o.reduction } : {}), ...(seWidth ? { seWidth } : {}) });
   if (model.input[0] !== 3) throw expected('3 channels (RGB tiles)', '--input', model.input.join('x'));
   const classWeights = o.classWeights ? [...o.classWeights] : null;
   const labelSmoothing = num(o.labelSmoothing, 'labelSmoothing', (v) => v >= 0 && v < 1, 'a number in [0, 1)', DEFAULTS.labelSmoothing);
@@ -110,6 +113,8 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
     data: resolve(dataset.dir),
     arch: o.arch,
     reduction: model.reduction,
+    seWidth: model.seWidth ?? null,
+    ...resolveFineTune(o, model.spec),
     input: model.input,
     folds: [...new Set(folds)].sort((a, b) => a - b),
     epochs,
@@ -124,7 +129,7 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
     warmupEpochs: int(o.warmupEpochs, 'warmupEpochs', 0, DEFAULTS.warmupEpochs),
     augment: o.augment ?? DEFAULTS.augment,
     colorJitter: num(o.colorJitter, 'colorJitter', (v) => v >= 0 && v < 1, 'a number in [0, 1)', DEFAULTS.colorJitter),
-    normalize: oneOf(o.normalize, 'normalize', ['fold', 'none'] as const, DEFAULTS.normalize),
+    normalize: oneOf(o.normalize, 'normalize', NORMALIZATIONS, DEFAULTS.normalize),
     labelSmoothing,
     classWeights,
     seed: int(o.seed, 'seed', 0, DEFAULTS.seed),
@@ -142,7 +147,7 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
 
 /** The model configuration of resolved options (what the artifacts are generated from). */
 export function modelConfig(options: TrainOptions, classes: number): ModelConfig {
-  return resolveModel({ arch: options.arch, classes, input: options.input, seed: options.seed, ...(options.reduction !== null ? { reduction: options.reduction } : {}) });
+  return resolveModel({ arch: options.arch, classes, input: options.input, seed: options.seed, ...(options.reduction !== null ? { reduction: options.reduction } : {}), ...(options.seWidth ? { seWidth: options.seWidth } : {}) });
 }
 
 export function scheduleOf(options: TrainOptions): Schedule {

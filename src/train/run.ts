@@ -19,14 +19,15 @@ import { fileHeader } from '../version.ts';
 import { environmentVersions } from './environment.ts';
 import type { TrainInput } from './options.ts';
 import { RUNTIME_KEYS, flag, modelConfig, resolveTrainOptions } from './options.ts';
+import { artifactSetup, checkArtifactsSetup, checkSameInit } from './init.ts';
 
 /** A run ready to train: its resolved options, its data set and its config. */
 export interface OpenedRun {
   readonly options: TrainOptions;
   readonly dataset: PreparedDataset;
   readonly config: RunConfig;
-  /** Write a new run's config.json and splits.json (nothing for a run that exists). */
-  readonly commit: () => void;
+  /** Write a new run's config.json (with `extra`, e.g. the init record) and splits.json (nothing for a run that exists). */
+  readonly commit: (extra?: Partial<RunConfig>) => void;
 }
 
 /**
@@ -46,6 +47,7 @@ export function openRun(given: TrainInput): OpenedRun {
     // What is not given is what the run was started with: `--out <run> --resume` is enough to continue.
     const base: TrainInput = { ...stored, preset: undefined, out };
     const options = resolveTrainOptions({ ...base, ...definedOnly(given), out }, dataset);
+    checkSameInit(out, stored, options);
     for (const key of Object.keys(stored) as (keyof TrainOptions)[]) {
       if (RUNTIME_KEYS.has(key) || key === 'preset') continue;
       if (JSON.stringify(options[key]) !== JSON.stringify(stored[key])) {
@@ -79,10 +81,10 @@ export function openRun(given: TrainInput): OpenedRun {
     options,
   };
   const splits = readFileSync(dataset.splitsFile);
-  const commit = (): void => {
+  const commit = (extra: Partial<RunConfig> = {}): void => {
     mkdirSync(out, { recursive: true });
     writeFileAtomic(splitsPath(out), splits);
-    writeFileAtomic(configPath(out), `${JSON.stringify(config, null, 2)}\n`);
+    writeFileAtomic(configPath(out), `${JSON.stringify({ ...config, ...extra }, null, 2)}\n`);
   };
   return { options, dataset, config, commit };
 }
@@ -104,6 +106,7 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
     if (JSON.stringify(want) !== JSON.stringify(have)) {
       throw new UserError(`${path}: artifacts for ${JSON.stringify(have)}, but this run needs ${JSON.stringify(want)}; remove them to have them generated`);
     }
+    checkArtifactsSetup(path, manifest, options);
     if (typeof manifest.batch === 'number' && manifest.batch !== options.batchSize) {
       throw new UserError(`${path}: the artifacts have a fixed batch of ${manifest.batch}; use --batch-size ${manifest.batch}, or remove them to have them generated with a symbolic batch`);
     }
@@ -115,7 +118,7 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
   const loss = { labelSmoothing: options.labelSmoothing, ...(options.classWeights ? { classWeights: options.classWeights } : {}) };
   // The training step gets the run's batch as a fixed dimension: ORT then plans its memory once,
   // which measured 25% faster at half the peak memory (bench/RESULTS.md); epochs are whole batches.
-  const artifacts = buildArtifacts({ ...config, batch: options.batchSize }, loss);
+  const artifacts = buildArtifacts({ ...config, batch: options.batchSize }, loss, undefined, artifactSetup(options, config));
   artifacts.write(options.out);
   return { manifest: artifacts.manifest, generated: true };
 }

@@ -19,7 +19,10 @@ import type { TrainInput } from './options.ts';
 import { scheduleOf } from './options.ts';
 import type { Progress } from './progress.ts';
 import { createProgress, plural } from './progress.ts';
+import type { OpenedRun } from './run.ts';
 import { ensureArtifacts, openRun } from './run.ts';
+import { describeSetup } from './init.ts';
+import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { describeSchedule } from './schedule.ts';
 
 export interface TrainResult {
@@ -35,12 +38,17 @@ export interface TrainHooks {
   readonly signal?: AbortSignal;
 }
 
-/** Create the run directory (config.json, splits.json, artifacts) without training: what a sweep does once before its tasks. */
+/** The run directory ready to train: config.json (with the init record), splits.json and the artifacts. */
+function setUpRun(given: TrainInput): OpenedRun & { manifest: ArtifactManifest; generated: boolean } {
+  const opened = openRun(given);
+  const { manifest, generated } = ensureArtifacts(opened.options, opened.dataset.classes.length);
+  opened.commit(manifest.init ? { init: manifest.init } : {});
+  return { ...opened, manifest, generated };
+}
+
+/** Create the run directory without training: what a sweep does once before its tasks. */
 export function prepareRun(given: TrainInput): TrainOptions {
-  const { options, dataset, commit } = openRun(given);
-  ensureArtifacts(options, dataset.classes.length);
-  commit();
-  return options;
+  return setUpRun(given).options;
 }
 
 export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -50,10 +58,9 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
     const cuda = await cudaStatus();
     if (!cuda.usable) throw new UserError(`--device cuda: ${cuda.reason}`);
   }
-  const { options, dataset, commit } = openRun(given);
-  const { manifest, generated } = ensureArtifacts(options, dataset.classes.length);
-  commit();
+  const { options, dataset, manifest, generated } = setUpRun(given);
   if (generated) progress.line(`generated the training artifacts of ${options.arch} (${manifest.parameters.length} parameter tensors) in ${options.out}`);
+  if (generated) for (const line of describeSetup(manifest.init, options)) progress.line(line);
   progress.line(`training ${options.arch} into ${options.out}: fold${options.folds.length === 1 ? '' : 's'} ${options.folds.join(', ')}, ${plural(options.epochs, 'epoch')} of ${options.itersPerEpoch === null ? 'one pass' : plural(options.itersPerEpoch, 'batch', 'batches')} of ${options.batchSize}, input ${options.input.join('x')}, ${describeSchedule(scheduleOf(options))}, ${plural(options.threads, 'thread')}, ${options.device}`);
   const files = splitFiles(dataset);
   const loader = new TileLoader({ dir: dataset.dir, files, width: options.input[2], height: options.input[1] }, { workers: options.workers });

@@ -9,7 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { ROOT, runBin } from '../helpers/cli.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import type { ArtifactManifest } from '../../src/formats/artifacts.ts';
-import { data, floats, int64s } from '../helpers/ort.ts';
+import { data, floats, int64s, session } from '../helpers/ort.ts';
+import { writeFileSync } from 'node:fs';
+import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
+import { encodeSafetensors } from '../../src/formats/safetensors.ts';
+import { decodeModel } from '../../src/formats/protobuf.ts';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gen-graph-'));
 
@@ -114,5 +118,31 @@ describe('gen-graph', () => {
     const r = runBin('gen-graph', ['resnet20', '--train']);
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'gen-graph: --train writes several files: give --out-dir DIR\n');
+  });
+  it('--weights FILE: an inference model with a state_dict\'s weights (timm SE widths), its source in the metadata; a .pth refused', async () => {
+    const dir = tmp();
+    try {
+      const timm = resolveModel({ arch: 'se_resnet20', classes: 4, input: [3, 16, 16], seed: 3, seWidth: 'timm' });
+      const source = buildInferenceGraph(timm);
+      const state = new Map(source.initializers.filter((i) => i.kind !== 'constant').map((i) => [i.value.name, i.tensor]));
+      writeFileSync(join(dir, 'seresnet20.safetensors'), encodeSafetensors(state));
+      const out = join(dir, 'm.onnx');
+      const r = runBin('gen-graph', ['se_resnet20', '--classes', '4', '--input', '3x16x16', '--se-width', 'timm', '--weights', join(dir, 'seresnet20.safetensors'), '-o', out]);
+      assert.equal(r.status, 0, r.stderr);
+      const images = floats(Float32Array.from({ length: 2 * 3 * 16 * 16 }, (_, i) => Math.cos(i)), [2, 3, 16, 16]);
+      const [ours, theirs] = await Promise.all([ort.InferenceSession.create(out), session(source, { stateAsInputs: false })]);
+      assert.deepEqual(data((await ours.run({ images }))['logits']!), data((await theirs.run({ images }))['logits']!));
+      const meta = Object.fromEntries(decodeModel(readFileSync(out)).metadataProps.map((p) => [p.key, p.value]));
+      assert.equal(meta['weights_layout'], 'timm');
+      assert.equal(meta['se_width'], 'timm');
+      const floor = runBin('gen-graph', ['se_resnet20', '--classes', '4', '--input', '3x16x16', '--weights', join(dir, 'seresnet20.safetensors'), '-o', out]);
+      assert.equal(floor.status, 1);
+      assert.match(floor.stderr, /^gen-graph: .*seresnet20\.safetensors: does not fit se_resnet20 as a timm state_dict: 27 wrongly shaped .*; timm rounds SE widths to multiples of 8: add --se-width timm\n$/);
+      writeFileSync(join(dir, 'resnet20.pth'), Buffer.from([0x80, 0x02]));
+      const pth = runBin('gen-graph', ['resnet20', '--weights', join(dir, 'resnet20.pth'), '-o', out]);
+      assert.match(pth.stderr, /^gen-graph: .*resnet20\.pth: a PyTorch pickle, not safetensors .*convert it once: python3 -c .*\n$/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });

@@ -10,6 +10,8 @@ import { createProgress } from '../../src/train/progress.ts';
 import { readFoldState, readRunConfig } from '../../src/formats/rundir.ts';
 import { train } from '../../src/train/trainer.ts';
 import { REPO, SAMPLE } from '../data/fixtures.ts';
+import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
+import { encodeSafetensors } from '../../src/formats/safetensors.ts';
 
 const BIN = join(REPO, 'src', 'cli', 'ort-train.ts');
 const args = (data: string, out: string): string[] => [
@@ -83,6 +85,25 @@ describe('ort-train', () => {
     const bad = ortTrain(...args(data, join(root, 'x')), '--lr', 'fast');
     assert.deepEqual([bad.code, bad.stderr], [1, 'ort-train: expected number for --lr but received "fast"\n']);
     assert.ok(!existsSync(join(root, 'x')));
+  });
+
+  it('--init a timm SE-ResNet with --se-width timm, --freeze, --freeze-bn, --normalize imagenet; without --se-width, one line', () => {
+    const config = resolveModel({ arch: 'se_resnet20', classes: 8, input: [3, 16, 16], seed: 4, seWidth: 'timm' });
+    const state = buildInferenceGraph(config).initializers.filter((i) => i.kind !== 'constant').map((i) => [i.value.name, i.tensor] as const);
+    const file = join(root, 'seresnet20.safetensors');
+    writeFileSync(file, encodeSafetensors(new Map(state)));
+    const out = join(root, 'init');
+    const flags = ['--arch', 'se_resnet20', '--init', file, '--freeze', 'stem,layer1', '--freeze-bn', '--normalize', 'imagenet', '--epochs', '1', '--iters-per-epoch', '1'];
+    const refused = ortTrain(...args(data, out), ...flags);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^ort-train: .*seresnet20\.safetensors: does not fit se_resnet20 as a timm state_dict: 27 wrongly shaped .*: add --se-width timm\n$/);
+    assert.ok(!existsSync(join(out, 'config.json')));
+    const r = ortTrain(...args(data, out), ...flags, '--se-width', 'timm');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^initial weights: .*seresnet20\.safetensors \(timm layout, \d+ tensors, sha256 [0-9a-f]{12}\)$/m);
+    assert.match(r.stdout, /^frozen: stem, layer1 \(their BatchNorms on running statistics\)$/m);
+    const options = readRunConfig(out).options;
+    assert.deepEqual([options.seWidth, options.freeze, options.freezeBn, options.normalize, options.init], ['timm', ['stem', 'layer1'], true, 'imagenet', file]);
   });
 
   it('--device cuda without the CUDA provider says how to install it, and writes nothing', () => {

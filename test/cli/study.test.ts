@@ -51,4 +51,10 @@ describe('study', () => {
   it('--arch names the plain network of the pair', async () => {
     await assert.rejects(runStudy({ arch: 'se_resnet20' }), { message: '--arch names the plain network of the pair (the study adds its SE twin); received se_resnet20, try resnet20' });
   });
+
+  it('--init and --se-init start the pair from a pair of state_dicts, and go together', async () => {
+    const message = '--init and --se-init go together: the plain network starts from --init, its SE twin from --se-init (an SE-ResNet state_dict)';
+    await assert.rejects(runStudy({ train: { init: 'resnet20.safetensors' } }), { message });
+    await assert.rejects(runStudy({ seInit: 'se_resnet20.safetensors' }), { message });
+  });
 });

@@ -27,6 +27,24 @@ describe('safetensors', () => {
     assert.deepEqual([...(back.get('bn1.num_batches_tracked')!.data as BigInt64Array)], [7n]);
   });
 
+  it('reads half, bfloat16 and double precision weights as float32', () => {
+    // F16 1.5 = 0x3e00, -2 = 0xc000; BF16 1.5 = 0x3fc0, -0.25 = 0xbe80; F64 0.1.
+    const data = Buffer.alloc(2 * 2 + 2 * 2 + 8);
+    data.writeUInt16LE(0x3e00, 0); data.writeUInt16LE(0xc000, 2);
+    data.writeUInt16LE(0x3fc0, 4); data.writeUInt16LE(0xbe80, 6);
+    data.writeDoubleLE(0.1, 8);
+    const header = Buffer.from(JSON.stringify({
+      h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: { dtype: 'BF16', shape: [2], data_offsets: [4, 8] }, d: { dtype: 'F64', shape: [1], data_offsets: [8, 16] },
+    }));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    const { tensors: read } = decodeSafetensors(Buffer.concat([length, header, data]));
+    assert.deepEqual([...read.get('h')!.data], [1.5, -2]);
+    assert.deepEqual([...read.get('b')!.data], [1.5, -0.25]);
+    assert.deepEqual([...read.get('d')!.data], [Math.fround(0.1)]);
+    assert.equal(read.get('d')!.dtype, 'float32');
+  });
+
   it('rejects a broken file with one line naming it', () => {
     assert.throws(() => decodeSafetensors(new Uint8Array(4), 'x.safetensors'), /^UserError: x.safetensors: not a valid safetensors file \(shorter than its 8-byte header length\)$/);
     const bytes = encodeSafetensors(tensors);

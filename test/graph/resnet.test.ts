@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../src/graph/model.ts';
 import { modelNames } from '../../src/graph/registry.ts';
+import { seHidden } from '../../src/graph/resnet.ts';
 
 /** Parameters of a torchvision-layout (SE-)ResNet, counted from the architecture's definition. */
 function expectedCount(arch: string, classes: number, r = 16): number {
@@ -58,6 +59,21 @@ describe('the model zoo', () => {
     for (const name of ['conv1', 'layer2.0.conv1', 'layer2.0.se.fc1', 'layer2.0.se/scale', 'layer2.0/residual', 'fc']) assert.ok(nodes.has(name), name);
     const fc1 = graph.initializers.find((i) => i.value.name === 'layer1.0.se.fc1.weight')!;
     assert.deepEqual(fc1.tensor.dims, [16, 256, 1, 1]);
+  });
+
+  it('rounds SE widths as timm does with --se-width timm', () => {
+    assert.deepEqual([64, 128, 256, 512, 2048].map((c) => seHidden(c, 16, 'timm')), [8, 8, 16, 32, 128]);
+    assert.deepEqual([64, 128, 256, 512].map((c) => seHidden(c, 16)), [4, 8, 16, 32]);
+    assert.equal(seHidden(100, 16, 'timm'), 8); // 6.25 -> 8 (at least the divisor)
+    assert.equal(seHidden(200, 16, 'timm'), 16); // 12.5 -> 16
+    const config = resolveModel({ arch: 'se_resnet18', input: [3, 32, 32], seWidth: 'timm' });
+    assert.equal(config.seWidth, 'timm');
+    const graph = buildInferenceGraph(config, STRUCTURE_ONLY);
+    assert.deepEqual(graph.initializers.find((i) => i.value.name === 'layer1.0.se.fc1.weight')!.tensor.dims, [8, 64, 1, 1]);
+    // timm's seresnet18: resnet18's 11,689,512 plus SE blocks of widths 8, 8, 16, 32.
+    assert.equal(parameterCount(graph), 11_779_624);
+    assert.equal(resolveModel({ arch: 'resnet18', seWidth: 'timm' }).seWidth, null);
+    assert.throws(() => resolveModel({ arch: 'se_resnet18', seWidth: 'round' as 'timm' }), /expected floor or timm for --se-width but received "round"/);
   });
 
   it('initialises deterministically from the seed, like torchvision', () => {

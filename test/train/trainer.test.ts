@@ -69,7 +69,7 @@ describe('training options', () => {
       [{ arch: 'resnet20', schedule: 'linear' }, 'expected step or cosine or constant for --schedule but received "linear"'],
       [{ arch: 'resnet20', batchSize: 0 }, 'expected positive integer for --batch-size but received 0'],
       [{ arch: 'resnet20', epochs: 3, warmupEpochs: 3 }, 'expected fewer warmup epochs than --epochs 3 for --warmup-epochs but received 3'],
-      [{ arch: 'resnet20', normalize: 'imagenet' }, 'expected fold or none for --normalize but received "imagenet"'],
+      [{ arch: 'resnet20', normalize: 'zscore' }, 'expected fold or none or imagenet for --normalize but received "zscore"'],
       [{ arch: 'resnet20', device: 'tpu' }, 'expected cpu or cuda for --device but received "tpu"'],
       [{ arch: 'resnet20', momentum: 1 }, 'expected a number in [0, 1) for --momentum but received 1'],
       [{ arch: 'resnet20', preset: 'fast' }, 'expected paper or quick for --preset but received "fast"'],

@@ -6,7 +6,12 @@ import type { ModelOptions } from '../../graph/model.ts';
 import { modelNames } from '../../graph/registry.ts';
 import { inferenceMetadata } from '../../formats/metadata.ts';
 import { encodeModel } from '../../formats/protobuf.ts';
-import { writeTrainingArtifacts } from '../../formats/artifacts.ts';
+import { buildArtifacts } from '../../formats/artifacts.ts';
+import type { WeightLayout } from '../../formats/state-dict.ts';
+import { importWeights, parseLayout } from '../../formats/state-dict.ts';
+import { withWeights } from '../../graph/weights.ts';
+import { parseFreeze } from '../../graph/freeze.ts';
+import { parseSeWidth } from '../../train/init.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 
 interface GenGraphFlags {
@@ -22,6 +27,11 @@ interface GenGraphFlags {
   outDir?: string;
   labelSmoothing?: string | number;
   classWeights?: string;
+  seWidth?: string;
+  weights?: string;
+  initFormat?: string;
+  freeze?: string;
+  freezeBn?: boolean;
 }
 
 export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {
@@ -33,6 +43,7 @@ export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {
   set('seed', intFlag(flags.seed, '--seed'));
   set('opset', intFlag(flags.opset, '--opset'));
   set('batch', intFlag(flags.batch, '--batch'));
+  set('seWidth', parseSeWidth(flags.seWidth));
   return options as unknown as ModelOptions;
 }
 
@@ -60,15 +71,26 @@ async function genGraph(arch: string | undefined, flags: GenGraphFlags): Promise
   if (!arch) throw new UserError(`missing architecture; known: ${modelNames().join(', ')}`);
   const options = modelOptions(arch, flags);
   const config = resolveModel(options);
+  const layout = flags.initFormat && flags.initFormat !== 'auto' ? parseLayout(String(flags.initFormat)) : undefined;
+  if (layout && !flags.weights) throw new UserError('--init-format applies to --weights: give the weights file too');
+  // --weights: the seeded network takes the file's tensors (a differing classifier stays seeded).
+  const imported = flags.weights ? importWeights(String(flags.weights), buildInferenceGraph({ ...config, batch: 'N' }), layout as WeightLayout | undefined, config.arch) : undefined;
+  for (const note of imported?.record.notes ?? []) process.stderr.write(`gen-graph: ${note}\n`);
+  if (flags.freeze !== undefined && !flags.train) throw new UserError('--freeze applies to --train (the training step)');
   if (flags.train) {
     if (!flags.outDir) throw new UserError('--train writes several files: give --out-dir DIR');
     const smoothing = flags.labelSmoothing === undefined ? undefined : Number(flags.labelSmoothing);
     const weights = flags.classWeights === undefined ? undefined : String(flags.classWeights).split(',').map(Number);
-    const written = writeTrainingArtifacts(config, flags.outDir, { labelSmoothing: smoothing, classWeights: weights });
+    const freeze = { parts: flags.freeze === undefined ? [] : parseFreeze(String(flags.freeze), config.spec), bn: flags.freezeBn ?? false };
+    const setup = { freeze, ...(imported ? { weights: imported.tensors, init: imported.record } : {}) };
+    const written = buildArtifacts(config, { labelSmoothing: smoothing, classWeights: weights }, undefined, setup).write(flags.outDir);
     process.stderr.write(`wrote ${written.join(', ')} to ${flags.outDir}\n`);
     return;
   }
-  const bytes = encodeModel(buildInferenceGraph(config), { metadata: inferenceMetadata(config) });
+  const seeded = buildInferenceGraph(config);
+  const graph = imported ? withWeights(seeded, imported.tensors, String(flags.weights)) : seeded;
+  const extra: Record<string, string> = imported ? { weights: imported.record.file, weights_sha256: imported.record.sha256, weights_layout: imported.record.layout } : {};
+  const bytes = encodeModel(graph, { metadata: inferenceMetadata(config, extra) });
   if (flags.o) writeFileAtomic(flags.o, bytes);
   else await writeStdout(bytes);
 }
@@ -79,6 +101,11 @@ export function defineGenGraph(command: Command): Command {
     .option('--classes <n>', 'number of classes (default 1000 ImageNet-style, 10 CIFAR-style)')
     .option('--input <CxHxW>', 'input shape (default 3x224x224 / 3x32x32)')
     .option('--reduction <r>', 'SE reduction ratio (default 16)')
+    .option('--se-width <floor|timm>', 'SE hidden width: C // r, or timm\'s make_divisible(C / r, 8) (default floor)')
+    .option('--weights <file.safetensors>', 'weights from a torchvision, timm, legacy SE-ResNet, senet.pytorch or senet-ort state_dict instead of the seeded initialisation')
+    .option('--init-format <layout>', 'layout of --weights (default: detected from the names)')
+    .option('--freeze <parts>', 'with --train: parts the step does not train (stem, layer1, ..., backbone)')
+    .option('--freeze-bn', 'with --train and --freeze: frozen BatchNorms use their running statistics')
     .option('--seed <n>', 'weight initialisation seed (default 0)')
     .option('--opset <n>', 'ONNX opset (default 17)')
     .option('--batch <n>', 'fixed batch size (default: symbolic N); with --train, of the training step only')
@@ -89,6 +116,7 @@ export function defineGenGraph(command: Command): Command {
     .option('--label-smoothing <x>', 'with --train: CrossEntropyLoss label_smoothing (default 0)')
     .option('--class-weights <w,w,...>', 'with --train: CrossEntropyLoss class weights')
     .example('gen-graph se_resnet50 > se_resnet50.onnx')
+    .example('gen-graph se_resnet50 --se-width timm --weights seresnet50.safetensors -o seresnet50.onnx')
     .example('gen-graph se_resnet20 --train --out-dir artifacts/se_resnet20 --input 3x150x150 --classes 8')
     .action((arch: string | undefined, flags: GenGraphFlags) => genGraph(arch, flags));
 }

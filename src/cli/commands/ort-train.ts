@@ -15,7 +15,7 @@ import { projectTrainInput } from '../project.ts';
  */
 
 /** How each option's raw value (a flag's string or number, a config file's JSON value) is read. */
-type Kind = 'string' | 'int' | 'number' | 'bool' | 'shape' | 'folds' | 'numbers' | 'nullableInt';
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'shape' | 'folds' | 'numbers' | 'nullableInt' | 'names';
 
 export const TRAIN_OPTIONS: Readonly<Record<string, Kind>> = {
   data: 'string', arch: 'string', reduction: 'int', input: 'shape', fold: 'int', folds: 'folds', epochs: 'int',
@@ -23,6 +23,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, Kind>> = {
   schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int', augment: 'bool', colorJitter: 'number',
   normalize: 'string', labelSmoothing: 'number', classWeights: 'numbers', seed: 'int', threads: 'int', device: 'string',
   workers: 'int', keepAll: 'bool', out: 'string', preset: 'string', resume: 'bool',
+  init: 'string', initFormat: 'string', seWidth: 'string', freeze: 'names', freezeBn: 'bool',
 };
 
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -51,6 +52,8 @@ function read(kind: Kind, raw: unknown, where: string): unknown {
     case 'shape':
       if (Array.isArray(raw)) return parseInputShape(raw.join('x'));
       return parseInputShape(String(raw));
+    case 'names':
+      return (Array.isArray(raw) ? raw : String(raw).split(',')).map((p) => String(p).trim());
     case 'numbers': {
       const parts = Array.isArray(raw) ? raw : String(raw).split(',');
       return parts.map((p) => number(p, where, false));
@@ -105,6 +108,11 @@ export function addTrainingOptions(command: Command): Command {
     .option('--config <file.json>', 'Read options from a JSON file (keys as these flags); flags override it')
     .option('--preset <name>', `Start from a named set of options: ${Object.keys(PRESETS).join(', ')} (paper: 150 epochs x 700 batches of 64, lr 0.0001, x0.1 every 40 epochs)`)
     .option('--reduction <r>', 'SE reduction ratio (default 16)')
+    .option('--se-width <floor|timm>', 'SE hidden width: floor is C // r (senet.pytorch, Cadene), timm rounds C / r to a multiple of 8 (default floor)')
+    .option('--init <file.safetensors>', 'Start from these weights (torchvision, timm, legacy SE-ResNet, senet.pytorch or our own state_dict); a differing classifier is re-initialised')
+    .option('--init-format <layout>', 'Layout of --init: torchvision, timm, legacy-se, senet.pytorch, senet-ort (default: detected from the names)')
+    .option('--freeze <parts>', 'Parts that are not trained (no gradient computed): stem, layer1, ..., or backbone (everything but fc)')
+    .option('--freeze-bn', 'BatchNorms of frozen parts use their running statistics, which stay fixed')
     .option('--input <CxHxW>', 'Network input; tiles of another size are resized (default: the tile size)')
     .option('--epochs <n>', 'Epochs per fold (default 30)')
     .option('--batch-size <n>', 'Training batch size (default 64)')
@@ -119,7 +127,7 @@ export function addTrainingOptions(command: Command): Command {
     .option('--augment', 'Random flips and 90-degree rotations (default on; --no-augment turns them off)')
     .option('--no-augment', 'Train on the tiles as they are')
     .option('--color-jitter <s>', 'Brightness, contrast and saturation jitter of strength s, e.g. 0.1 (default 0: off)')
-    .option('--normalize <how>', 'fold: per-channel mean/std of the training fold; none: pixels in [0, 1] (default fold)')
+    .option('--normalize <how>', 'fold: per-channel mean/std of the training fold; imagenet: torchvision\'s mean/std (for ImageNet weights); none: pixels in [0, 1] (default fold)')
     .option('--label-smoothing <x>', 'CrossEntropyLoss label smoothing (default 0)')
     .option('--class-weights <w,w,...>', 'CrossEntropyLoss class weights, one per class')
     .option('--seed <n>', 'Seed of weight initialisation, shuffling and augmentation (default 0)')
@@ -174,6 +182,7 @@ export function defineOrtTrain(command: Command): Command {
   return addTrainingOptions(command)
     .example('ort-train --data tiles/ --arch se_resnet20 --fold 2 --epochs 40')
     .example('ort-train --out artifacts/se_resnet20 --resume')
+    .example('ort-train --data tiles/ --arch resnet18 --init resnet18.safetensors --freeze stem,layer1 --normalize imagenet --fold 1')
     .ignoreOptionDefaultValue()
     .action((flags: RawFlags) => ortTrain(flags));
 }

@@ -20,12 +20,13 @@ function splitOptions(flags: RawFlags): Omit<SplitOptions, 'dir'> {
 }
 
 export function studyInput(images: string | undefined, flags: RawFlags): StudyInput {
-  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groups: _p, name, root, arch, ...rest } = flags;
+  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groups: _p, name, root, arch, seInit, ...rest } = flags;
   return {
     ...(images !== undefined ? { images } : {}),
     ...(name !== undefined ? { name: String(name) } : {}),
     ...(root !== undefined ? { root: String(root) } : {}),
     ...(arch !== undefined ? { arch: String(arch) } : {}),
+    ...(seInit !== undefined ? { seInit: String(seInit) } : {}),
     split: splitOptions(flags),
     train: trainInput(rest, STUDY_TRAINING),
   };
@@ -41,10 +42,12 @@ export function register(cli: CAC): void {
     .option('--folds <k>', 'Cross-validation folds (default 4)')
     .option('--split-seed <n>', 'Seed of the split (default 0)')
     .option('--group-regex <re>', `Keep tiles whose source matches the same group together (default: '${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image)`)
-    .option('--groups <file>', 'Group tiles by a CSV of "source,group" rows (e.g. slides to patients)');
+    .option('--groups <file>', 'Group tiles by a CSV of "source,group" rows (e.g. slides to patients)')
+    .option('--se-init <file.safetensors>', 'With --init (the plain network\'s weights): the SE twin\'s initial weights, e.g. timm seresnet18 with --se-width timm');
   addTrainingOptions(command)
     .example('senet-ort study                      # the embedded sample, a few minutes on a laptop CPU')
     .example('senet-ort study slides/ --preset paper --device cuda   # the original study\'s settings')
+    .example('senet-ort study tiles/ --arch resnet18 --init resnet18.safetensors --se-init seresnet18.safetensors --se-width timm --normalize imagenet')
     .ignoreOptionDefaultValue()
     .action(async (images: string | undefined, flags: RawFlags) => {
       await runStudy(studyInput(images, flags));

@@ -17,7 +17,7 @@ import { TINY, senet } from './helpers.ts';
 
 const sinfo = spawnSync('sinfo', ['-h', '-o', '%T'], { encoding: 'utf8' });
 const up = sinfo.status === 0 && /idle|mixed|allocated/.test(sinfo.stdout);
-const skip = needs(up, `a Slurm cluster (.ci/slurm.sh start, then export SLURM_CONF=...; sinfo says: ${(sinfo.stderr || sinfo.stdout || 'nothing').trim()})`);
+const skip = needs(up, `a Slurm cluster (.ci/slurm.sh start, then export SLURM_CONF=...; sinfo says: ${(sinfo.stderr || sinfo.stdout || 'nothing').trim().split('\n').at(-1)})`);
 const POLL = { ...process.env, SENET_ORT_POLL_MS: '1000' };
 
 /** Slurm's JobState of each array task of `job`, from `scontrol show job` (no slurmdbd, so no sacct). */

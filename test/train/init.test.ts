@@ -11,7 +11,6 @@ import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { buildArtifacts } from '../../src/formats/artifacts.ts';
 import { encodeSafetensors, readSafetensors } from '../../src/formats/safetensors.ts';
 import { importWeights } from '../../src/formats/state-dict.ts';
-import { splitDataset, tileDataset } from '../../src/data/index.ts';
 import type { PreparedDataset } from '../../src/data/prepared.ts';
 import { lastCheckpoint, readNormalization, readRunConfig } from '../../src/formats/rundir.ts';
 import { createProgress } from '../../src/train/progress.ts';
@@ -20,22 +19,11 @@ import { resolveTrainOptions } from '../../src/train/options.ts';
 import { IMAGENET_NORMALIZATION } from '../../src/train/init.ts';
 import { train } from '../../src/train/trainer.ts';
 import { configurationOf } from '../../src/report/report.ts';
-import { put, synthetic, tempDir } from '../data/fixtures.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { syntheticData } from './fixtures.ts';
 
 const quiet = { progress: createProgress(null, () => undefined) };
 
-async function syntheticData(root: string): Promise<string> {
-  const colours = { red: [190, 60, 70], green: [60, 170, 80], blue: [70, 80, 190] } as const;
-  for (const [name, [r, g, b]] of Object.entries(colours)) {
-    for (let i = 0; i < 6; i++) {
-      put(join(root, 'images', name, `${name}${i}.png`), await synthetic(24, 24, (x, y) => [r + ((x * 7 + i * 5) % 40), g + ((y * 5 + i * 3) % 40), b + ((x + y) % 30)]).png().toBuffer());
-    }
-  }
-  const data = join(root, 'tiles');
-  await tileDataset({ input: join(root, 'images'), output: data, tile: 24 });
-  splitDataset({ dir: data, folds: 2, testFraction: 0.2 });
-  return data;
-}
 
 const noTiles = { train: [], val: [] };
 const fakeDataset: PreparedDataset = {

@@ -15,24 +15,12 @@ import {
 import type { TrainInput } from '../../src/train/options.ts';
 import { PRESETS, resolveTrainOptions } from '../../src/train/options.ts';
 import { train } from '../../src/train/trainer.ts';
-import { KATHER_FULL, put, synthetic, tempDir } from '../data/fixtures.ts';
+import { KATHER_FULL, tempDir } from '../data/fixtures.ts';
 import { requireData } from '../helpers/needs.ts';
+import { syntheticData } from './fixtures.ts';
 
 const quiet = { progress: createProgress(null, () => undefined) };
 
-/** Three colour classes of six 24x24 tiles each, tiled and split into 2 folds and a test set. */
-async function syntheticData(root: string): Promise<string> {
-  const colours = { red: [190, 60, 70], green: [60, 170, 80], blue: [70, 80, 190] } as const;
-  for (const [name, [r, g, b]] of Object.entries(colours)) {
-    for (let i = 0; i < 6; i++) {
-      put(join(root, 'images', name, `${name}${i}.png`), await synthetic(24, 24, (x, y) => [r + ((x * 7 + i * 5) % 40), g + ((y * 5 + i * 3) % 40), b + ((x + y) % 30)]).png().toBuffer());
-    }
-  }
-  const data = join(root, 'tiles');
-  await tileDataset({ input: join(root, 'images'), output: data, tile: 24 });
-  splitDataset({ dir: data, folds: 2, testFraction: 0.2 });
-  return data;
-}
 
 const tiny = (data: string, out: string, more: TrainInput = {}): TrainInput => ({
   data, out, arch: 'resnet20', input: [3, 16, 16], epochs: 3, batchSize: 4, lr: 0.05, threads: 2, workers: 1, ...more,

@@ -127,7 +127,8 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
     schedule: oneOf(o.schedule, 'schedule', SCHEDULES, DEFAULTS.schedule),
     stepSize: int(o.stepSize, 'stepSize', 1, DEFAULTS.stepSize),
     gamma: num(o.gamma, 'gamma', (v) => v > 0, 'positive number', DEFAULTS.gamma),
-    warmupEpochs: int(o.warmupEpochs, 'warmupEpochs', 0, DEFAULTS.warmupEpochs),
+    // A preset's warmup shrinks to fit fewer --epochs (quick with --epochs 1 has none); a given one is checked below.
+    warmupEpochs: given.warmupEpochs === undefined && o.warmupEpochs !== undefined ? Math.min(int(o.warmupEpochs, 'warmupEpochs', 0, 0), epochs - 1) : int(o.warmupEpochs, 'warmupEpochs', 0, DEFAULTS.warmupEpochs),
     augment: o.augment ?? DEFAULTS.augment,
     colorJitter: num(o.colorJitter, 'colorJitter', (v) => v >= 0 && v < 1, 'a number in [0, 1)', DEFAULTS.colorJitter),
     normalize: oneOf(o.normalize, 'normalize', NORMALIZATIONS, DEFAULTS.normalize),

@@ -50,6 +50,15 @@ describe('training options', () => {
     assert.equal(PRESETS['paper']!.lr, 0.0001);
   });
 
+  it("a preset's warmup shrinks to fit fewer epochs; a given one that does not fit is refused", () => {
+    const quick = (more: TrainInput): number => resolveTrainOptions({ arch: 'resnet20', preset: 'quick', ...more }, fakeDataset).warmupEpochs;
+    assert.equal(quick({}), 2);
+    assert.equal(quick({ epochs: 2 }), 1);
+    assert.equal(quick({ epochs: 1 }), 0);
+    assert.equal(quick({ epochs: 4, warmupEpochs: 3 }), 3);
+    assert.throws(() => quick({ epochs: 1, warmupEpochs: 2 }), { message: 'expected fewer warmup epochs than --epochs 1 for --warmup-epochs but received 2' });
+  });
+
   it('bad values are one-line errors naming the flag', () => {
     const cases: [TrainInput, string][] = [
       [{ arch: 'resnet20', lr: 0 }, 'expected positive number for --lr but received 0'],

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { UserError } from '../../src/errors.ts';
 import { splitDataset, tileDataset } from '../../src/data/index.ts';
 import { readPreparedDataset, readSplits, splitFiles } from '../../src/data/prepared.ts';
+import { oneLineAt } from '../helpers/assert.ts';
 import { put, synthetic, tempDir } from './fixtures.ts';
 
 /** A tiled and split data set of two classes, four 16x16 tiles each, in `<root>/tiles`. */
@@ -16,19 +16,6 @@ async function prepared(root: string): Promise<string> {
   await tileDataset({ input: join(root, 'in'), output: data, tile: 16 });
   splitDataset({ dir: data, folds: 2, testFraction: 0.25 });
   return data;
-}
-
-/** The message of the UserError `f` throws, checked to be one line that names `path` first. */
-function oneLine(f: () => unknown, path: string): string {
-  try {
-    f();
-  } catch (err) {
-    assert.ok(err instanceof UserError, String(err));
-    assert.ok(!err.message.includes('\n'), err.message);
-    assert.ok(err.message.startsWith(`${path}: `), err.message);
-    return err.message;
-  }
-  assert.fail('expected a UserError');
 }
 
 describe('prepared data sets', () => {
@@ -50,7 +37,7 @@ describe('prepared data sets', () => {
     const good = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     const broken = (splits: unknown): string => {
       writeFileSync(path, typeof splits === 'string' ? splits : JSON.stringify(splits));
-      return oneLine(() => readPreparedDataset(data), path);
+      return oneLineAt(() => readPreparedDataset(data), path);
     };
     assert.match(broken('{"test": ['), /splits\.json: a senet-ort splits file is not valid JSON \(.+\)$/);
     assert.match(broken([]), /splits\.json: expected "format": "senet-ort splits"/);
@@ -60,6 +47,6 @@ describe('prepared data sets', () => {
     assert.match(broken({ ...good, classes: ['b', 'a'] }), /splits\.json: its classes \(b, a\) differ from dataset\.json's \(a, b\); split the data set again$/);
     assert.match(broken({ ...good, test: ['nowhere.png'] }), /splits\.json: tile nowhere\.png is not in manifest\.csv with a known class/);
     const moved = join(data, 'gone.json');
-    assert.match(oneLine(() => readSplits(moved, 'split the data set first'), moved), /gone\.json: not found; split the data set first$/);
+    assert.match(oneLineAt(() => readSplits(moved, 'split the data set first'), moved), /gone\.json: not found; split the data set first$/);
   });
 });

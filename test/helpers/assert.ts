@@ -15,3 +15,16 @@ export function throwsOneLine(fn: () => unknown, message: RegExp): void {
     return true;
   });
 }
+
+/** The message of the UserError `fn` throws, checked to fit on one line and to start with `path: `. */
+export function oneLineAt(fn: () => unknown, path: string): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof UserError, `not a UserError: ${String(err)}`);
+    assert.ok(!err.message.includes('\n'), err.message);
+    assert.ok(err.message.startsWith(`${path}: `), err.message);
+    return err.message;
+  }
+  assert.fail('expected a UserError');
+}

@@ -5,11 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
 import { createProgress } from '../../src/train/progress.ts';
 import { readFoldState, readRunConfig } from '../../src/formats/rundir.ts';
 import { train } from '../../src/train/trainer.ts';
-import { REPO, SAMPLE } from '../data/fixtures.ts';
+import { REPO, splitSample } from '../data/fixtures.ts';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { encodeSafetensors } from '../../src/formats/safetensors.ts';
 
@@ -28,9 +27,7 @@ describe('ort-train', () => {
   let data = '';
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'senet-ort-train-'));
-    data = join(root, 'tiles');
-    await tileDataset({ input: SAMPLE, output: data });
-    splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+    data = await splitSample(root);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 

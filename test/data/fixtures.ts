@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
+import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
 
 export const REPO: string = fileURLToPath(new URL('../../', import.meta.url));
 /** `<repo>/../shared/data`, where CI puts the shared data sets beside the clone. */
@@ -47,3 +48,11 @@ export function put(path: string, bytes: Uint8Array | string): string {
 
 /** Tissue-like texture: pink/purple noise that no white filter drops. */
 export const tissue = (x: number, y: number): number[] => [150 + ((x * 7 + y * 13) % 60), 60 + ((x * 11 + y * 5) % 50), 140 + ((x * 3 + y * 17) % 40)];
+
+/** The embedded 80-tile sample tiled and split by slide into `<root>/tiles`; returns that folder. */
+export async function splitSample(root: string): Promise<string> {
+  const data = join(root, 'tiles');
+  await tileDataset({ input: SAMPLE, output: data });
+  splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+  return data;
+}

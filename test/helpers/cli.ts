@@ -11,9 +11,9 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runBin(bin: string, args: readonly string[], options: { cwd?: string; timeout?: number } = {}): CliResult {
+export function runBin(bin: string, args: readonly string[], options: { cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const script = `${ROOT}dist/cli/${bin}.js`;
   if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build first (npm test does)`);
-  const r = spawnSync(process.execPath, [script, ...args], { cwd: options.cwd ?? ROOT, timeout: options.timeout ?? 120_000, maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, [script, ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, timeout: options.timeout ?? 120_000, maxBuffer: 1 << 30 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
 }

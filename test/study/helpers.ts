@@ -1,13 +1,11 @@
 // Shared by the sweep tests: the built `senet-ort` as a child process, the tiny training options.
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { ROOT } from '../helpers/cli.ts';
+import { runBin } from '../helpers/cli.ts';
 
 /** 32x32 inputs, batches of 8, one thread: seconds per task, and the same weights wherever it runs. */
 export const TINY: readonly string[] = ['--input', '3x32x32', '--batch-size', '8', '--threads', '1', '--workers', '1'];
 
 /** The built `senet-ort` (dist/, as npm test builds it first), with its exit code and output. */
 export function senet(args: readonly string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 600_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  const r = runBin('main', args, { env, timeout: 600_000 });
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr };
 }

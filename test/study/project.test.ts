@@ -1,18 +1,16 @@
 // senet-ort init and senet-ort.json: `ort-train --fold 2`, exactly as typed, in a project folder.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
 import { readFoldState, readRunConfig } from '../../src/formats/rundir.ts';
-import { ROOT } from '../helpers/cli.ts';
-import { SAMPLE } from '../data/fixtures.ts';
+import { runBin } from '../helpers/cli.ts';
+import { splitSample } from '../data/fixtures.ts';
 
 function bin(name: string, args: readonly string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', `${name}.js`), ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  const r = runBin(name, args, { cwd, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout.toString(), stderr: r.stderr };
 }
 
 describe('senet-ort init, senet-ort.json', () => {
@@ -20,9 +18,7 @@ describe('senet-ort init, senet-ort.json', () => {
   let data = '';
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'senet-ort-project-'));
-    data = join(root, 'tiles');
-    await tileDataset({ input: SAMPLE, output: data });
-    splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+    data = await splitSample(root);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 

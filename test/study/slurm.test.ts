@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
 import { readFoldState } from '../../src/formats/rundir.ts';
 import { readSweepPlan } from '../../src/study/sweep.ts';
-import { SAMPLE } from '../data/fixtures.ts';
+import { splitSample } from '../data/fixtures.ts';
 import { needs } from '../helpers/needs.ts';
 import { TINY, senet } from './helpers.ts';
 
@@ -43,9 +42,7 @@ describe('sweep --engine slurm on a real single-node Slurm', { skip }, () => {
   let data = '';
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'senet-ort-slurm-'));
-    data = join(root, 'tiles');
-    await tileDataset({ input: SAMPLE, output: data });
-    splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+    data = await splitSample(root);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 

@@ -6,7 +6,6 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../../src/data/index.ts';
 import { readFoldState } from '../../src/formats/rundir.ts';
 import { gridPoints, parseGrid, parseGridFlag } from '../../src/study/grid.ts';
 import { arraySpec, expandArray } from '../../src/study/slurm.ts';
@@ -15,7 +14,7 @@ import { holm } from '../../src/evaluate/stats.ts';
 import { readSweepPlan, taskIndex } from '../../src/study/sweep.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { TINY, senet } from './helpers.ts';
-import { SAMPLE } from '../data/fixtures.ts';
+import { SAMPLE, splitSample } from '../data/fixtures.ts';
 
 describe('sweep grid and numbering', () => {
   it('reads --grid flags; points are the cartesian product, the last axis fastest', () => {
@@ -64,9 +63,7 @@ describe('sweep on the embedded sample', () => {
   let data = '';
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'senet-ort-sweep-'));
-    data = join(root, 'tiles');
-    await tileDataset({ input: SAMPLE, output: data });
-    splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
+    data = await splitSample(root);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { NO_PROJECT, PROJECT_KEYS, findProject } from '../study/project.ts';
 import type { TrainInput } from '../train/options.ts';
 import type { RawFlags } from './commands/ort-train.ts';
 import { readOptions, trainInput } from './commands/ort-train.ts';
+import { readJson } from '../formats/json.ts';
 
 /**
  * ort-train's input with the project file (src/study/project.ts) of `cwd` under the flags, unless
@@ -18,12 +18,7 @@ export function projectTrainInput(flags: RawFlags, cwd: string = process.cwd()):
     if (!given.arch && !given.out) throw new UserError(NO_PROJECT);
     return given;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new UserError(`${file}: not valid JSON`);
-  }
+  const json = readJson<unknown>(file, 'a senet-ort project file');
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UserError(`${file}: expected a JSON object of options`);
   const raw = { ...(json as Record<string, unknown>) };
   const runs = raw['runs'];

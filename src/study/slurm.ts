@@ -13,12 +13,13 @@
  * with `--array=<the unfinished tasks>` on the command line (which overrides the script's line).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import type { SweepPlan } from './sweep.ts';
+import { readJson } from '../formats/json.ts';
 
 export interface SlurmOptions {
   /** Array tasks running at once (`%P`; default: no limit). */
@@ -59,7 +60,7 @@ const optionsPath = (dir: string): string => join(slurmDir(dir), 'options.json')
 /** The options the scripts were last written with (slurm/options.json): `sweep submit` starts from them. */
 export function readSlurmOptions(dir: string): SlurmOptions {
   const path = optionsPath(dir);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SlurmOptions) : {};
+  return existsSync(path) ? readJson<SlurmOptions>(path, 'the options of the Slurm scripts') : {};
 }
 const jobsPath = (dir: string): string => join(slurmDir(dir), 'jobs.json');
 
@@ -151,7 +152,7 @@ function sbatch(args: readonly string[], env: NodeJS.ProcessEnv): string {
 
 export function readSlurmJobs(dir: string): SlurmJobs | null {
   const path = jobsPath(dir);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SlurmJobs) : null;
+  return existsSync(path) ? readJson<SlurmJobs>(path, 'the submitted Slurm jobs') : null;
 }
 
 export interface SubmitResult {

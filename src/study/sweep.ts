@@ -40,6 +40,9 @@ import type { GridAxis } from './grid.ts';
 import { SWEEP_PRESETS, gridPoints, kebab } from './grid.ts';
 import { defaultGrouping } from './study.ts';
 import { writeProject } from './project.ts';
+import { readJson } from '../formats/json.ts';
+import { textTable } from '../util/table.ts';
+import type { Align } from '../util/table.ts';
 
 export const SWEEP_FILE = 'sweep.json';
 
@@ -104,13 +107,7 @@ const show = (o: unknown): string => JSON.stringify(o);
 
 export function readSweepPlan(dir: string): SweepPlan {
   const path = join(dir, SWEEP_FILE);
-  if (!existsSync(path)) throw new UserError(`${path}: not found; plan a sweep first: senet-ort sweep <images> --out ${dir} ...`);
-  let plan: SweepPlan;
-  try {
-    plan = JSON.parse(readFileSync(path, 'utf8')) as SweepPlan;
-  } catch {
-    throw new UserError(`${path}: not valid JSON`);
-  }
+  const plan = readJson<SweepPlan>(path, 'a sweep plan', `plan a sweep first: senet-ort sweep <images> --out ${dir} ...`);
   if (plan.format !== 'senet-ort sweep' || !Array.isArray(plan.tasks)) throw new UserError(`${path}: not a senet-ort sweep plan`);
   return plan;
 }
@@ -400,12 +397,10 @@ export function formatStatus(plan: SweepPlan, states: readonly TaskState[]): str
     return [String(s.task.index), point.id, s.task.arch, String(s.task.fold), s.status, epochs, s.scheduler ?? '', s.message ?? ''];
   });
   const header = ['task', 'point', 'arch', 'fold', 'status', 'epochs', 'scheduler', 'note'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const counts = new Map<string, number>();
   for (const s of states) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   const summary = ['done', 'running', 'part-done', 'failed', 'pending'].filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`).join(', ');
-  return `${[line(header), ...rows.map(line)].join('\n')}\n${states.length} tasks: ${summary}\n`;
+  return `${textTable(header, rows, header.map((): Align => 'l'))}\n${states.length} tasks: ${summary}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 export type Align = 'l' | 'r';
 
-/** Columns two spaces apart; the first left-aligned, the others right-aligned (numbers). */
-export function textTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+/** Columns two spaces apart; by default the first left-aligned, the others right-aligned (numbers). */
+export function textTable(header: readonly string[], rows: readonly (readonly (string | number)[])[], align?: readonly Align[]): string {
   const cells = [header, ...rows].map((r) => r.map(String));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+  const left = (i: number): boolean => (align ? align[i] === 'l' : i === 0);
+  return cells.map((r) => r.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
 /** A GitHub-flavoured Markdown table; pipes and line breaks in cells are escaped. */

@@ -47,13 +47,20 @@ function text(flags: RawFlags, key: string): string | undefined {
   return v === undefined ? undefined : String(Array.isArray(v) ? v.at(-1) : v);
 }
 
+/** What each task of a cluster engine gets, shared by Slurm and Kubernetes: --parallel, --cpus-per-task, --mem. */
+function taskResources(flags: RawFlags): { parallel?: number; cpusPerTask?: number; mem?: string } {
+  return {
+    ...(flags['parallel'] !== undefined ? { parallel: intFlag(text(flags, 'parallel'), '--parallel', 1)! } : {}),
+    ...(flags['cpusPerTask'] !== undefined ? { cpusPerTask: intFlag(text(flags, 'cpusPerTask'), '--cpus-per-task', 1)! } : {}),
+    ...(flags['mem'] !== undefined ? { mem: text(flags, 'mem')! } : {}),
+  };
+}
+
 function slurmOptions(flags: RawFlags, plan: { device?: string | undefined }, stored: SlurmOptions = {}): SlurmOptions {
   const extra = flags['sbatch'] === undefined ? stored.extra ?? [] : ([] as unknown[]).concat(flags['sbatch']).map(String);
   const o: SlurmOptions = {
     ...stored,
-    ...(flags['parallel'] !== undefined ? { parallel: intFlag(text(flags, 'parallel'), '--parallel', 1)! } : {}),
-    ...(flags['cpusPerTask'] !== undefined ? { cpusPerTask: intFlag(text(flags, 'cpusPerTask'), '--cpus-per-task', 1)! } : {}),
-    ...(flags['mem'] !== undefined ? { mem: text(flags, 'mem')! } : {}),
+    ...taskResources(flags),
     ...(flags['time'] !== undefined ? { time: text(flags, 'time')! } : {}),
     ...(flags['partition'] !== undefined ? { partition: text(flags, 'partition')! } : {}),
     ...(flags['account'] !== undefined ? { account: text(flags, 'account')! } : {}),
@@ -69,9 +76,7 @@ function k8sOptions(flags: RawFlags, plan: { device?: string | undefined }): K8s
   const o: K8sOptions = {
     ...(flags['image'] !== undefined ? { image: text(flags, 'image')! } : {}),
     ...(flags['claim'] !== undefined ? { claim: text(flags, 'claim')! } : {}),
-    ...(flags['parallel'] !== undefined ? { parallel: intFlag(text(flags, 'parallel'), '--parallel', 1)! } : {}),
-    ...(flags['cpusPerTask'] !== undefined ? { cpusPerTask: intFlag(text(flags, 'cpusPerTask'), '--cpus-per-task', 1)! } : {}),
-    ...(flags['mem'] !== undefined ? { mem: text(flags, 'mem')! } : {}),
+    ...taskResources(flags),
     ...(flags['backoffLimitPerIndex'] !== undefined ? { backoffLimitPerIndex: intFlag(text(flags, 'backoffLimitPerIndex'), '--backoff-limit-per-index', 0)! } : {}),
     ...(flags['namespace'] !== undefined ? { namespace: text(flags, 'namespace')! } : {}),
     gpu: plan.device === 'cuda',

@@ -10,9 +10,10 @@ import { buildTrainStep } from '../src/graph/train.ts';
 import { DEFAULT_CONV_GRAD } from '../src/graph/conv-grad.ts';
 import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
 import { encodeModel } from '../src/formats/protobuf.ts';
+import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
 import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
 
-const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' } });
+const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' }, kernels: { type: 'string' }, block: { type: 'string' }, 'nchwc-min': { type: 'string' }, 'nchwc-pointwise': { type: 'string' } });
 
 async function measure(net: string): Promise<Record<string, number | string>> {
   const config = resolveModel({ arch: net, input: args.input, classes: 8, ...(args.extra['symbolic'] ? {} : { batch: args.batch }) });
@@ -25,7 +26,14 @@ async function measure(net: string): Promise<Record<string, number | string>> {
     ...(args.extra['batched-min'] ? { batchedMinSize: Number(args.extra['batched-min']) } : {}),
   };
   const step = buildTrainStep(config, {}, { conv });
-  const session = await ort.InferenceSession.create(encodeModel(step.graph, { stateAsInputs: true }), {
+  const x64 = args.extra['kernels'] === 'x64';
+  const policy = {
+    ...DEFAULT_NCHWC,
+    ...(args.extra['nchwc-min'] ? { minOutputSize: Number(args.extra['nchwc-min']) } : {}),
+    ...(args.extra['nchwc-pointwise'] ? { pointwise: args.extra['nchwc-pointwise'] === 'on' } : {}),
+  };
+  const graph = x64 ? lowerToNchwc(step.graph, Number(args.extra['block'] ?? 16) as 8 | 16, policy) : step.graph;
+  const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
     intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableCpuMemArena: !args.extra['no-arena'], enableMemPattern: Boolean(args.extra['mem-pattern']),
     ...(args.extra['override'] ? { freeDimensionOverrides: { N: args.batch } } : {}),
     ...(args.extra['no-spin'] ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
@@ -50,7 +58,7 @@ async function measure(net: string): Promise<Record<string, number | string>> {
   const seconds = (performance.now() - t0) / 1000;
   return {
     network: net, 'img/s': Math.round((args.steps * n) / seconds * 10) / 10, 'ms/step': Math.round((seconds / args.steps) * 1000),
-    'peak RSS MiB': peakRssMiB(), nodes: step.graph.nodes.length,
+    'peak RSS MiB': peakRssMiB(), nodes: graph.nodes.length, kernels: x64 ? `x64 (${loweredConvs(graph)} nchwc convs)` : 'portable',
   };
 }
 

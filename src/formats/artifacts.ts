@@ -11,6 +11,8 @@ import type { LossOptions } from '../graph/train.ts';
 import { buildTrainStep } from '../graph/train.ts';
 import type { Freeze } from '../graph/freeze.ts';
 import { withWeights } from '../graph/weights.ts';
+import type { Kernels } from '../graph/nchwc.ts';
+import { PORTABLE, loweredConvs, trainStepKernels } from '../graph/nchwc.ts';
 import type { InitRecord } from './state-dict.ts';
 import type { GradContext } from '../graph/gradients.ts';
 import { BN_EPS, BN_MOMENTUM } from '../graph/layers.ts';
@@ -55,6 +57,11 @@ export interface ArtifactManifest {
   readonly freeze?: { readonly parts: readonly string[]; readonly bn: boolean; readonly parameters: readonly string[] };
   /** Where init.safetensors' weights came from, when not from the seed; absent in older artifacts. */
   readonly init?: InitRecord | null;
+  /**
+   * The kernels train_step.onnx uses: portable (plain ONNX), or x64 (ONNX Runtime's NCHWc ops,
+   * for the recorded block size only; `convs` of them). Absent in older artifacts: portable.
+   */
+  readonly kernels?: Kernels & { readonly convs?: number };
   readonly semantics: Readonly<Record<string, string>>;
   readonly graphs: { readonly train_step: GraphIO; readonly eval_step: GraphIO; readonly model: GraphIO };
 }
@@ -73,6 +80,7 @@ export const SEMANTICS: Readonly<Record<string, string>> = {
   state: 'every state input <name> has an output <name>.next; feed it back as <name> for the next step',
   freeze: 'parameters in freeze.parameters get no gradient: <param>.next = <param>, <param>.momentum.next = <param>.momentum; with freeze.bn the BatchNorms of frozen parts use their running statistics (inference mode), which pass through unchanged',
   eval: 'eval_step: BatchNorm in inference mode with running statistics; probabilities = softmax(logits)',
+  kernels: 'kernels.flavour portable: train_step uses standard ONNX ops only; x64: it uses ONNX Runtime\'s com.microsoft.nchwc ops laid out for kernels.block channels, and runs only on an x86-64 CPU whose NCHWc block is that size (state and checkpoints keep the public layout either way)',
   names: 'parameter and buffer names are PyTorch state_dict names of the torchvision layout (SE: timm-style layerX.Y.se.fc1/fc2)',
 };
 
@@ -86,10 +94,14 @@ export interface ArtifactSetup {
   readonly weights?: ReadonlyMap<string, Tensor>;
   readonly init?: InitRecord;
   readonly freeze?: Freeze;
+  /** The training step's kernels (default portable, the contract's plain ONNX). */
+  readonly kernels?: Kernels;
 }
 
 export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext, setup: ArtifactSetup = {}): { manifest: ArtifactManifest; write: (dir: string) => string[] } {
   const train = buildTrainStep(config, loss, ctx, setup.freeze);
+  const kernels = setup.kernels ?? PORTABLE;
+  const trainGraph = trainStepKernels(train.graph, kernels);
   // A fixed batch is for the training step (ORT then plans its memory once); evaluation and
   // inference keep a symbolic batch, since the last batch of a split is usually smaller.
   const seeded = buildInferenceGraph({ ...config, batch: BATCH_SYMBOL });
@@ -119,13 +131,14 @@ export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?
     runningStatistics: train.runningStats.map((p) => p.value.name),
     freeze: { parts: [...(setup.freeze?.parts ?? [])], bn: setup.freeze?.bn ?? false, parameters: [...train.frozen] },
     init: setup.init ?? null,
+    kernels: kernels.flavour === 'x64' ? { ...kernels, convs: loweredConvs(trainGraph) } : kernels,
     semantics: SEMANTICS,
-    graphs: { train_step: graphIO(train.graph, true), eval_step: graphIO(evalGraph, true), model: graphIO(inference, false) },
+    graphs: { train_step: graphIO(trainGraph, true), eval_step: graphIO(evalGraph, true), model: graphIO(inference, false) },
   };
 
   const write = (dir: string): string[] => {
     const files: [string, Uint8Array | string][] = [
-      ['train_step.onnx', encodeModel(train.graph, { stateAsInputs: true, metadata: { ...metadata, graph: 'train_step' } })],
+      ['train_step.onnx', encodeModel(trainGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'train_step' } })],
       ['eval_step.onnx', encodeModel(evalGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'eval_step' } })],
       ['model.onnx', encodeModel(inference, { metadata })],
       ['init.safetensors', encodeSafetensors(init, { architecture: config.arch, producer: `${PRODUCER} ${VERSION}` })],

@@ -3,7 +3,7 @@
  * order, tensors as little-endian raw_data, so the same graph always gives the same bytes.
  */
 import onnxProto from 'onnx-proto';
-import type { AttrValue, DType, Graph, Tensor, Value } from '../graph/ir.ts';
+import type { AttrValue, Attrs, DType, Graph, Initializer, Node, Tensor, Value } from '../graph/ir.ts';
 import { isTensor } from '../graph/ir.ts';
 import { checkGraph } from './check.ts';
 import { PRODUCER, VERSION } from '../version.ts';
@@ -55,6 +55,11 @@ function attribute(name: string, a: AttrValue): onnxProto.onnx.IAttributeProto {
   return { name, type: T.FLOAT, f: (a as { float: number }).float };
 }
 
+/** Operator sets besides ONNX's that the graph's nodes use (each at version 1, the only one there is). */
+function otherDomains(graph: Graph): string[] {
+  return [...new Set(graph.nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].sort();
+}
+
 export function toModelProto(graph: Graph, options: ExportOptions = {}): onnxProto.onnx.IModelProto {
   checkGraph(graph);
   const state = graph.initializers.filter((i) => i.kind !== 'constant');
@@ -65,7 +70,7 @@ export function toModelProto(graph: Graph, options: ExportOptions = {}): onnxPro
   const metadata = { producer: PRODUCER, producer_version: VERSION, ...options.metadata };
   return {
     irVersion: irVersionFor(graph.opset),
-    opsetImport: [{ domain: '', version: graph.opset }],
+    opsetImport: [{ domain: '', version: graph.opset }, ...otherDomains(graph).map((domain) => ({ domain, version: 1 }))],
     producerName: PRODUCER,
     producerVersion: VERSION,
     docString: options.docString ?? graph.docString ?? '',
@@ -76,7 +81,7 @@ export function toModelProto(graph: Graph, options: ExportOptions = {}): onnxPro
       node: graph.nodes.map((n) => ({
         name: n.name,
         opType: n.op,
-        domain: '',
+        domain: n.domain ?? '',
         input: n.inputs.map((v) => v?.name ?? ''),
         output: n.outputs.map((v) => v.name),
         attribute: Object.keys(n.attrs).sort().map((k) => attribute(k, n.attrs[k]!)),
@@ -95,4 +100,95 @@ export function encodeModel(graph: Graph, options: ExportOptions = {}): Uint8Arr
 
 export function decodeModel(bytes: Uint8Array): onnxProto.onnx.ModelProto {
   return onnx.ModelProto.decode(bytes);
+}
+
+const DTYPE_OF = new Map(Object.entries(ELEMENT_TYPE).map(([k, v]) => [v, k as DType]));
+
+function dtypeOf(elemType: number | null | undefined, what: string): DType {
+  const d = DTYPE_OF.get(elemType ?? 0);
+  if (!d) throw new Error(`${what}: element type ${elemType} is not one the IR knows`);
+  return d;
+}
+
+function tensorOf(t: onnxProto.onnx.ITensorProto): Tensor {
+  const dtype = dtypeOf(t.dataType, t.name ?? 'tensor');
+  const dims = (t.dims ?? []).map(Number);
+  const raw = t.rawData ?? new Uint8Array();
+  const copy = new Uint8Array(raw); // a copy, aligned: protobufjs hands out views into the model's bytes
+  const data = dtype === 'float32' ? new Float32Array(copy.buffer) : dtype === 'int64' ? new BigInt64Array(copy.buffer) : dtype === 'int32' ? new Int32Array(copy.buffer) : copy;
+  return { dtype, dims, data };
+}
+
+function attributeOf(a: onnxProto.onnx.IAttributeProto): AttrValue {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.type) {
+    case T.INT: return Number(a.i);
+    case T.INTS: return (a.ints ?? []).map(Number);
+    case T.FLOAT: return { float: a.f ?? 0 };
+    case T.STRING: return new TextDecoder().decode(a.s ?? new Uint8Array());
+    case T.TENSOR: return tensorOf(a.t!);
+    default: throw new Error(`attribute ${a.name}: type ${a.type} is not one the IR knows`);
+  }
+}
+
+/**
+ * ModelProto -> graph IR, for models this project wrote (every value typed and shaped, tensors as
+ * raw_data): what a graph pass needs to rewrite a stored training step. Graph inputs come back
+ * as inputs, state included; initializers as constants.
+ */
+export function graphFromModel(model: onnxProto.onnx.IModelProto): Graph {
+  const g = model.graph!;
+  const opset = Number(model.opsetImport?.find((o) => !o.domain)?.version ?? 0);
+  const types = new Map<string, { dtype: DType; shape: (number | string)[] }>();
+  for (const info of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])]) {
+    const t = info.type?.tensorType;
+    types.set(info.name!, { dtype: dtypeOf(t?.elemType, info.name!), shape: (t?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue))) });
+  }
+  const values = new Map<string, Value>();
+  const initializers: Initializer[] = (g.initializer ?? []).map((t) => {
+    const tensor = tensorOf(t);
+    const value: Value = { name: t.name!, dtype: tensor.dtype, shape: tensor.dims, producer: null, ...(tensor.dtype === 'int64' && tensor.dims.length <= 1 ? { contents: [...(tensor.data as BigInt64Array)].map(Number) } : {}) };
+    values.set(value.name, value);
+    return { value, tensor, kind: 'constant' };
+  });
+  const typed = (name: string, producer: Node | null): Value => {
+    const t = types.get(name);
+    if (!t) throw new Error(`value ${name} has no type in the model`);
+    return { name, dtype: t.dtype, shape: t.shape, producer };
+  };
+  const inputs = (g.input ?? []).filter((i) => !values.has(i.name!)).map((i) => {
+    const v = typed(i.name!, null);
+    values.set(v.name, v);
+    return v;
+  });
+  const nodes: Node[] = (g.node ?? []).map((n) => {
+    const attrs: Attrs = Object.fromEntries((n.attribute ?? []).map((a) => [a.name!, attributeOf(a)]));
+    const node: { -readonly [K in keyof Node]: Node[K] } = {
+      name: n.name ?? '', op: n.opType!, attrs, outputs: [],
+      inputs: (n.input ?? []).map((name) => {
+        if (!name) return null;
+        const v = values.get(name);
+        if (!v) throw new Error(`node ${n.name} reads ${name} before it is defined`);
+        return v;
+      }),
+      ...(n.domain ? { domain: n.domain } : {}),
+    };
+    node.outputs = (n.output ?? []).map((name) => {
+      const v = typed(name, node);
+      values.set(name, v);
+      return v;
+    });
+    return node;
+  });
+  const outputs = (g.output ?? []).map((o) => {
+    const v = values.get(o.name!);
+    if (!v) throw new Error(`output ${o.name} is never computed`);
+    return v;
+  });
+  return { name: g.name ?? '', opset, nodes, inputs, outputs, initializers, ...(g.docString ? { docString: g.docString } : {}) };
+}
+
+/** A model's metadata_props as a record. */
+export function modelMetadata(model: onnxProto.onnx.IModelProto): Record<string, string> {
+  return Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key!, p.value ?? '']));
 }

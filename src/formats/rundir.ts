@@ -91,6 +91,11 @@ export interface TrainOptions {
   readonly seed: number;
   readonly threads: number;
   readonly device: 'cpu' | 'cuda';
+  /**
+   * The training step's kernels: auto (x64 where a probe finds ONNX Runtime's NCHWc kernels, else
+   * portable), portable or x64. Absent in runs from before it: auto.
+   */
+  readonly kernels?: 'auto' | 'portable' | 'x64';
   readonly workers: number;
   readonly keepAll: boolean;
   /** The run directory, absolute. */

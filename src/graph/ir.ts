@@ -44,6 +44,11 @@ export interface Node {
   /** The module path (`layer2.0.conv1`), unique in the graph. */
   readonly name: string;
   readonly op: string;
+  /**
+   * The operator set the op belongs to: absent for ONNX's own; `com.microsoft.nchwc` for ONNX
+   * Runtime's blocked-layout CPU kernels, which only the x64 training step uses (nchwc.ts).
+   */
+  readonly domain?: string;
   /** A null slot is an omitted optional input (ONNX's empty name). */
   readonly inputs: readonly (Value | null)[];
   readonly outputs: readonly Value[];

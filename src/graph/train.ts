@@ -116,8 +116,9 @@ export function buildGradientGraph(config: ModelConfig, loss: LossOptions = {}, 
   return b.graph(`${config.arch}.gradients`);
 }
 
-export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }, freeze: Freeze = NO_FREEZE): TrainStep {
-  const { net, b, logits, lossValue, parameters: trainable, frozen, all: parameters, grads: trainableGrads } = lossAndGradients(config, loss, ctx, undefined, freeze);
+/** `activation` replaces ReLU, for tests only (see Net.activation). */
+export function buildTrainStep(config: ModelConfig, loss: LossOptions = {}, ctx: GradContext = { conv: DEFAULT_CONV_GRAD }, freeze: Freeze = NO_FREEZE, activation?: string): TrainStep {
+  const { net, b, logits, lossValue, parameters: trainable, frozen, all: parameters, grads: trainableGrads } = lossAndGradients(config, loss, ctx, activation, freeze);
   const gradOf = new Map(trainable.map((p, i) => [p.value.name, trainableGrads[i]]));
   const hyper = {
     lr: b.input('lr', 'float32', []),

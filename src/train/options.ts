@@ -15,6 +15,7 @@ import type { TrainOptions } from '../formats/rundir.ts';
 import type { Schedule } from './schedule.ts';
 import { SCHEDULES } from './schedule.ts';
 import { DEVICES } from '../infer/session.ts';
+import { KERNEL_CHOICES } from './kernels.ts';
 import type { FineTuneInput } from './init.ts';
 import { NORMALIZATIONS, parseSeWidth, resolveFineTune } from './init.ts';
 
@@ -44,6 +45,7 @@ export interface TrainInput extends FineTuneInput {
   seed?: number;
   threads?: number;
   device?: string;
+  kernels?: string;
   workers?: number;
   keepAll?: boolean;
   out?: string;
@@ -71,7 +73,7 @@ const DEFAULTS = {
 } as const;
 
 /** Options that may differ between invocations on one run: they change how, not what, is trained. */
-export const RUNTIME_KEYS: ReadonlySet<keyof TrainOptions> = new Set(['folds', 'threads', 'device', 'workers', 'keepAll', 'out']);
+export const RUNTIME_KEYS: ReadonlySet<keyof TrainOptions> = new Set(['folds', 'threads', 'device', 'kernels', 'workers', 'keepAll', 'out']);
 
 export const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -137,6 +139,7 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
     seed: int(o.seed, 'seed', 0, DEFAULTS.seed),
     threads: int(o.threads, 'threads', 1, availableParallelism()),
     device: oneOf(o.device, 'device', DEVICES, 'cpu'),
+    kernels: oneOf(o.kernels, 'kernels', KERNEL_CHOICES, 'auto'),
     workers: int(o.workers, 'workers', 1, defaultWorkers()),
     keepAll: o.keepAll ?? DEFAULTS.keepAll,
     out: resolve(o.out ?? join('artifacts', o.arch)),

@@ -23,6 +23,7 @@ import type { OpenedRun } from './run.ts';
 import { ensureArtifacts, openRun } from './run.ts';
 import { describeSetup } from './init.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
+import { describeKernels, trainStepFor } from './kernels.ts';
 import { describeSchedule } from './schedule.ts';
 
 export interface TrainResult {
@@ -38,17 +39,21 @@ export interface TrainHooks {
   readonly signal?: AbortSignal;
 }
 
-/** The run directory ready to train: config.json (with the init record), splits.json and the artifacts. */
-function setUpRun(given: TrainInput): OpenedRun & { manifest: ArtifactManifest; generated: boolean } {
+/**
+ * The run directory with its artifacts; config.json (with the init record) is written by
+ * `commit`, so a caller can first check that this machine can run the artifacts.
+ */
+function openWithArtifacts(given: TrainInput): OpenedRun & { manifest: ArtifactManifest; generated: boolean; commit: () => void } {
   const opened = openRun(given);
   const { manifest, generated } = ensureArtifacts(opened.options, opened.dataset.classes.length);
-  opened.commit(manifest.init ? { init: manifest.init } : {});
-  return { ...opened, manifest, generated };
+  return { ...opened, manifest, generated, commit: () => opened.commit(manifest.init ? { init: manifest.init } : {}) };
 }
 
 /** Create the run directory without training: what a sweep does once before its tasks. */
 export function prepareRun(given: TrainInput): TrainOptions {
-  return setUpRun(given).options;
+  const run = openWithArtifacts(given);
+  run.commit();
+  return run.options;
 }
 
 export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -58,7 +63,11 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
     const cuda = await cudaStatus();
     if (!cuda.usable) throw new UserError(`--device cuda: ${cuda.reason}`);
   }
-  const { options, dataset, manifest, generated } = setUpRun(given);
+  const run = openWithArtifacts(given);
+  const { options, dataset, manifest, generated } = run;
+  // Before config.json: artifacts this machine cannot run leave no half-started run behind.
+  const step = await trainStepFor(options.out, manifest, options.kernels ?? 'auto', options.device);
+  run.commit();
   if (generated) progress.line(`generated the training artifacts of ${options.arch} (${manifest.parameters.length} parameter tensors) in ${options.out}`);
   if (generated) for (const line of describeSetup(manifest.init, options)) progress.line(line);
   progress.line(`training ${options.arch} into ${options.out}: fold${options.folds.length === 1 ? '' : 's'} ${options.folds.join(', ')}, ${plural(options.epochs, 'epoch')} of ${options.itersPerEpoch === null ? 'one pass' : plural(options.itersPerEpoch, 'batch', 'batches')} of ${options.batchSize}, input ${options.input.join('x')}, ${describeSchedule(scheduleOf(options))}, ${plural(options.threads, 'thread')}, ${options.device}`);
@@ -68,7 +77,8 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   let trainStep: ort.InferenceSession | undefined;
   let evalStep: Predictor | undefined;
   try {
-    trainStep = await createSession(join(options.out, 'train_step.onnx'), session);
+    progress.line(`training step: ${describeKernels(step.kernels)}`);
+    trainStep = await createSession(step.model, session);
     evalStep = predictorOn(await createSession(join(options.out, 'eval_step.onnx'), session), { classes: manifest.classes, input: options.input });
     const ctx: RunContext = {
       options, dataset, manifest, loader, progress,

@@ -1,5 +1,5 @@
 import type { CAC, Command } from 'cac';
-import { UserError } from '../../errors.ts';
+import { UserError, expected } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
 import type { ModelOptions } from '../../graph/model.ts';
@@ -13,6 +13,25 @@ import { withWeights } from '../../graph/weights.ts';
 import { parseFreeze } from '../../graph/freeze.ts';
 import { parseSeWidth } from '../../train/init.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
+import type { Kernels } from '../../graph/nchwc.ts';
+import { NCHWC_BLOCKS, PORTABLE, isNchwcBlock } from '../../graph/nchwc.ts';
+import { nchwcBlock } from '../../train/kernels.ts';
+
+/** --kernels and --nchwc-block of the training step: portable unless asked, x64 for this CPU's block or the one given. */
+async function trainKernels(flags: GenGraphFlags): Promise<Kernels> {
+  const flavour = flags.kernels ?? 'portable';
+  if (flavour !== 'portable' && flavour !== 'x64') throw expected('portable or x64', '--kernels', flavour);
+  if (flags.nchwcBlock !== undefined && flavour !== 'x64') throw new UserError('--nchwc-block applies to --kernels x64');
+  if (flavour === 'portable') return PORTABLE;
+  if (flags.nchwcBlock !== undefined) {
+    const block = Number(flags.nchwcBlock);
+    if (!isNchwcBlock(block)) throw expected(NCHWC_BLOCKS.join(' or '), '--nchwc-block', flags.nchwcBlock);
+    return { flavour: 'x64', block };
+  }
+  const block = await nchwcBlock();
+  if (block === null) throw new UserError(`--kernels x64: ONNX Runtime has no NCHWc kernels on this machine (${process.arch}) to probe; give the target CPU's --nchwc-block (16 with AVX-512, 8 with AVX2)`);
+  return { flavour: 'x64', block };
+}
 
 interface GenGraphFlags {
   classes?: string | number;
@@ -32,6 +51,8 @@ interface GenGraphFlags {
   initFormat?: string;
   freeze?: string;
   freezeBn?: boolean;
+  kernels?: string;
+  nchwcBlock?: string | number;
 }
 
 export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {
@@ -77,12 +98,13 @@ async function genGraph(arch: string | undefined, flags: GenGraphFlags): Promise
   const imported = flags.weights ? importWeights(String(flags.weights), buildInferenceGraph({ ...config, batch: 'N' }), layout as WeightLayout | undefined, config.arch) : undefined;
   for (const note of imported?.record.notes ?? []) process.stderr.write(`gen-graph: ${note}\n`);
   if (flags.freeze !== undefined && !flags.train) throw new UserError('--freeze applies to --train (the training step)');
+  if ((flags.kernels !== undefined || flags.nchwcBlock !== undefined) && !flags.train) throw new UserError('--kernels applies to --train (the training step)');
   if (flags.train) {
     if (!flags.outDir) throw new UserError('--train writes several files: give --out-dir DIR');
     const smoothing = flags.labelSmoothing === undefined ? undefined : Number(flags.labelSmoothing);
     const weights = flags.classWeights === undefined ? undefined : String(flags.classWeights).split(',').map(Number);
     const freeze = { parts: flags.freeze === undefined ? [] : parseFreeze(String(flags.freeze), config.spec), bn: flags.freezeBn ?? false };
-    const setup = { freeze, ...(imported ? { weights: imported.tensors, init: imported.record } : {}) };
+    const setup = { freeze, kernels: await trainKernels(flags), ...(imported ? { weights: imported.tensors, init: imported.record } : {}) };
     const written = buildArtifacts(config, { labelSmoothing: smoothing, classWeights: weights }, undefined, setup).write(flags.outDir);
     process.stderr.write(`wrote ${written.join(', ')} to ${flags.outDir}\n`);
     return;
@@ -113,6 +135,8 @@ export function defineGenGraph(command: Command): Command {
     .option('--list', 'list the networks with their parameter counts')
     .option('--train', 'write the training artifacts (train_step, eval_step, model, init weights) to --out-dir')
     .option('--out-dir <dir>', 'directory for --train')
+    .option('--kernels <portable|x64>', 'with --train: plain ONNX (default), or ONNX Runtime\'s NCHWc convolutions for x86-64 CPUs of one block size (ort-train makes the x64 step itself from portable artifacts)')
+    .option('--nchwc-block <8|16>', 'with --kernels x64: the target CPU\'s block (16 with AVX-512, 8 with AVX2; default: probed here)')
     .option('--label-smoothing <x>', 'with --train: CrossEntropyLoss label_smoothing (default 0)')
     .option('--class-weights <w,w,...>', 'with --train: CrossEntropyLoss class weights')
     .example('gen-graph se_resnet50 > se_resnet50.onnx')

@@ -21,7 +21,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, Kind>> = {
   data: 'string', arch: 'string', reduction: 'int', input: 'shape', fold: 'int', folds: 'folds', epochs: 'int',
   batchSize: 'int', itersPerEpoch: 'nullableInt', lr: 'number', momentum: 'number', weightDecay: 'number',
   schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int', augment: 'bool', colorJitter: 'number',
-  normalize: 'string', labelSmoothing: 'number', classWeights: 'numbers', seed: 'int', threads: 'int', device: 'string',
+  normalize: 'string', labelSmoothing: 'number', classWeights: 'numbers', seed: 'int', threads: 'int', device: 'string', kernels: 'string',
   workers: 'int', keepAll: 'bool', out: 'string', preset: 'string', resume: 'bool',
   init: 'string', initFormat: 'string', seWidth: 'string', freeze: 'names', freezeBn: 'bool',
 };
@@ -133,6 +133,7 @@ export function addTrainingOptions(command: Command): Command {
     .option('--seed <n>', 'Seed of weight initialisation, shuffling and augmentation (default 0)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: the number of CPUs)')
     .option('--device <cpu|cuda>', 'Execution provider (default cpu)')
+    .option('--kernels <auto|portable|x64>', 'Training step kernels: x64 runs ONNX Runtime\'s NCHWc convolutions on x86-64 CPUs; auto (default) uses them where a probe finds them')
     .option('--workers <n>', 'Data loader threads (default: a quarter of the CPUs, 1 to 4)')
     .option('--keep-all', 'Keep every epoch\'s checkpoint, not just the last and the best');
 }

@@ -1,0 +1,68 @@
+// Where a training step's time goes: one step under ONNX Runtime's profiler (after warm-up
+// steps), kernel time summed by op type, split into forward and backward (nodes under
+// `<module>.grad`), and the slowest nodes.
+//   node --import tsx bench/step-profile.ts [--nets resnet18] [--input 3x150x150] [--batch 32] [--kernels portable|x64] [--top 15]
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { resolveModel } from '../src/graph/model.ts';
+import { buildTrainStep } from '../src/graph/train.ts';
+import { encodeModel } from '../src/formats/protobuf.ts';
+import { trainStepKernels } from '../src/graph/nchwc.ts';
+import { benchArgs, machine, table } from './common.ts';
+
+const args = benchArgs({ batch: 32, steps: 1 }, { kernels: { type: 'string' }, block: { type: 'string' }, top: { type: 'string' } });
+
+interface Event { cat: string; name: string; dur: number; args?: { op_name?: string } }
+
+for (const net of args.nets) {
+  const config = resolveModel({ arch: net, input: args.input, classes: 8, batch: args.batch });
+  const step = buildTrainStep(config);
+  const kernels = args.extra['kernels'] === 'x64' ? { flavour: 'x64' as const, block: Number(args.extra['block'] ?? 16) as 8 | 16 } : { flavour: 'portable' as const };
+  const graph = trainStepKernels(step.graph, kernels);
+  const domainOf = new Map(graph.nodes.map((n) => [n.name, n.domain ? `${n.domain.split('.').at(-1)}.` : '']));
+  const dir = mkdtempSync(join(tmpdir(), 'step-profile-'));
+  const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
+    enableProfiling: true, profileFilePrefix: join(dir, 'profile'),
+    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
+  });
+  const [c, h, w] = args.input;
+  const n = args.batch;
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor('float32', Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i)), [n, c, h, w]),
+    labels: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 8)), [n]),
+    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
+  };
+  for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) feeds[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  for (let i = 0; i < args.warmup; i++) await session.run(feeds);
+  for (let i = 0; i < args.steps; i++) await session.run(feeds);
+  session.endProfiling();
+  const file = join(dir, readdirSync(dir)[0]!);
+  // The profile covers every run; the measured steps are the last ones.
+  const all = (JSON.parse(readFileSync(file, 'utf8')) as Event[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const perRun = all.length / (args.warmup + args.steps);
+  const events = all.slice(all.length - perRun * args.steps);
+  rmSync(dir, { recursive: true, force: true });
+  const byOp = new Map<string, { forward: number; backward: number; count: number }>();
+  let total = 0;
+  for (const e of events) {
+    const node = e.name.replace(/_kernel_time$/, '');
+    const op = `${domainOf.get(node) ?? ''}${e.args?.op_name ?? '?'}`;
+    const row = byOp.get(op) ?? { forward: 0, backward: 0, count: 0 };
+    if (/\.grad[/.]|\.grad$/.test(node)) row.backward += e.dur; else row.forward += e.dur;
+    row.count++;
+    total += e.dur;
+    byOp.set(op, row);
+  }
+  const ms = (us: number): string => (us / 1000 / args.steps).toFixed(1);
+  console.log(`${net}, ${kernels.flavour}, batch ${n}, input ${args.input.join('x')}, ${args.threads} threads; ${machine()}; ${new Date().toISOString()}`);
+  console.log(`kernel time per step: ${ms(total)} ms over ${events.length / args.steps} nodes`);
+  const rows = [...byOp].sort((a, b) => b[1].forward + b[1].backward - a[1].forward - a[1].backward)
+    .map(([op, r]) => ({ op, 'forward ms': ms(r.forward), 'backward ms': ms(r.backward), share: `${(((r.forward + r.backward) / total) * 100).toFixed(1)}%`, nodes: r.count / args.steps }));
+  console.log(table(rows));
+  const top = Number(args.extra['top'] ?? 15);
+  const slowest = new Map<string, number>();
+  for (const e of events) { const k = `${e.name.replace(/_kernel_time$/, '')} (${e.args?.op_name})`; slowest.set(k, (slowest.get(k) ?? 0) + e.dur); }
+  console.log(table([...slowest].sort((a, b) => b[1] - a[1]).slice(0, top).map(([node, d]) => ({ node, ms: ms(d) }))));
+}

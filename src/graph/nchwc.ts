@@ -1,0 +1,161 @@
+/**
+ * The x64 flavour of the training step: the portable step with its convolutions lowered, where
+ * they win, to ONNX Runtime's blocked-layout (NCHWc) CPU kernels. ORT applies those itself only
+ * to convs whose weights are constant initializers; in a training step the weights are inputs,
+ * so this pass does what its optimizer would, inside the graph: the activation goes through
+ * ReorderInput, the weight through Reshape + Transpose into the blocked layout, the nchwc Conv
+ * runs, and ReorderOutput brings the result back to NCHW for everything else.
+ *
+ * The kernels exist on x86-64 builds only, with a block of 8 channels (AVX2) or 16 (AVX-512F),
+ * decided by the CPU at run time: a graph built for one block computes garbage with the other,
+ * so the block is recorded with the artifacts and checked against a probe before a run.
+ */
+import type { Dim, Graph, Node, Value } from './ir.ts';
+import { tensorFromNumbers } from './tensor.ts';
+
+export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+export const NCHWC_BLOCKS = [8, 16] as const;
+export type NchwcBlock = (typeof NCHWC_BLOCKS)[number];
+
+/** The training step's kernels: plain ONNX everywhere, or lowered for an x86-64 CPU's block size. */
+export type Kernels = { readonly flavour: 'portable' } | { readonly flavour: 'x64'; readonly block: NchwcBlock };
+export const PORTABLE: Kernels = { flavour: 'portable' };
+
+/** Which convs to lower; measured per layer kind with bench/nchwc.ts (bench/RESULTS.md). */
+export interface NchwcPolicy {
+  /** Lower convs whose output maps are at least this large (rows). */
+  readonly minOutputSize: number;
+  /** Lower 1x1 convs too. */
+  readonly pointwise: boolean;
+}
+
+export const DEFAULT_NCHWC: NchwcPolicy = { minOutputSize: 8, pointwise: false };
+
+interface Emitter {
+  readonly nodes: Node[];
+  readonly initializers: Graph['initializers'][number][];
+  readonly names: Set<string>;
+}
+
+function value(e: Emitter, name: string, shape: readonly Dim[], producer: Node | null, dtype: Value['dtype'] = 'float32'): Value {
+  let unique = name;
+  for (let i = 1; e.names.has(unique); i++) unique = `${name}_${i}`;
+  e.names.add(unique);
+  return { name: unique, dtype, shape: [...shape], producer };
+}
+
+function emit(e: Emitter, name: string, op: string, inputs: readonly (Value | null)[], outShape: readonly Dim[], attrs: Node['attrs'] = {}, domain?: string, outName?: string): Value {
+  const node: { -readonly [K in keyof Node]: Node[K] } = { name, op, inputs, outputs: [], attrs, ...(domain ? { domain } : {}) };
+  node.outputs = [value(e, outName ?? name, outShape, node)];
+  e.nodes.push(node);
+  return node.outputs[0]!;
+}
+
+function int64(e: Emitter, name: string, values: readonly number[]): Value {
+  const v = value(e, name, [values.length], null, 'int64');
+  e.initializers.push({ value: { ...v, contents: [...values] }, tensor: tensorFromNumbers(values, 'int64', [values.length]), kind: 'constant' });
+  return e.initializers.at(-1)!.value;
+}
+
+const roundUp = (n: number, block: number): number => Math.ceil(n / block) * block;
+
+/** Whether a Conv node runs faster (and is allowed) as an nchwc Conv with this block. */
+function lowerable(node: Node, block: number, policy: NchwcPolicy): boolean {
+  if (node.op !== 'Conv' || node.domain) return false;
+  const [x, w] = node.inputs;
+  const y = node.outputs[0]!;
+  if (!x || !w || x.shape.length !== 4 || w.shape.length !== 4) return false;
+  if (((node.attrs['group'] as number | undefined) ?? 1) !== 1) return false;
+  if (((node.attrs['dilations'] as number[] | undefined) ?? [1, 1]).some((d) => d !== 1)) return false;
+  const cin = x.shape[1];
+  if (typeof cin !== 'number' || !(cin < block || cin % block === 0)) return false;
+  const pointwise = w.shape[2] === 1 && w.shape[3] === 1;
+  if (pointwise && !policy.pointwise) return false;
+  const rows = y.shape[2];
+  return typeof rows === 'number' && rows >= policy.minOutputSize;
+}
+
+/**
+ * The weight [O, I, kh, kw] in the layout the nchwc Conv reads, output channels padded to a
+ * multiple of the block: [O/B][I/B][kh][kw][Bi][Bo] when the input is blocked, [O/B][I][kh][kw][Bo]
+ * when it stays NCHW (fewer input channels than a block: the stem).
+ */
+function blockedWeight(e: Emitter, w: Value, block: number, name: string): Value {
+  const [o, i, kh, kw] = w.shape as number[] as [number, number, number, number];
+  const op = roundUp(o, block);
+  let padded = w;
+  if (op !== o) padded = emit(e, `${name}/pad`, 'Pad', [w, int64(e, `${name}/pads`, [0, 0, 0, 0, op - o, 0, 0, 0])], [op, i, kh, kw], { mode: 'constant' });
+  const blockedInput = i >= block;
+  const split = blockedInput ? [op / block, block, i / block, block, kh, kw] : [op / block, block, i, kh, kw];
+  const perm = blockedInput ? [0, 2, 4, 5, 3, 1] : [0, 2, 3, 4, 1];
+  const grouped = emit(e, `${name}/split`, 'Reshape', [padded, int64(e, `${name}/split_shape`, split)], split);
+  const moved = emit(e, `${name}/transpose`, 'Transpose', [grouped], perm.map((p) => split[p]!), { perm });
+  return emit(e, `${name}/blocked`, 'Reshape', [moved, int64(e, `${name}/blocked_shape`, [op, i, kh, kw])], [op, i, kh, kw]);
+}
+
+/** The pass: every lowerable Conv becomes ReorderInput -> nchwc Conv -> ReorderOutput; the rest is kept. */
+export function lowerToNchwc(graph: Graph, block: NchwcBlock, policy: NchwcPolicy = DEFAULT_NCHWC): Graph {
+  const e: Emitter = {
+    nodes: [], initializers: [...graph.initializers],
+    names: new Set([...graph.inputs, ...graph.initializers.map((i) => i.value), ...graph.nodes.flatMap((n) => n.outputs)].map((v) => v.name)),
+  };
+  const replaced = new Map<Value, Value>();
+  const blockedWeights = new Map<Value, Value>();
+  const current = (v: Value | null): Value | null => (v ? replaced.get(v) ?? v : null);
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map(current);
+    if (!lowerable(node, block, policy)) {
+      e.nodes.push({ ...node, inputs });
+      continue;
+    }
+    const [x, w, bias] = inputs as [Value, Value, Value | null | undefined];
+    const y = node.outputs[0]!;
+    const [n, cin, h, wd] = x.shape;
+    const cout = w.shape[0] as number;
+    const coutPadded = roundUp(cout, block);
+    let wb = blockedWeights.get(w);
+    if (!wb) {
+      wb = blockedWeight(e, w, block, `${node.name}/weight`);
+      blockedWeights.set(w, wb);
+    }
+    const xb = (cin as number) < block ? x : emit(e, `${node.name}/reorder_input`, 'ReorderInput', [x], [n!, cin!, h!, wd!], { channels_last: 0 }, NCHWC_DOMAIN);
+    let bb: Value | null = null;
+    if (bias) {
+      bb = coutPadded === cout ? bias : emit(e, `${node.name}/bias_pad`, 'Pad', [bias, int64(e, `${node.name}/bias_pads`, [0, coutPadded - cout])], [coutPadded], { mode: 'constant' });
+    }
+    const attrs = Object.fromEntries(Object.entries(node.attrs).filter(([k]) => ['pads', 'strides', 'dilations', 'group', 'kernel_shape'].includes(k)));
+    const [, , ho, wo] = y.shape;
+    const yb = emit(e, `${node.name}/nchwc`, 'Conv', bb ? [xb, wb, bb] : [xb, wb], [n!, coutPadded, ho!, wo!], attrs, NCHWC_DOMAIN);
+    e.names.delete(y.name);
+    const out = emit(e, node.name, 'ReorderOutput', [yb], y.shape, { channels: cout, channels_last: 0 }, NCHWC_DOMAIN, y.name);
+    replaced.set(y, out);
+  }
+  const outputs = graph.outputs.map((v) => current(v)!);
+  return { ...graph, nodes: e.nodes, outputs, initializers: e.initializers };
+}
+
+/** How many convs the pass lowered, for the artifact's record and the tests. */
+export function loweredConvs(graph: Graph): number {
+  return graph.nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.op === 'Conv').length;
+}
+
+/**
+ * The probe: ReorderInput of a [1, 4, 1, 1] tensor pads the channels to one block, so the
+ * output's channel count is the CPU's block size (where the kernels exist at all).
+ */
+export function probeGraph(): Graph {
+  const x: Value = { name: 'x', dtype: 'float32', shape: [1, 4, 1, 1], producer: null };
+  const node: { -readonly [K in keyof Node]: Node[K] } = { name: 'probe', op: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [x], outputs: [], attrs: { channels_last: 0 } };
+  const y: Value = { name: 'y', dtype: 'float32', shape: [1, 'B', 1, 1], producer: node };
+  node.outputs = [y];
+  return { name: 'nchwc_probe', opset: 17, nodes: [node], inputs: [x], outputs: [y], initializers: [] };
+}
+
+export function isNchwcBlock(n: number): n is NchwcBlock {
+  return (NCHWC_BLOCKS as readonly number[]).includes(n);
+}
+
+/** The training step for the given kernels: the portable graph itself, or its x64 lowering. */
+export function trainStepKernels(graph: Graph, kernels: Kernels, policy: NchwcPolicy = DEFAULT_NCHWC): Graph {
+  return kernels.flavour === 'x64' ? lowerToNchwc(graph, kernels.block, policy) : graph;
+}

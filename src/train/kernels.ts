@@ -1,0 +1,79 @@
+/**
+ * Which training step a run executes. The artifacts hold the portable step (plain ONNX, every
+ * ONNX Runtime build and execution provider); on an x86-64 CPU, where ONNX Runtime has its
+ * blocked-layout (NCHWc) kernels, the run lowers it for the block size a probe finds, in memory,
+ * so artifacts made on one machine (a sweep's submit host) train at full speed on another (its
+ * AVX2 or AVX-512 compute nodes). A step already built for x64 (`gen-graph --kernels x64`) runs
+ * only where the probe finds the block it was built for: with another block it would compute
+ * garbage, so it is refused.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Kernels, NchwcBlock } from '../graph/nchwc.ts';
+import { PORTABLE, isNchwcBlock, lowerToNchwc, probeGraph } from '../graph/nchwc.ts';
+import type { ArtifactManifest } from '../formats/artifacts.ts';
+import { decodeModel, encodeModel, graphFromModel, modelMetadata } from '../formats/protobuf.ts';
+import { UserError } from '../errors.ts';
+
+export const KERNEL_CHOICES = ['auto', 'portable', 'x64'] as const;
+export type KernelChoice = (typeof KERNEL_CHOICES)[number];
+
+let probe: Promise<NchwcBlock | null> | undefined;
+
+/**
+ * The NCHWc block of this CPU, or null where ONNX Runtime has no NCHWc kernels (arm64, other
+ * builds): ReorderInput pads a 4-channel tensor to one block. Probed once per process.
+ */
+export function nchwcBlock(): Promise<NchwcBlock | null> {
+  probe ??= (async () => {
+    try {
+      const session = await ort.InferenceSession.create(encodeModel(probeGraph()), { logSeverityLevel: 4 });
+      const out = await session.run({ x: new ort.Tensor('float32', new Float32Array(4), [1, 4, 1, 1]) });
+      await session.release();
+      const channels = out['y']?.dims[1];
+      return channels !== undefined && isNchwcBlock(channels) ? channels : null;
+    } catch {
+      return null;
+    }
+  })();
+  return probe;
+}
+
+export function describeKernels(k: Kernels): string {
+  return k.flavour === 'x64' ? `x64 kernels (NCHWc block ${k.block})` : 'portable kernels';
+}
+
+/** The kernels a stored train_step.onnx was built with (artifacts from before the x64 flavour: portable). */
+export function storedKernels(manifest: ArtifactManifest): Kernels {
+  return manifest.kernels ?? PORTABLE;
+}
+
+/**
+ * The training step to run for `choice` on this machine: the stored file, or its x64 lowering
+ * as ONNX bytes. Refuses a stored x64 step whose block this CPU does not have, and `x64` where
+ * there are no NCHWc kernels (or on CUDA, where they would run on the CPU).
+ */
+export async function trainStepFor(dir: string, manifest: ArtifactManifest, choice: KernelChoice, device: string): Promise<{ model: string | Uint8Array; kernels: Kernels }> {
+  const file = join(dir, 'train_step.onnx');
+  const stored = storedKernels(manifest);
+  if (stored.flavour === 'x64') {
+    const block = await nchwcBlock();
+    if (block !== stored.block) {
+      const here = block === null ? 'this machine has no NCHWc kernels' : `this CPU's block is ${block}`;
+      throw new UserError(`${file}: built for x64 kernels with an NCHWc block of ${stored.block}, but ${here}; it would compute garbage, so it does not run. Regenerate the artifacts here (remove them, or gen-graph --train --kernels portable)`);
+    }
+    if (device !== 'cpu') throw new UserError(`${file}: built for x64 CPU kernels, which --device ${device} cannot run; regenerate the artifacts with --kernels portable`);
+    return { model: file, kernels: stored };
+  }
+  if (choice === 'portable' || (choice === 'auto' && device !== 'cpu')) return { model: file, kernels: PORTABLE };
+  if (choice === 'x64' && device !== 'cpu') throw new UserError(`--kernels x64: the x64 kernels run on the CPU; use --device cpu or --kernels portable`);
+  const block = await nchwcBlock();
+  if (block === null) {
+    if (choice === 'x64') throw new UserError(`--kernels x64: ONNX Runtime has no NCHWc kernels on this machine (${process.arch}); use --kernels portable`);
+    return { model: file, kernels: PORTABLE };
+  }
+  const model = decodeModel(readFileSync(file));
+  const lowered = lowerToNchwc(graphFromModel(model), block);
+  return { model: encodeModel(lowered, { metadata: modelMetadata(model), docString: model.docString ?? '' }), kernels: { flavour: 'x64', block } };
+}

@@ -1,0 +1,197 @@
+// The x64 training step (ONNX Runtime's NCHWc convolutions, src/graph/nchwc.ts) against the
+// portable step it is lowered from: each lowered conv alone, then whole steps on the same state.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { Builder } from '../../src/graph/builder.ts';
+import type { Graph } from '../../src/graph/ir.ts';
+import { resolveModel } from '../../src/graph/model.ts';
+import { buildTrainStep } from '../../src/graph/train.ts';
+import type { NchwcBlock, NchwcPolicy } from '../../src/graph/nchwc.ts';
+import { DEFAULT_NCHWC, NCHWC_DOMAIN, lowerToNchwc, loweredConvs } from '../../src/graph/nchwc.ts';
+import { decodeModel, encodeModel, graphFromModel, modelMetadata } from '../../src/formats/protobuf.ts';
+import { nchwcBlock } from '../../src/train/kernels.ts';
+import { createRng } from '../../src/util/random.ts';
+import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
+import type { Feeds } from '../helpers/ort.ts';
+
+/** Every conv the pass can lower, whatever its size: the tests cover each kind. */
+const EVERYTHING: NchwcPolicy = { minOutputSize: 1, pointwise: true };
+const rng = createRng(7);
+const random = (n: number, scale = 1): number[] => Array.from({ length: n }, () => rng.normal() * scale);
+
+/** ||a - b|| / ||b||: a float32 reordering of sums moves it by about 1e-7. */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < b.length; i++) {
+    d += (a[i]! - b[i]!) ** 2;
+    n += b[i]! ** 2;
+  }
+  return Math.sqrt(d / (n || 1));
+}
+
+async function blockHere(): Promise<NchwcBlock> {
+  const block = await nchwcBlock();
+  assert.ok(block !== null, `no NCHWc kernels on this ${process.arch} machine: the x64 step cannot be tested here`);
+  return block;
+}
+
+interface ConvCase { cin: number; cout: number; k: number; stride: number; size: number; bias?: boolean }
+
+function convGraph(c: ConvCase): Graph {
+  const b = new Builder();
+  const x = b.input('x', 'float32', [2, c.cin, c.size, c.size]);
+  const w = b.input('w', 'float32', [c.cout, c.cin, c.k, c.k]);
+  const bias = c.bias ? b.input('b', 'float32', [c.cout]) : null;
+  const p = (c.k - 1) >> 1;
+  b.output(b.op('Conv', bias ? [x, w, bias] : [x, w], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [p, p, p, p] }, { names: ['y'] }));
+  return b.graph('conv');
+}
+
+async function runConv(graph: Graph, feeds: Feeds): Promise<Float32Array> {
+  const s = await session(graph, { stateAsInputs: false });
+  return data((await s.run(feeds))['y']!);
+}
+
+describe('x64 kernels: each lowered convolution', () => {
+  const cases: ConvCase[] = [
+    { cin: 3, cout: 64, k: 7, stride: 2, size: 20 }, // ImageNet stem: input stays NCHW
+    { cin: 3, cout: 16, k: 3, stride: 1, size: 12 }, // CIFAR stem
+    { cin: 16, cout: 16, k: 3, stride: 1, size: 12 },
+    { cin: 16, cout: 32, k: 3, stride: 2, size: 12 },
+    { cin: 32, cout: 24, k: 3, stride: 1, size: 9, bias: true }, // output channels padded to the block, bias too
+    { cin: 64, cout: 256, k: 1, stride: 1, size: 6 },
+    { cin: 64, cout: 128, k: 1, stride: 2, size: 6 },
+  ];
+  for (const c of cases) {
+    it(`${c.cin}->${c.cout}, ${c.k}x${c.k}/${c.stride} on ${c.size}x${c.size}${c.bias ? ', bias' : ''}: equals the ONNX Conv`, async () => {
+      const block = await blockHere();
+      const plain = convGraph(c);
+      const lowered = lowerToNchwc(plain, block, EVERYTHING);
+      assert.equal(loweredConvs(lowered), 1);
+      const feeds: Feeds = {
+        x: floats(random(2 * c.cin * c.size * c.size), [2, c.cin, c.size, c.size]),
+        w: floats(random(c.cout * c.cin * c.k * c.k, 0.2), [c.cout, c.cin, c.k, c.k]),
+        ...(c.bias ? { b: floats(random(c.cout), [c.cout]) } : {}),
+      };
+      const [want, got] = [await runConv(plain, feeds), await runConv(lowered, feeds)];
+      assert.equal(got.length, want.length);
+      assert.ok(relativeError(got, want) < 1e-6, `relative error ${relativeError(got, want)}`);
+    });
+  }
+
+  it('a conv the block cannot hold (20 input channels, neither under nor a multiple of the block) stays an ONNX Conv', async () => {
+    const block = await blockHere();
+    const lowered = lowerToNchwc(convGraph({ cin: 20, cout: 16, k: 3, stride: 1, size: 8 }), block, EVERYTHING);
+    assert.equal(loweredConvs(lowered), 0);
+    assert.ok(lowered.nodes.every((n) => !n.domain));
+  });
+
+  it('the default policy keeps 1x1 convs and small maps as ONNX Convs', () => {
+    const lowered = (c: ConvCase): number => loweredConvs(lowerToNchwc(convGraph(c), 16, DEFAULT_NCHWC));
+    assert.equal(lowered({ cin: 16, cout: 16, k: 3, stride: 1, size: 12 }), 1);
+    assert.equal(lowered({ cin: 64, cout: 256, k: 1, stride: 1, size: 12 }), 0);
+    assert.equal(lowered({ cin: 16, cout: 16, k: 3, stride: 1, size: DEFAULT_NCHWC.minOutputSize - 1 }), 0);
+  });
+
+  it('the other block\'s layout computes garbage here: why a step built for it is refused, not run', async () => {
+    const block = await blockHere();
+    const other: NchwcBlock = block === 16 ? 8 : 16;
+    const c: ConvCase = { cin: 32, cout: 32, k: 3, stride: 1, size: 8 };
+    const plain = convGraph(c);
+    const feeds: Feeds = { x: floats(random(2 * 32 * 64), [2, 32, 8, 8]), w: floats(random(32 * 32 * 9, 0.2), [32, 32, 3, 3]) };
+    const want = await runConv(plain, feeds);
+    const got = await runConv(lowerToNchwc(plain, other, EVERYTHING), feeds).catch(() => null);
+    // Either ONNX Runtime rejects it or the numbers are wrong; never the right answer.
+    if (got) assert.ok(got.length !== want.length || relativeError(got, want) > 0.1, `block ${other} on a block-${block} CPU gave the right answer`);
+  });
+});
+
+/**
+ * Runs the portable and the lowered step from the same state, twice, and returns each output's
+ * relative error against the portable step's, next to the portable step's own sensitivity: its
+ * error when the images move by float32 rounding (a few units in the last place). With BatchNorm
+ * over a handful of values deep in a small network, rounding alone moves some outputs by 1e-3.
+ */
+async function stepErrors(step: ReturnType<typeof buildTrainStep>, lowered: Graph, input: readonly number[]): Promise<{ name: string; error: number; rounding: number }[]> {
+  const [portable, x64] = await Promise.all([session(step.graph), session(lowered)]);
+  const n = 4;
+  const images = random(n * input[0]! * input[1]! * input[2]!);
+  const nudged = Float32Array.from(images, (v, i) => v * (1 + ((i % 7) - 3) * 1.2e-7));
+  const fixed: Feeds = { labels: int64s([0, 3, 1, 4], [n]), lr: floats([0.05], []), momentum: floats([0.9], []), weight_decay: floats([1e-4], []) };
+  let feeds: Feeds = { ...stateFeeds(step.graph), ...fixed, images: floats(images, [n, ...input]) };
+  const errors: { name: string; error: number; rounding: number }[] = [];
+  for (let k = 0; k < 2; k++) {
+    const a = await portable.run(feeds);
+    const b = await x64.run(feeds);
+    const c = await portable.run({ ...feeds, images: floats(nudged, [n, ...input]) });
+    for (const name of Object.keys(a)) errors.push({ name: `step ${k + 1}, ${name}`, error: relativeError(data(b[name]!), data(a[name]!)), rounding: relativeError(data(c[name]!), data(a[name]!)) });
+    const next: Feeds = { ...feeds };
+    for (const name of Object.keys(feeds)) if (a[`${name}.next`]) next[name] = a[`${name}.next`] as ort.Tensor;
+    feeds = next;
+  }
+  return errors;
+}
+
+/** Within float rounding: no further from the portable step than rounding moves it (x10), or 1e-5. */
+const outsideRounding = (e: { error: number; rounding: number }): boolean => e.error > 10 * e.rounding + 1e-5;
+
+describe('x64 kernels: whole training steps', () => {
+  const nets: [string, string, [number, number, number]][] = [
+    ['resnet20', 'CIFAR stem, basic blocks', [3, 16, 16]],
+    ['se_resnet20', 'CIFAR stem, basic blocks with SE', [3, 16, 16]],
+    ['resnet18', 'ImageNet stem, basic blocks', [3, 32, 32]],
+    ['se_resnet50', 'ImageNet stem, bottleneck blocks with SE', [3, 32, 32]],
+  ];
+  for (const [arch, what, input] of nets) {
+    it(`${arch} (${what}): the x64 step equals the portable step (loss, logits, updates, running statistics), two steps from the same state`, async () => {
+      const block = await blockHere();
+      const step = buildTrainStep({ ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 });
+      const x64 = lowerToNchwc(step.graph, block, EVERYTHING);
+      assert.ok(loweredConvs(x64) >= 10, `only ${loweredConvs(x64)} convs lowered`);
+      const errors = await stepErrors(step, x64, input);
+      assert.equal(errors.length, 2 * step.graph.outputs.length);
+      // A gradient jumps where a ReLU input sits within rounding of zero (a whole row of an SE
+      // weight's gradient on 1x1 maps), so the raw gradients (momentum) are compared below, on the
+      // smooth network; the forward and the updated weights are continuous.
+      const off = errors.filter((e) => !e.name.endsWith('.momentum.next') && outsideRounding(e));
+      assert.deepEqual(off.slice(0, 3), [], `${off.length} outputs differ beyond rounding`);
+    });
+
+    it(`${arch} with sigmoids for ReLUs: every gradient of the x64 step equals the portable step's`, async () => {
+      const block = await blockHere();
+      const step = buildTrainStep({ ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 }, {}, undefined, undefined, 'Sigmoid');
+      const errors = await stepErrors(step, lowerToNchwc(step.graph, block, EVERYTHING), input);
+      const off = errors.filter(outsideRounding);
+      assert.deepEqual(off.slice(0, 3), [], `${off.length} outputs differ beyond rounding`);
+    });
+  }
+
+  it('the comparison catches a wrong lowering: the other block\'s layout', async () => {
+    const block = await blockHere();
+    const input = [3, 16, 16] as const;
+    const step = buildTrainStep({ ...resolveModel({ arch: 'resnet20', input, classes: 5, seed: 3 }), batch: 4 });
+    const wrong = lowerToNchwc(step.graph, block === 16 ? 8 : 16, EVERYTHING);
+    const errors = await stepErrors(step, wrong, input).catch(() => null);
+    if (errors) assert.ok(errors.filter(outsideRounding).length > errors.length / 2);
+  });
+});
+
+describe('ONNX files back into the graph IR', () => {
+  it('a portable and an x64 training step decode and encode to the same bytes', () => {
+    const step = buildTrainStep({ ...resolveModel({ arch: 'se_resnet20', input: [3, 16, 16], classes: 4 }), batch: 2 });
+    for (const graph of [step.graph, lowerToNchwc(step.graph, 16, EVERYTHING)]) {
+      const bytes = encodeModel(graph, { stateAsInputs: true, metadata: { graph: 'train_step' } });
+      const model = decodeModel(bytes);
+      const again = encodeModel(graphFromModel(model), { metadata: modelMetadata(model), docString: model.docString });
+      assert.equal(Buffer.compare(Buffer.from(again), Buffer.from(bytes)), 0);
+    }
+  });
+
+  it('the x64 step names the nchwc operator set', () => {
+    const step = buildTrainStep({ ...resolveModel({ arch: 'resnet20', input: [3, 16, 16], classes: 4 }), batch: 2 });
+    const model = decodeModel(encodeModel(lowerToNchwc(step.graph, 8, EVERYTHING), { stateAsInputs: true }));
+    assert.deepEqual(model.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', 17], [NCHWC_DOMAIN, 1]]);
+  });
+});

@@ -13,6 +13,7 @@ import { imageLibraryVersions } from '../data/image.ts';
 import type { Device } from '../infer/session.ts';
 import { createSession, ortVersion } from '../infer/session.ts';
 import { VERSION } from '../version.ts';
+import { describeKernels, trainStepFor } from './kernels.ts';
 
 /** Versions stamped into config.json (and printed by `doctor`). */
 export function environmentVersions(): Record<string, string> {
@@ -24,14 +25,15 @@ export function environmentVersions(): Record<string, string> {
  * The environment check of `doctor`: generate a small network's training step, run it twice on
  * random data and report the second step's time (the first one includes ORT's warm-up).
  */
-export async function checkTrainingStep(settings: { threads: number; device: Device }, arch = 'resnet20', batch = 16): Promise<{ arch: string; batch: number; input: readonly number[]; seconds: number; loss: number }> {
+export async function checkTrainingStep(settings: { threads: number; device: Device }, arch = 'resnet20', batch = 16): Promise<{ arch: string; batch: number; input: readonly number[]; kernels: string; seconds: number; loss: number }> {
   const config = resolveModel({ arch, classes: 8, input: [3, 32, 32] });
   const dir = mkdtempSync(join(tmpdir(), 'senet-ort-doctor-'));
   try {
     const artifacts = buildArtifacts(config);
     artifacts.write(dir);
     const manifest = artifacts.manifest;
-    const session = await createSession(join(dir, 'train_step.onnx'), settings);
+    const step = await trainStepFor(dir, manifest, 'auto', settings.device);
+    const session = await createSession(step.model, settings);
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of loadCheckpoint(join(dir, 'init.safetensors'), manifest)) feeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
     feeds['images'] = new ort.Tensor('float32', Float32Array.from({ length: batch * 3 * 32 * 32 }, (_, i) => Math.sin(i)), [batch, 3, 32, 32]);
@@ -46,7 +48,7 @@ export async function checkTrainingStep(settings: { threads: number; device: Dev
       loss = (out['loss']!.data as Float32Array)[0]!;
     }
     await session.release();
-    return { arch, batch, input: config.input, seconds, loss };
+    return { arch, batch, input: config.input, kernels: describeKernels(step.kernels), seconds, loss };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -114,6 +114,30 @@ describe('gen-graph', () => {
     assert.match(r.stdout, /gen-graph: refusing to write a binary ONNX model to a terminal; redirect it \(gen-graph se_resnet50 > model\.onnx\) or use -o FILE/);
   });
 
+  it('--train --kernels x64: a step of nchwc convs for this CPU\'s block, recorded in artifact.json; bad --kernels and --nchwc-block are one line', () => {
+    const dir = tmp();
+    try {
+      const r = runBin('gen-graph', ['resnet20', '--train', '--out-dir', dir, '--input', '3x16x16', '--classes', '3', '--kernels', 'x64']);
+      if (process.arch === 'x64') {
+        assert.equal(r.status, 0, r.stderr);
+        const manifest = JSON.parse(readFileSync(join(dir, 'artifact.json'), 'utf8')) as ArtifactManifest;
+        assert.ok(manifest.kernels?.flavour === 'x64' && [8, 16].includes(manifest.kernels.block) && manifest.kernels.convs! > 0, JSON.stringify(manifest.kernels));
+        assert.match(readFileSync(join(dir, 'train_step.onnx')).toString('latin1'), /com\.microsoft\.nchwc/);
+      }
+      const portable = runBin('gen-graph', ['resnet20', '--train', '--out-dir', dir, '--input', '3x16x16', '--classes', '3']);
+      assert.equal(portable.status, 0, portable.stderr);
+      assert.deepEqual((JSON.parse(readFileSync(join(dir, 'artifact.json'), 'utf8')) as ArtifactManifest).kernels, { flavour: 'portable' });
+      assert.doesNotMatch(readFileSync(join(dir, 'train_step.onnx')).toString('latin1'), /nchwc/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    const error = (args: string[]): string => runBin('gen-graph', ['resnet20', ...args]).stderr;
+    assert.equal(error(['--train', '--out-dir', '/tmp/x', '--kernels', 'avx']), 'gen-graph: expected portable or x64 for --kernels but received "avx"\n');
+    assert.equal(error(['--train', '--out-dir', '/tmp/x', '--kernels', 'x64', '--nchwc-block', '12']), 'gen-graph: expected 8 or 16 for --nchwc-block but received 12\n');
+    assert.equal(error(['--train', '--out-dir', '/tmp/x', '--nchwc-block', '8']), 'gen-graph: --nchwc-block applies to --kernels x64\n');
+    assert.equal(error(['--kernels', 'x64']), 'gen-graph: --kernels applies to --train (the training step)\n');
+  });
+
   it('--train without --out-dir says what is missing', () => {
     const r = runBin('gen-graph', ['resnet20', '--train']);
     assert.equal(r.status, 1);

@@ -11,6 +11,7 @@ import { train } from '../../src/train/trainer.ts';
 import { REPO, splitSample } from '../data/fixtures.ts';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { encodeSafetensors } from '../../src/formats/safetensors.ts';
+import { nchwcBlock } from '../../src/train/kernels.ts';
 
 const BIN = join(REPO, 'src', 'cli', 'ort-train.ts');
 const args = (data: string, out: string): string[] => [
@@ -110,5 +111,36 @@ describe('ort-train', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^ort-train: --device cuda: .*(npm ci --onnxruntime-node-install=cuda12|did not start|no CUDA provider)[^\n]*\n$/);
     assert.ok(!existsSync(out));
+  });
+
+  it('trains with the x64 step on an x86-64 CPU by default, the portable one with --kernels portable, and resumes across them', () => {
+    const out = join(root, 'kernels');
+    const first = ortTrain(...args(data, out), '--epochs', '1');
+    assert.equal(first.code, 0, first.stderr);
+    const expected = process.arch === 'x64' ? /^training step: x64 kernels \(NCHWc block (8|16)\)$/m : /^training step: portable kernels$/m;
+    assert.match(first.stdout + first.stderr, expected);
+    // The kernels change how, not what, is trained: the run goes on with the other step (fold 2).
+    const second = ortTrain('--out', out, '--fold', '2', '--kernels', 'portable');
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout + second.stderr, /^training step: portable kernels$/m);
+    assert.equal(readFoldState(out, 2)!.epochsDone, 1);
+    assert.equal(ortTrain(...args(data, join(root, 'k2')), '--kernels', 'fast').stderr, 'ort-train: expected auto or portable or x64 for --kernels but received "fast"\n');
+  });
+
+  it('an x64 training step built for the other NCHWc block is refused, not run, and starts no run', async () => {
+    if (process.arch !== 'x64') return; // the x64 step exists for x86-64 CPUs only
+    const out = join(root, 'other-block');
+    const block = await nchwcBlock();
+    assert.ok(block !== null, 'no NCHWc kernels on an x86-64 CPU');
+    const other = block === 16 ? 8 : 16;
+    const gen = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'gen-graph.ts'), 'resnet20', '--train', '--out-dir', out, '--input', '3x16x16', '--classes', '8', '--batch', '8', '--kernels', 'x64', '--nchwc-block', String(other)], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const recorded = JSON.parse(readFileSync(join(out, 'artifact.json'), 'utf8')).kernels;
+    assert.deepEqual([recorded.flavour, recorded.block, recorded.convs > 0], ['x64', other, true]);
+    const r = ortTrain(...args(data, out), '--epochs', '1');
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `ort-train: ${join(out, 'train_step.onnx')}: built for x64 kernels with an NCHWc block of ${other}, but this CPU's block is ${block}; it would compute garbage, so it does not run. Regenerate the artifacts here (remove them, or gen-graph --train --kernels portable)\n`);
+    assert.ok(!existsSync(join(out, 'config.json')), 'a run was started');
+    assert.ok(!existsSync(join(out, 'fold-1')));
   });
 });

@@ -3,6 +3,7 @@ import type { CAC } from 'cac';
 import { defaultWorkers } from '../../data/loader.ts';
 import { cudaStatus, executionProviders } from '../../infer/session.ts';
 import { checkTrainingStep, environmentVersions } from '../../train/environment.ts';
+import { nchwcBlock } from '../../train/kernels.ts';
 
 /**
  * `doctor`: the study's environment check. Versions of everything that changes numbers (Node,
@@ -14,6 +15,7 @@ async function doctor(): Promise<void> {
   const gib = (totalmem() / 2 ** 30).toFixed(1);
   const providers = executionProviders().map((p) => `${p.name}${p.bundled ? '' : ' (separate download)'}`).join(', ');
   const cuda = await cudaStatus();
+  const block = await nchwcBlock();
   const lines = [
     `senet-ort     ${v['senetOrt']}`,
     `node          ${v['node']} (${process.platform} ${process.arch})`,
@@ -23,11 +25,12 @@ async function doctor(): Promise<void> {
     `threads       ort-train uses ${availableParallelism()} ONNX Runtime threads (--threads) and ${defaultWorkers()} loader worker(s) (--workers)`,
     `providers     ${providers}`,
     `cuda          ${cuda.usable ? 'usable' : 'not usable'}: ${cuda.reason}`,
+    `kernels       ${block === null ? 'portable: ONNX Runtime has no NCHWc kernels here' : `x64: ONNX Runtime's NCHWc kernels with a block of ${block}, ort-train's default training step on the CPU (--kernels)`}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   const check = await checkTrainingStep({ threads: availableParallelism(), device: 'cpu' });
   const ok = Number.isFinite(check.loss);
-  process.stdout.write(`train step    ${check.arch}, batch ${check.batch} of ${check.input.join('x')} on cpu: ${(check.seconds * 1000).toFixed(0)} ms (${(check.batch / check.seconds).toFixed(0)} images/s), loss ${check.loss.toFixed(4)}${ok ? '' : ' (NOT FINITE)'}\n`);
+  process.stdout.write(`train step    ${check.arch}, batch ${check.batch} of ${check.input.join('x')} on cpu, ${check.kernels}: ${(check.seconds * 1000).toFixed(0)} ms (${(check.batch / check.seconds).toFixed(0)} images/s), loss ${check.loss.toFixed(4)}${ok ? '' : ' (NOT FINITE)'}\n`);
   if (!ok) process.exitCode = 1;
 }
 

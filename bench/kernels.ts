@@ -1,0 +1,85 @@
+// The x64 step against the portable one, interleaved in one process so that both meet the same
+// machine (a shared 2-core VM drifts by 10-20% within minutes): for each network, one session
+// per variant, warm-up, then rounds of one step of each variant in turn; the median step time of
+// each and the median of the per-round ratios to the first variant. Peak memory: bench/train.ts,
+// one flavour per process.
+//   node --import tsx bench/kernels.ts [--nets resnet20,...] [--input 3x150x150] [--batch 32] [--steps 5 (rounds)]
+//     [--variants portable,x64,x64:min=1:pointwise] (x64 options: min=<rows>: lower maps from this size; pointwise: 1x1 convs too)
+import * as ort from 'onnxruntime-node';
+import { resolveModel } from '../src/graph/model.ts';
+import { buildTrainStep } from '../src/graph/train.ts';
+import { encodeModel } from '../src/formats/protobuf.ts';
+import type { NchwcPolicy } from '../src/graph/nchwc.ts';
+import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
+import { nchwcBlock } from '../src/train/kernels.ts';
+import { benchArgs, inChild, machine, table } from './common.ts';
+
+const args = benchArgs({ batch: 32, steps: 5 }, { variants: { type: 'string' } });
+const variants = String(args.extra['variants'] ?? 'portable,x64').split(',');
+
+function policyOf(variant: string): NchwcPolicy | null {
+  const [flavour, ...opts] = variant.split(':');
+  if (flavour === 'portable') return null;
+  if (flavour !== 'x64') throw new Error(`unknown variant ${variant}`);
+  let policy: NchwcPolicy = DEFAULT_NCHWC;
+  for (const o of opts) {
+    if (o.startsWith('min=')) policy = { ...policy, minOutputSize: Number(o.slice(4)) };
+    else if (o === 'pointwise') policy = { ...policy, pointwise: true };
+    else throw new Error(`unknown option ${o} in ${variant}`);
+  }
+  return policy;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function measure(net: string): Promise<Record<string, number | string>> {
+  const block = await nchwcBlock();
+  if (block === null) throw new Error('no NCHWc kernels on this machine');
+  const config = resolveModel({ arch: net, input: args.input, classes: 8, batch: args.batch });
+  const step = buildTrainStep(config);
+  const [c, h, w] = args.input;
+  const n = args.batch;
+  const initial: Record<string, ort.Tensor> = {
+    images: new ort.Tensor('float32', Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i)), [n, c, h, w]),
+    labels: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 8)), [n]),
+    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
+  };
+  for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) initial[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  const runs = await Promise.all(variants.map(async (variant) => {
+    const policy = policyOf(variant);
+    const graph = policy ? lowerToNchwc(step.graph, block, policy) : step.graph;
+    const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
+      intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
+    });
+    let feeds = initial;
+    const times: number[] = [];
+    const next = async (): Promise<number> => {
+      const t0 = performance.now();
+      const out = await session.run(feeds);
+      const ms = performance.now() - t0;
+      const fed: Record<string, ort.Tensor> = { ...feeds };
+      for (const name of Object.keys(feeds)) if (out[`${name}.next`]) fed[name] = out[`${name}.next`]!;
+      feeds = fed;
+      return ms;
+    };
+    return { variant, convs: loweredConvs(graph), next, times };
+  }));
+  for (let i = 0; i < args.warmup; i++) for (const r of runs) await r.next();
+  for (let i = 0; i < args.steps; i++) for (const r of runs) r.times.push(await r.next());
+  const row: Record<string, number | string> = { network: net };
+  for (const r of runs) {
+    const ms = median(r.times);
+    row[`${r.variant} img/s`] = Math.round((n / ms) * 10000) / 10;
+    if (r !== runs[0]) row[`${r.variant} / ${runs[0]!.variant}`] = Math.round(median(r.times.map((t, i) => runs[0]!.times[i]! / t)) * 100) / 100;
+    if (r.convs) row[`${r.variant} nchwc convs`] = r.convs;
+  }
+  return row;
+}
+
+if (args.child) {
+  console.log(JSON.stringify(await measure(args.child)));
+} else {
+  console.log(`train step variants, batch ${args.batch}, input ${args.input.join('x')}, ${args.threads} threads, ${args.steps} rounds after ${args.warmup} warm-up; NCHWc block ${await nchwcBlock()}; ${machine()}; ${new Date().toISOString()}`);
+  const rows = args.nets.map((net) => inChild(new URL(import.meta.url).pathname, net, process.argv.slice(2)));
+  console.log(table(rows));
+}

@@ -4,10 +4,14 @@
 // each and the median of the per-round ratios to the first variant. Peak memory: bench/train.ts,
 // one flavour per process.
 //   node --import tsx bench/kernels.ts [--nets resnet20,...] [--input 3x150x150] [--batch 32] [--steps 5 (rounds)]
-//     [--variants portable,x64,x64:min=1:pointwise] (x64 options: min=<rows>: lower maps from this size; pointwise: 1x1 convs too)
+//     [--variants portable,x64,x64:min=1:pointwise] (x64 options: min=<rows>: lower maps from this size; pointwise: 1x1 convs too;
+//     either flavour: flipmin=<rows>, flippx=<pixels>: conv-grad's flippedMinSize and flippedMinPixels, where dX turns from
+//     ConvTranspose to a flipped-kernel Conv; flippx=0 is the policy before flippedMinPixels)
 import * as ort from 'onnxruntime-node';
 import { resolveModel } from '../src/graph/model.ts';
 import { buildTrainStep } from '../src/graph/train.ts';
+import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
+import { DEFAULT_CONV_GRAD } from '../src/graph/conv-grad.ts';
 import { encodeModel } from '../src/formats/protobuf.ts';
 import type { NchwcPolicy } from '../src/graph/nchwc.ts';
 import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
@@ -17,17 +21,19 @@ import { benchArgs, inChild, machine, table } from './common.ts';
 const args = benchArgs({ batch: 32, steps: 5 }, { variants: { type: 'string' } });
 const variants = String(args.extra['variants'] ?? 'portable,x64').split(',');
 
-function policyOf(variant: string): NchwcPolicy | null {
+function policyOf(variant: string): { nchwc: NchwcPolicy | null; conv: ConvGradPolicy } {
   const [flavour, ...opts] = variant.split(':');
-  if (flavour === 'portable') return null;
-  if (flavour !== 'x64') throw new Error(`unknown variant ${variant}`);
-  let policy: NchwcPolicy = DEFAULT_NCHWC;
+  if (flavour !== 'portable' && flavour !== 'x64') throw new Error(`unknown variant ${variant}`);
+  let nchwc: NchwcPolicy = DEFAULT_NCHWC;
+  let conv: ConvGradPolicy = DEFAULT_CONV_GRAD;
   for (const o of opts) {
-    if (o.startsWith('min=')) policy = { ...policy, minOutputSize: Number(o.slice(4)) };
-    else if (o === 'pointwise') policy = { ...policy, pointwise: true };
+    if (o.startsWith('min=')) nchwc = { ...nchwc, minOutputSize: Number(o.slice(4)) };
+    else if (o === 'pointwise') nchwc = { ...nchwc, pointwise: true };
+    else if (o.startsWith('flipmin=')) conv = { ...conv, flippedMinSize: Number(o.slice(8)) };
+    else if (o.startsWith('flippx=')) conv = { ...conv, flippedMinPixels: Number(o.slice(7)) };
     else throw new Error(`unknown option ${o} in ${variant}`);
   }
-  return policy;
+  return { nchwc: flavour === 'x64' ? nchwc : null, conv };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -47,7 +53,8 @@ async function measure(net: string): Promise<Record<string, number | string>> {
   for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) initial[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
   const runs = await Promise.all(variants.map(async (variant) => {
     const policy = policyOf(variant);
-    const graph = policy ? lowerToNchwc(step.graph, block, policy) : step.graph;
+    const own = policy.conv === DEFAULT_CONV_GRAD ? step : buildTrainStep(config, {}, { conv: policy.conv });
+    const graph = policy.nchwc ? lowerToNchwc(own.graph, block, policy.nchwc) : own.graph;
     const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
       intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
     });

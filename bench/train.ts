@@ -1,7 +1,7 @@
 // Training-step throughput: images/s of train_step.onnx at 3x150x150, batch 32, 2 threads, with
 // the process's peak memory. The conv backward formulation can be forced to compare them:
 //   node --import tsx bench/train.ts [--nets a,b] [--batch 32] [--steps 5] [--dx auto|transpose|flipped] [--dw auto|shifted|batched|gemm]
-//     [--flipped-min 1] [--shifted-min 38] [--batched-min 19] (map sizes where auto switches) [--no-arena] [--mem-pattern]
+//     [--flipped-min 1] [--flipped-pixels 2048] [--shifted-min 38] [--batched-min 19] (map sizes where auto switches) [--no-arena] [--mem-pattern]
 //     [--symbolic] (a free batch dimension instead of the fixed one ort-train uses) [--override] [--no-spin]
 // Session settings default to ort-train's: fixed batch, memory arena on, memory patterns off.
 import * as ort from 'onnxruntime-node';
@@ -13,7 +13,7 @@ import { encodeModel } from '../src/formats/protobuf.ts';
 import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
 import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
 
-const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' }, kernels: { type: 'string' }, block: { type: 'string' }, 'nchwc-min': { type: 'string' }, 'nchwc-pointwise': { type: 'string' } });
+const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'flipped-pixels': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' }, kernels: { type: 'string' }, block: { type: 'string' }, 'nchwc-min': { type: 'string' }, 'nchwc-pointwise': { type: 'string' } });
 
 async function measure(net: string): Promise<Record<string, number | string>> {
   const config = resolveModel({ arch: net, input: args.input, classes: 8, ...(args.extra['symbolic'] ? {} : { batch: args.batch }) });
@@ -22,6 +22,7 @@ async function measure(net: string): Promise<Record<string, number | string>> {
     ...(args.extra['dx'] ? { dx: args.extra['dx'] as ConvGradPolicy['dx'] } : {}),
     ...(args.extra['dw'] ? { dw: args.extra['dw'] as ConvGradPolicy['dw'] } : {}),
     ...(args.extra['flipped-min'] ? { flippedMinSize: Number(args.extra['flipped-min']) } : {}),
+    ...(args.extra['flipped-pixels'] ? { flippedMinPixels: Number(args.extra['flipped-pixels']) } : {}),
     ...(args.extra['shifted-min'] ? { shiftedMinSize: Number(args.extra['shifted-min']) } : {}),
     ...(args.extra['batched-min'] ? { batchedMinSize: Number(args.extra['batched-min']) } : {}),
   };

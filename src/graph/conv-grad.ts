@@ -11,7 +11,8 @@ export interface ConvGradPolicy {
   /**
    * transpose: ConvTranspose of dY with the forward's strides, pads and group;
    * flipped: (stride 1) a Conv of dY with the flipped, transposed kernel and pads k-1-p;
-   * auto: flipped at stride 1 on maps of at least `flippedMinSize`, else transpose.
+   * auto: flipped at stride 1 on maps of at least `flippedMinSize` where the batch holds at least
+   *   `flippedMinPixels` output pixels (N*Ho*Wo; a symbolic batch counts as enough), else transpose.
    */
   readonly dx: 'auto' | 'transpose' | 'flipped';
   /**
@@ -25,19 +26,23 @@ export interface ConvGradPolicy {
    */
   readonly dw: 'auto' | 'shifted' | 'batched' | 'gemm';
   readonly flippedMinSize: number;
+  readonly flippedMinPixels: number;
   readonly shiftedMinSize: number;
   readonly batchedMinSize: number;
 }
 
 /**
- * Crossovers measured on a 2-core CPU with ORT 1.30 (bench/train.ts, bench/RESULTS.md): the flipped
- * kernel beat ConvTranspose at stride 1 on every map size there, so auto uses it wherever it applies;
+ * Crossovers measured on a 2-core CPU with ORT 1.30 (bench/train.ts, bench/kernels.ts, bench/RESULTS.md):
+ * at stride 1 the flipped kernel beats ConvTranspose, except where the batch has few pixels: the
+ * flip is a pass over the weight (ORT gathers it float by float) whose cost does not shrink with
+ * the maps, so below 2048 output pixels a batch (ResNet-18's layer2 to layer4 at 64x64, batch 16,
+ * where flips took a quarter of the step) ConvTranspose, which reads W as it is, wins;
  * for dW, shifted copies win on maps of 75x75 and up (at stride 1), the patch tensor with a per-image
  * MatMul from 19x19 (and on strided layers, where nine strided Slices cost four times as much), a
  * whole-batch Gemm below, where per-image products are too small to keep the cores busy.
  * Transposing dY for a correlation-style dW (batch as the reduction axis) lost everywhere.
  */
-export const DEFAULT_CONV_GRAD: ConvGradPolicy = { dx: 'auto', dw: 'auto', flippedMinSize: 1, shiftedMinSize: 75, batchedMinSize: 19 };
+export const DEFAULT_CONV_GRAD: ConvGradPolicy = { dx: 'auto', dw: 'auto', flippedMinSize: 1, flippedMinPixels: 2048, shiftedMinSize: 75, batchedMinSize: 19 };
 
 interface ConvGeometry {
   readonly x: Value;
@@ -73,7 +78,9 @@ function geometry(node: Node): ConvGeometry {
 export function convInputGrad(b: Builder, node: Node, dy: Value, policy: ConvGradPolicy): Value {
   const g = geometry(node);
   const stride1 = g.strides[0] === 1 && g.strides[1] === 1;
-  const useFlipped = policy.dx === 'flipped' || (policy.dx === 'auto' && g.out[0] >= policy.flippedMinSize);
+  const batch = dy.shape[0];
+  const pixels = typeof batch === 'number' ? batch * g.out[0] * g.out[1] : Infinity;
+  const useFlipped = policy.dx === 'flipped' || (policy.dx === 'auto' && g.out[0] >= policy.flippedMinSize && pixels >= policy.flippedMinPixels);
   if (useFlipped && stride1 && g.group === 1) return flippedConvInputGrad(b, g, dy);
   return transposedConvInputGrad(b, g, dy);
 }

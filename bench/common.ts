@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import type { Initializer } from '../src/graph/ir.ts';
 
 export const DEFAULT_NETS = ['resnet20', 'se_resnet20', 'resnet18', 'se_resnet18', 'se_resnet50'];
 
@@ -47,6 +48,18 @@ export function inChild(script: string, net: string, argv: readonly string[]): R
   const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...argv, '--child', net], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${net}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+/** A training step's feeds: a fixed batch of images and labels, the hyperparameters and the initial state. */
+export function stepFeeds(state: readonly Initializer[], input: readonly number[], batch: number): Record<string, ort.Tensor> {
+  const [c, h, w] = input as [number, number, number];
+  const feeds: Record<string, ort.Tensor> = {
+    images: new ort.Tensor('float32', Float32Array.from({ length: batch * c * h * w }, (_, i) => Math.sin(i)), [batch, c, h, w]),
+    labels: new ort.Tensor('int64', BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 8)), [batch]),
+    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
+  };
+  for (const i of state) feeds[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  return feeds;
 }
 
 export function peakRssMiB(): number {

@@ -16,7 +16,7 @@ import { encodeModel } from '../src/formats/protobuf.ts';
 import type { NchwcPolicy } from '../src/graph/nchwc.ts';
 import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
 import { nchwcBlock } from '../src/train/kernels.ts';
-import { benchArgs, inChild, machine, table } from './common.ts';
+import { benchArgs, inChild, machine, stepFeeds, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 5 }, { variants: { type: 'string' } });
 const variants = String(args.extra['variants'] ?? 'portable,x64').split(',');
@@ -43,14 +43,8 @@ async function measure(net: string): Promise<Record<string, number | string>> {
   if (block === null) throw new Error('no NCHWc kernels on this machine');
   const config = resolveModel({ arch: net, input: args.input, classes: 8, batch: args.batch });
   const step = buildTrainStep(config);
-  const [c, h, w] = args.input;
   const n = args.batch;
-  const initial: Record<string, ort.Tensor> = {
-    images: new ort.Tensor('float32', Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i)), [n, c, h, w]),
-    labels: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 8)), [n]),
-    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
-  };
-  for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) initial[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  const initial = stepFeeds([...step.parameters, ...step.momentum, ...step.runningStats], args.input, n);
   const runs = await Promise.all(variants.map(async (variant) => {
     const policy = policyOf(variant);
     const own = policy.conv === DEFAULT_CONV_GRAD ? step : buildTrainStep(config, {}, { conv: policy.conv });

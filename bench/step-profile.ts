@@ -10,7 +10,7 @@ import { resolveModel } from '../src/graph/model.ts';
 import { buildTrainStep } from '../src/graph/train.ts';
 import { encodeModel } from '../src/formats/protobuf.ts';
 import { trainStepKernels } from '../src/graph/nchwc.ts';
-import { benchArgs, machine, table } from './common.ts';
+import { benchArgs, machine, stepFeeds, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 1 }, { kernels: { type: 'string' }, block: { type: 'string' }, top: { type: 'string' } });
 
@@ -27,14 +27,8 @@ for (const net of args.nets) {
     enableProfiling: true, profileFilePrefix: join(dir, 'profile'),
     intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
   });
-  const [c, h, w] = args.input;
   const n = args.batch;
-  const feeds: Record<string, ort.Tensor> = {
-    images: new ort.Tensor('float32', Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i)), [n, c, h, w]),
-    labels: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 8)), [n]),
-    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
-  };
-  for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) feeds[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  const feeds = stepFeeds([...step.parameters, ...step.momentum, ...step.runningStats], args.input, n);
   for (let i = 0; i < args.warmup; i++) await session.run(feeds);
   for (let i = 0; i < args.steps; i++) await session.run(feeds);
   session.endProfiling();

@@ -11,7 +11,7 @@ import { DEFAULT_CONV_GRAD } from '../src/graph/conv-grad.ts';
 import type { ConvGradPolicy } from '../src/graph/conv-grad.ts';
 import { encodeModel } from '../src/formats/protobuf.ts';
 import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
-import { benchArgs, inChild, machine, peakRssMiB, table } from './common.ts';
+import { benchArgs, inChild, machine, peakRssMiB, stepFeeds, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'flipped-pixels': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' }, kernels: { type: 'string' }, block: { type: 'string' }, 'nchwc-min': { type: 'string' }, 'nchwc-pointwise': { type: 'string' } });
 
@@ -39,14 +39,8 @@ async function measure(net: string): Promise<Record<string, number | string>> {
     ...(args.extra['override'] ? { freeDimensionOverrides: { N: args.batch } } : {}),
     ...(args.extra['no-spin'] ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   });
-  const [c, h, w] = args.input;
   const n = args.batch;
-  let feeds: Record<string, ort.Tensor> = {
-    images: new ort.Tensor('float32', Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i)), [n, c, h, w]),
-    labels: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 8)), [n]),
-    lr: new ort.Tensor('float32', [0.01], []), momentum: new ort.Tensor('float32', [0.9], []), weight_decay: new ort.Tensor('float32', [1e-4], []),
-  };
-  for (const i of [...step.parameters, ...step.momentum, ...step.runningStats]) feeds[i.value.name] = new ort.Tensor('float32', i.tensor.data as Float32Array, [...i.tensor.dims]);
+  let feeds = stepFeeds([...step.parameters, ...step.momentum, ...step.runningStats], args.input, n);
   const next = async (): Promise<void> => {
     const out = await session.run(feeds);
     const fed: Record<string, ort.Tensor> = { ...feeds };

@@ -4,7 +4,7 @@
  * they are built in (`layer2.0.conv1`), so errors, Netron and weights line up.
  */
 import type { AttrValue, Attrs, DType, Dim, Graph, Initializer, Node, Shape, Tensor, Value } from './ir.ts';
-import { formatShape } from './ir.ts';
+import { formatShape, withoutDeadNodes } from './ir.ts';
 import { ShapeError, inferOutputs } from './shapes.ts';
 import { UserError } from '../errors.ts';
 import { tensorFromNumbers } from './tensor.ts';
@@ -174,22 +174,11 @@ export class Builder {
   }
 
   graph(name: string, docString?: string): Graph {
-    // Nodes no output depends on are dropped (ORT would run them): a backward pass may leave
-    // one behind when it finds a cheaper way to the same gradient.
-    const used = new Set<Value>(this.outputs);
-    const live: Node[] = [];
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
-      const n = this.nodes[i]!;
-      if (!n.outputs.some((v) => used.has(v))) continue;
-      live.push(n);
-      for (const v of n.inputs) if (v) used.add(v);
-    }
-    // Constants that nothing reads (a pruned branch) are dropped; parameters and buffers stay.
-    const initializers = [...this.inits.values()].filter((i) => i.kind !== 'constant' || used.has(i.value));
-    return {
-      name, opset: this.opset, nodes: live.reverse(), inputs: [...this.inputs], outputs: [...this.outputs], initializers,
+    // A backward pass may leave a node behind when it finds a cheaper way to the same gradient.
+    return withoutDeadNodes({
+      name, opset: this.opset, nodes: [...this.nodes], inputs: [...this.inputs], outputs: [...this.outputs], initializers: [...this.inits.values()],
       ...(docString ? { docString } : {}),
-    };
+    });
   }
 
   /** Where the next node goes: pass it to `region()` to group the nodes built from here on. */

@@ -75,6 +75,22 @@ export interface Graph {
   readonly docString?: string;
 }
 
+/**
+ * The graph without the nodes no output depends on (ORT would run them: a backward pass or a graph
+ * pass may leave some behind) and without constants nothing reads; parameters and buffers stay.
+ */
+export function withoutDeadNodes(graph: Graph): Graph {
+  const used = new Set<Value>(graph.outputs);
+  const live: Node[] = [];
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    if (!n.outputs.some((v) => used.has(v))) continue;
+    live.push(n);
+    for (const v of n.inputs) if (v) used.add(v);
+  }
+  return { ...graph, nodes: live.reverse(), initializers: graph.initializers.filter((i) => i.kind !== 'constant' || used.has(i.value)) };
+}
+
 export function float(x: number): { readonly float: number } {
   return { float: x };
 }

@@ -11,6 +11,7 @@
  * so the block is recorded with the artifacts and checked against a probe before a run.
  */
 import type { Dim, Graph, Node, Value } from './ir.ts';
+import { withoutDeadNodes } from './ir.ts';
 import { tensorFromNumbers } from './tensor.ts';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
@@ -21,7 +22,7 @@ export type NchwcBlock = (typeof NCHWC_BLOCKS)[number];
 export type Kernels = { readonly flavour: 'portable' } | { readonly flavour: 'x64'; readonly block: NchwcBlock };
 export const PORTABLE: Kernels = { flavour: 'portable' };
 
-/** Which convs to lower; measured per layer kind with bench/nchwc.ts (bench/RESULTS.md). */
+/** Which convs to lower; measured per layer kind with bench/nchwc-layers.ts (bench/RESULTS.md). */
 export interface NchwcPolicy {
   /** Lower convs whose output maps are at least this large (rows). */
   readonly minOutputSize: number;
@@ -129,19 +130,6 @@ function blockedFlippedWeight(e: Emitter, w: Value, block: number, name: string)
   return emit(e, `${name}/blocked`, 'Reshape', [flipped, int64(e, `${name}/blocked_shape`, [i, o, kh, kw])], [i, o, kh, kw]);
 }
 
-/** Drops nodes no graph output depends on (a weight path the pass replaced) and unread constants. */
-function prune(graph: Graph): Graph {
-  const used = new Set<Value>(graph.outputs);
-  const live: Node[] = [];
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const n = graph.nodes[i]!;
-    if (!n.outputs.some((v) => used.has(v))) continue;
-    live.push(n);
-    for (const v of n.inputs) if (v) used.add(v);
-  }
-  return { ...graph, nodes: live.reverse(), initializers: graph.initializers.filter((i) => i.kind !== 'constant' || used.has(i.value)) };
-}
-
 /** The pass: every lowerable Conv becomes ReorderInput -> nchwc Conv -> ReorderOutput; the rest is kept. */
 export function lowerToNchwc(graph: Graph, block: NchwcBlock, policy: NchwcPolicy = DEFAULT_NCHWC): Graph {
   const e: Emitter = {
@@ -183,7 +171,8 @@ export function lowerToNchwc(graph: Graph, block: NchwcBlock, policy: NchwcPolic
     replaced.set(y, out);
   }
   const outputs = graph.outputs.map((v) => current(v)!);
-  return prune({ ...graph, nodes: e.nodes, outputs, initializers: e.initializers });
+  // The flip a dX weight no longer needs is left unread.
+  return withoutDeadNodes({ ...graph, nodes: e.nodes, outputs, initializers: e.initializers });
 }
 
 /** How many convs the pass lowered, for the artifact's record and the tests. */

@@ -39,6 +39,8 @@ export interface RunContext extends EpochContext {
   /** Tile file -> index in the loader's tile set. */
   readonly index: ReadonlyMap<string, number>;
   readonly train: ort.InferenceSession;
+  /** The kernels the training step runs with (`x64 kernels (NCHWc block 16)`), for train.log. */
+  readonly kernels: string;
   /** eval_step.onnx, fed the state being trained. */
   readonly eval: Predictor;
   readonly resume: boolean;
@@ -93,8 +95,8 @@ export async function trainFold(ctx: RunContext, fold: number): Promise<FoldResu
   const buffers = StateBuffers.load(startFrom, manifest);
   const when = new Date().toISOString();
   text.add(state.epochsDone > 0
-    ? `${when} resumed fold ${fold} of ${options.arch} after epoch ${state.epochsDone}, from ${state.last} (threads ${options.threads}, device ${options.device})`
-    : `${when} started fold ${fold} of ${options.arch} on ${options.data}: ${split.train.length} training and ${split.val.length} validation tiles, input ${options.input.join('x')}, batch ${options.batchSize}, ${options.epochs} epochs, ${describeSchedule(scheduleOf(options))}, threads ${options.threads}, device ${options.device}`);
+    ? `${when} resumed fold ${fold} of ${options.arch} after epoch ${state.epochsDone}, from ${state.last} (threads ${options.threads}, device ${options.device}, ${ctx.kernels})`
+    : `${when} started fold ${fold} of ${options.arch} on ${options.data}: ${split.train.length} training and ${split.val.length} validation tiles, input ${options.input.join('x')}, batch ${options.batchSize}, ${options.epochs} epochs, ${describeSchedule(scheduleOf(options))}, threads ${options.threads}, device ${options.device}, ${ctx.kernels}`);
 
   const fixedBatch = typeof manifest.batch === 'number' ? manifest.batch : null;
   let samples = options.itersPerEpoch === null ? trainTiles.length : options.itersPerEpoch * options.batchSize;

@@ -85,6 +85,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
       index: new Map(files.map((f, i) => [f, i])),
       labels: Int32Array.from(files, (f) => dataset.labels.get(f)!),
       train: trainStep,
+      kernels: describeKernels(step.kernels),
       eval: evalStep,
       resume: given.resume ?? false,
       signal: hooks.signal,

@@ -124,6 +124,9 @@ describe('ort-train', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout + second.stderr, /^training step: portable kernels$/m);
     assert.equal(readFoldState(out, 2)!.epochsDone, 1);
+    // train.log says which step trained each fold.
+    assert.match(readFileSync(join(out, 'fold-2', 'train.log'), 'utf8'), /started fold 2 of resnet20 .*, device cpu, portable kernels\n/);
+    if (process.arch === 'x64') assert.match(readFileSync(join(out, 'fold-1', 'train.log'), 'utf8'), /started fold 1 of resnet20 .*, device cpu, x64 kernels \(NCHWc block (8|16)\)\n/);
     assert.equal(ortTrain(...args(data, join(root, 'k2')), '--kernels', 'fast').stderr, 'ort-train: expected auto or portable or x64 for --kernels but received "fast"\n');
   });
 

@@ -45,8 +45,23 @@ export function describeKernels(k: Kernels): string {
 }
 
 /** The kernels a stored train_step.onnx was built with (artifacts from before the x64 flavour: portable). */
-export function storedKernels(manifest: ArtifactManifest): Kernels {
-  return manifest.kernels ?? PORTABLE;
+export function storedKernels(manifest: ArtifactManifest, dir: string): Kernels {
+  const k = manifest.kernels ?? PORTABLE;
+  if (k.flavour === 'portable' || (k.flavour === 'x64' && isNchwcBlock(k.block))) return k;
+  throw new UserError(`${join(dir, 'artifact.json')}: "kernels" ${JSON.stringify(k)} is neither {"flavour": "portable"} nor {"flavour": "x64", "block": 8 or 16}; remove the artifacts to have them generated`);
+}
+
+/** The portable step in `file` lowered for `block`, as ONNX bytes; a file that does not decode is one line. */
+function lowered(file: string, block: NchwcBlock): Uint8Array {
+  let model;
+  let graph;
+  try {
+    model = decodeModel(readFileSync(file));
+    graph = graphFromModel(model);
+  } catch (err) {
+    throw new UserError(`${file}: cannot be read as a training step (${String((err as Error)?.message ?? err).split('\n')[0]}); remove the artifacts to have them generated`);
+  }
+  return encodeModel(lowerToNchwc(graph, block), { metadata: modelMetadata(model), docString: model.docString ?? '' });
 }
 
 /**
@@ -56,7 +71,7 @@ export function storedKernels(manifest: ArtifactManifest): Kernels {
  */
 export async function trainStepFor(dir: string, manifest: ArtifactManifest, choice: KernelChoice, device: string): Promise<{ model: string | Uint8Array; kernels: Kernels }> {
   const file = join(dir, 'train_step.onnx');
-  const stored = storedKernels(manifest);
+  const stored = storedKernels(manifest, dir);
   if (stored.flavour === 'x64') {
     const block = await nchwcBlock();
     if (block !== stored.block) {
@@ -73,7 +88,5 @@ export async function trainStepFor(dir: string, manifest: ArtifactManifest, choi
     if (choice === 'x64') throw new UserError(`--kernels x64: ONNX Runtime has no NCHWc kernels on this machine (${process.arch}); use --kernels portable`);
     return { model: file, kernels: PORTABLE };
   }
-  const model = decodeModel(readFileSync(file));
-  const lowered = lowerToNchwc(graphFromModel(model), block);
-  return { model: encodeModel(lowered, { metadata: modelMetadata(model), docString: model.docString ?? '' }), kernels: { flavour: 'x64', block } };
+  return { model: lowered(file, block), kernels: { flavour: 'x64', block } };
 }

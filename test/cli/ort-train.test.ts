@@ -146,4 +146,24 @@ describe('ort-train', () => {
     assert.ok(!existsSync(join(out, 'config.json')), 'a run was started');
     assert.ok(!existsSync(join(out, 'fold-1')));
   });
+
+  it('a truncated train_step.onnx or a kernels record it cannot use is one line, and starts no run', () => {
+    const out = join(root, 'broken-step');
+    const gen = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'gen-graph.ts'), 'resnet20', '--train', '--out-dir', out, '--input', '3x16x16', '--classes', '8', '--batch', '8'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const step = join(out, 'train_step.onnx');
+    const whole = readFileSync(step);
+    writeFileSync(step, whole.subarray(0, 20000));
+    const r = ortTrain(...args(data, out), '--epochs', '1');
+    assert.equal(r.code, 1);
+    // x86-64 reads the file to lower it; elsewhere ONNX Runtime loads it: either way one line naming the file.
+    assert.match(r.stderr, new RegExp(`^ort-train: ${step.replace(/[.]/g, '\\.')}: (cannot be read as a training step|ONNX Runtime cannot load it) \\([^\\n]+\\)[^\\n]*\\n$`));
+    assert.ok(!existsSync(join(out, 'config.json')), 'a run was started');
+    writeFileSync(step, whole);
+    const manifest = join(out, 'artifact.json');
+    writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), kernels: { flavour: 'x64', block: 12 } }));
+    const bad = ortTrain(...args(data, out), '--epochs', '1');
+    assert.equal(bad.stderr, `ort-train: ${manifest}: "kernels" {"flavour":"x64","block":12} is neither {"flavour": "portable"} nor {"flavour": "x64", "block": 8 or 16}; remove the artifacts to have them generated\n`);
+    assert.ok(!existsSync(join(out, 'config.json')), 'a run was started');
+  });
 });

@@ -13,6 +13,7 @@
 import type { Dim, Graph, Node, Value } from './ir.ts';
 import { withoutDeadNodes } from './ir.ts';
 import { tensorFromNumbers } from './tensor.ts';
+import { DEFAULT_OPSET } from './builder.ts';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 export const NCHWC_BLOCKS = [8, 16] as const;
@@ -189,7 +190,7 @@ export function probeGraph(): Graph {
   const node: { -readonly [K in keyof Node]: Node[K] } = { name: 'probe', op: 'ReorderInput', domain: NCHWC_DOMAIN, inputs: [x], outputs: [], attrs: { channels_last: 0 } };
   const y: Value = { name: 'y', dtype: 'float32', shape: [1, 'B', 1, 1], producer: node };
   node.outputs = [y];
-  return { name: 'nchwc_probe', opset: 17, nodes: [node], inputs: [x], outputs: [y], initializers: [] };
+  return { name: 'nchwc_probe', opset: DEFAULT_OPSET, nodes: [node], inputs: [x], outputs: [y], initializers: [] };
 }
 
 export function isNchwcBlock(n: number): n is NchwcBlock {

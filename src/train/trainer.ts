@@ -67,6 +67,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   const { options, dataset, manifest, generated } = run;
   // Before config.json: artifacts this machine cannot run leave no half-started run behind.
   const step = await trainStepFor(options.out, manifest, options.kernels ?? 'auto', options.device);
+  const kernels = describeKernels(step.kernels);
   run.commit();
   if (generated) progress.line(`generated the training artifacts of ${options.arch} (${manifest.parameters.length} parameter tensors) in ${options.out}`);
   if (generated) for (const line of describeSetup(manifest.init, options)) progress.line(line);
@@ -77,7 +78,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   let trainStep: ort.InferenceSession | undefined;
   let evalStep: Predictor | undefined;
   try {
-    progress.line(`training step: ${describeKernels(step.kernels)}`);
+    progress.line(`training step: ${kernels}`);
     trainStep = await createSession(step.model, session);
     evalStep = predictorOn(await createSession(join(options.out, 'eval_step.onnx'), session), { classes: manifest.classes, input: options.input });
     const ctx: RunContext = {
@@ -85,7 +86,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
       index: new Map(files.map((f, i) => [f, i])),
       labels: Int32Array.from(files, (f) => dataset.labels.get(f)!),
       train: trainStep,
-      kernels: describeKernels(step.kernels),
+      kernels,
       eval: evalStep,
       resume: given.resume ?? false,
       signal: hooks.signal,

@@ -28,6 +28,7 @@ function policyOf(variant: string): { nchwc: NchwcPolicy | null; conv: ConvGradP
   let conv: ConvGradPolicy = DEFAULT_CONV_GRAD;
   for (const o of opts) {
     if (o.startsWith('min=')) nchwc = { ...nchwc, minOutputSize: Number(o.slice(4)) };
+    else if (o.startsWith('dxmin=')) nchwc = { ...nchwc, minInputGradSize: Number(o.slice(6)) };
     else if (o === 'pointwise') nchwc = { ...nchwc, pointwise: true };
     else if (o.startsWith('flipmin=')) conv = { ...conv, flippedMinSize: Number(o.slice(8)) };
     else if (o.startsWith('flippx=')) conv = { ...conv, flippedMinPixels: Number(o.slice(7)) };

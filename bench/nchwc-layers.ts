@@ -43,7 +43,7 @@ for (const [cin, cout, k, s, size] of LAYERS) {
   const w = b.input('w', 'float32', [cout, cin, k, k]);
   b.output(b.op('Conv', [x, w], { kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p] }, { names: ['y'] }));
   const plain = b.graph('conv');
-  const lowered = lowerToNchwc(plain, block, { minOutputSize: 1, pointwise: true });
+  const lowered = lowerToNchwc(plain, block, { minOutputSize: 1, pointwise: true, minInputGradSize: 1 });
   const feeds = {
     x: new ort.Tensor('float32', Float32Array.from({ length: n * cin * size * size }, (_, i) => Math.sin(i)), [n, cin, size, size]),
     w: new ort.Tensor('float32', Float32Array.from({ length: cout * cin * k * k }, (_, i) => Math.cos(i) * 0.1), [cout, cin, k, k]),

@@ -13,7 +13,7 @@ import { encodeModel } from '../src/formats/protobuf.ts';
 import { DEFAULT_NCHWC, lowerToNchwc, loweredConvs } from '../src/graph/nchwc.ts';
 import { benchArgs, inChild, machine, peakRssMiB, stepFeeds, table } from './common.ts';
 
-const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'flipped-pixels': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' }, kernels: { type: 'string' }, block: { type: 'string' }, 'nchwc-min': { type: 'string' }, 'nchwc-pointwise': { type: 'string' } });
+const args = benchArgs({ batch: 32, steps: 5 }, { dx: { type: 'string' }, dw: { type: 'string' }, 'flipped-min': { type: 'string' }, 'flipped-pixels': { type: 'string' }, 'shifted-min': { type: 'string' }, 'batched-min': { type: 'string' }, 'no-arena': { type: 'boolean' }, symbolic: { type: 'boolean' }, 'mem-pattern': { type: 'boolean' }, 'no-spin': { type: 'boolean' }, override: { type: 'boolean' }, kernels: { type: 'string' }, block: { type: 'string' }, 'nchwc-min': { type: 'string' }, 'nchwc-pointwise': { type: 'string' }, 'nchwc-dx-min': { type: 'string' } });
 
 async function measure(net: string): Promise<Record<string, number | string>> {
   const config = resolveModel({ arch: net, input: args.input, classes: 8, ...(args.extra['symbolic'] ? {} : { batch: args.batch }) });
@@ -32,6 +32,7 @@ async function measure(net: string): Promise<Record<string, number | string>> {
     ...DEFAULT_NCHWC,
     ...(args.extra['nchwc-min'] ? { minOutputSize: Number(args.extra['nchwc-min']) } : {}),
     ...(args.extra['nchwc-pointwise'] ? { pointwise: args.extra['nchwc-pointwise'] === 'on' } : {}),
+    ...(args.extra['nchwc-dx-min'] ? { minInputGradSize: Number(args.extra['nchwc-dx-min']) } : {}),
   };
   const graph = x64 ? lowerToNchwc(step.graph, Number(args.extra['block'] ?? 16) as 8 | 16, policy) : step.graph;
   const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {

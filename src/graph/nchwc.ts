@@ -23,15 +23,24 @@ export type NchwcBlock = (typeof NCHWC_BLOCKS)[number];
 export type Kernels = { readonly flavour: 'portable' } | { readonly flavour: 'x64'; readonly block: NchwcBlock };
 export const PORTABLE: Kernels = { flavour: 'portable' };
 
-/** Which convs to lower; measured per layer kind with bench/nchwc-layers.ts (bench/RESULTS.md). */
+/**
+ * Which convs to lower, measured in whole steps with bench/kernels.ts (bench/RESULTS.md): with the
+ * weight reorders made of single-axis moves, every 3x3 and 7x7 conv and stride-1 dX wins on maps
+ * of any size (the 5x5 and 2x2 maps of layer4 included); lowering 1x1 convs gained nothing.
+ */
 export interface NchwcPolicy {
   /** Lower convs whose output maps are at least this large (rows). */
   readonly minOutputSize: number;
   /** Lower 1x1 convs too. */
   readonly pointwise: boolean;
+  /**
+   * Lower stride-1 dX convolutions (conv-grad's flipped-kernel Conv, or its ConvTranspose, which
+   * becomes a flipped-kernel nchwc Conv) whose output maps are at least this large (rows).
+   */
+  readonly minInputGradSize: number;
 }
 
-export const DEFAULT_NCHWC: NchwcPolicy = { minOutputSize: 8, pointwise: false };
+export const DEFAULT_NCHWC: NchwcPolicy = { minOutputSize: 1, pointwise: false, minInputGradSize: 1 };
 
 interface Emitter {
   readonly nodes: Node[];
@@ -74,7 +83,32 @@ function lowerable(node: Node, block: number, policy: NchwcPolicy): boolean {
   const pointwise = w.shape[2] === 1 && w.shape[3] === 1;
   if (pointwise && !policy.pointwise) return false;
   const rows = y.shape[2];
-  return typeof rows === 'number' && rows >= policy.minOutputSize;
+  const min = flippedSource(w) ? policy.minInputGradSize : policy.minOutputSize;
+  return typeof rows === 'number' && rows >= min;
+}
+
+/**
+ * Whether a ConvTranspose is a stride-1 dX (dY [N, O, H, W] with the forward weight [O, I, kh, kw])
+ * that runs as a flipped-kernel nchwc Conv: conv-grad picks ConvTranspose where the portable step
+ * cannot afford the flip, which the blocked reorder does almost for free.
+ */
+function lowerableTranspose(node: Node, block: number, policy: NchwcPolicy): boolean {
+  if (node.op !== 'ConvTranspose' || node.domain) return false;
+  const [dy, w, bias] = node.inputs;
+  const y = node.outputs[0]!;
+  if (!dy || !w || bias || dy.shape.length !== 4 || w.shape.length !== 4) return false;
+  const a = node.attrs;
+  const ones = (key: string): boolean => ((a[key] as number[] | undefined) ?? [1, 1]).every((v) => v === 1);
+  const zeros = (key: string): boolean => ((a[key] as number[] | undefined) ?? [0]).every((v) => v === 0);
+  if (((a['group'] as number | undefined) ?? 1) !== 1 || !ones('strides') || !ones('dilations') || !zeros('output_padding')) return false;
+  if (a['output_shape'] !== undefined || (a['auto_pad'] !== undefined && a['auto_pad'] !== 'NOTSET')) return false;
+  const [o, i, kh, kw] = w.shape;
+  const pads = (a['pads'] as number[] | undefined) ?? [0, 0, 0, 0];
+  if (typeof kh !== 'number' || typeof kw !== 'number' || pads[0]! >= kh || pads[2]! >= kh || pads[1]! >= kw || pads[3]! >= kw) return false;
+  if (typeof o !== 'number' || typeof i !== 'number' || o % block !== 0 || i % block !== 0) return false;
+  if (kh === 1 && kw === 1 && !policy.pointwise) return false;
+  const rows = y.shape[2];
+  return typeof rows === 'number' && rows >= policy.minInputGradSize;
 }
 
 /**
@@ -85,14 +119,23 @@ function lowerable(node: Node, block: number, policy: NchwcPolicy): boolean {
 function blockedWeight(e: Emitter, w: Value, block: number, name: string): Value {
   const [o, i, kh, kw] = w.shape as number[] as [number, number, number, number];
   const op = roundUp(o, block);
+  const k = kh * kw;
   let padded = w;
   if (op !== o) padded = emit(e, `${name}/pad`, 'Pad', [w, int64(e, `${name}/pads`, [0, 0, 0, 0, op - o, 0, 0, 0])], [op, i, kh, kw], { mode: 'constant' });
-  const blockedInput = i >= block;
-  const split = blockedInput ? [op / block, block, i / block, block, kh, kw] : [op / block, block, i, kh, kw];
-  const perm = blockedInput ? [0, 2, 4, 5, 3, 1] : [0, 2, 3, 4, 1];
-  const grouped = emit(e, `${name}/split`, 'Reshape', [padded, int64(e, `${name}/split_shape`, split)], split);
-  const moved = emit(e, `${name}/transpose`, 'Transpose', [grouped], perm.map((p) => split[p]!), { perm });
-  return emit(e, `${name}/blocked`, 'Reshape', [moved, int64(e, `${name}/blocked_shape`, [op, i, kh, kw])], [op, i, kh, kw]);
+  // Bo to the end: [O/B][Bo][I*k] -> [O/B][I*k][Bo], which is already the stem's layout.
+  let blocked = move(e, padded, [op / block, block, i * k], `${name}/out_inner`);
+  if (i >= block) blocked = move(e, blocked, [(op / block) * (i / block), block, k, block], `${name}/offset_out`, [0, 2, 1, 3]);
+  return emit(e, `${name}/blocked`, 'Reshape', [blocked, int64(e, `${name}/blocked_shape`, [op, i, kh, kw])], [op, i, kh, kw]);
+}
+
+/**
+ * A Transpose of `v` viewed as `shape` that moves one axis (by default the middle one of three to
+ * the end). ORT runs such moves as batched 2-D transposes or block copies, 2-3.6x faster than a
+ * 6-D permutation that moves single floats (bench/weight-reorder.ts): the reorders are made of them.
+ */
+function move(e: Emitter, v: Value, shape: readonly number[], name: string, perm: readonly number[] = [0, 2, 1]): Value {
+  const viewed = emit(e, `${name}/view`, 'Reshape', [v, int64(e, `${name}/view_shape`, shape)], shape);
+  return emit(e, `${name}/transpose`, 'Transpose', [viewed], perm.map((p) => shape[p]!), { perm: [...perm] });
 }
 
 /**
@@ -122,54 +165,81 @@ function flippedSource(w: Value): Value | null {
  */
 function blockedFlippedWeight(e: Emitter, w: Value, block: number, name: string): Value {
   const [o, i, kh, kw] = w.shape as number[] as [number, number, number, number];
-  const k = kh * kw;
-  const split = [o / block, block, i / block, block, k];
-  const perm = [2, 0, 4, 1, 3];
-  const grouped = emit(e, `${name}/split`, 'Reshape', [w, int64(e, `${name}/split_shape`, split)], split);
-  const moved = emit(e, `${name}/transpose`, 'Transpose', [grouped], perm.map((p) => split[p]!), { perm });
-  const flipped = emit(e, `${name}/flip`, 'Gather', [moved, int64(e, `${name}/reversed`, [...Array(k).keys()].reverse())], perm.map((p) => split[p]!), { axis: 2 });
+  const [k, ob, ib] = [kh * kw, o / block, i / block];
+  const outInner = move(e, w, [ob, block, i * k], `${name}/out_inner`); // [O/B][I/B][Bi][k][Bo]
+  const inInner = move(e, outInner, [ob * ib, block, k * block], `${name}/in_inner`); // [O/B][I/B][k][Bo][Bi]
+  const swapped = move(e, inInner, [ob, ib, k * block * block], `${name}/swap_blocks`, [1, 0, 2]); // [I/B][O/B][k][Bo][Bi]
+  const tiles = emit(e, `${name}/tiles`, 'Reshape', [swapped, int64(e, `${name}/tiles_shape`, [ib, ob, k, block * block])], [ib, ob, k, block * block]);
+  const flipped = emit(e, `${name}/flip`, 'Gather', [tiles, int64(e, `${name}/reversed`, [...Array(k).keys()].reverse())], [ib, ob, k, block * block], { axis: 2 });
   return emit(e, `${name}/blocked`, 'Reshape', [flipped, int64(e, `${name}/blocked_shape`, [i, o, kh, kw])], [i, o, kh, kw]);
 }
 
-/** The pass: every lowerable Conv becomes ReorderInput -> nchwc Conv -> ReorderOutput; the rest is kept. */
+/**
+ * ReorderInput -> nchwc Conv -> ReorderOutput in place of `node`, whose output keeps its name;
+ * `wb` is the weight in the blocked layout, output channels padded to the block.
+ */
+function nchwcConv(e: Emitter, node: Node, x: Value, wb: Value, bias: Value | null, attrs: Node['attrs'], block: number): Value {
+  const y = node.outputs[0]!;
+  const [n, cin, h, wd] = x.shape;
+  const cout = y.shape[1] as number;
+  const coutPadded = roundUp(cout, block);
+  const xb = (cin as number) < block ? x : emit(e, `${node.name}/reorder_input`, 'ReorderInput', [x], [n!, cin!, h!, wd!], { channels_last: 0 }, NCHWC_DOMAIN);
+  let bb: Value | null = null;
+  if (bias) {
+    bb = coutPadded === cout ? bias : emit(e, `${node.name}/bias_pad`, 'Pad', [bias, int64(e, `${node.name}/bias_pads`, [0, coutPadded - cout])], [coutPadded], { mode: 'constant' });
+  }
+  const [, , ho, wo] = y.shape;
+  const yb = emit(e, `${node.name}/nchwc`, 'Conv', bb ? [xb, wb, bb] : [xb, wb], [n!, coutPadded, ho!, wo!], attrs, NCHWC_DOMAIN);
+  e.names.delete(y.name);
+  return emit(e, node.name, 'ReorderOutput', [yb], y.shape, { channels: cout, channels_last: 0 }, NCHWC_DOMAIN, y.name);
+}
+
+/**
+ * The pass: every lowerable Conv, and every stride-1 dX ConvTranspose, becomes ReorderInput ->
+ * nchwc Conv -> ReorderOutput; the rest is kept.
+ */
 export function lowerToNchwc(graph: Graph, block: NchwcBlock, policy: NchwcPolicy = DEFAULT_NCHWC): Graph {
   const e: Emitter = {
     nodes: [], initializers: [...graph.initializers],
     names: new Set([...graph.inputs, ...graph.initializers.map((i) => i.value), ...graph.nodes.flatMap((n) => n.outputs)].map((v) => v.name)),
   };
   const replaced = new Map<Value, Value>();
+  // By the W they come from: a weight's forward layout, and its flipped dX layout.
   const blockedWeights = new Map<Value, Value>();
+  const flippedWeights = new Map<Value, Value>();
+  const flipped = (w: Value, name: string): Value => {
+    const wb = flippedWeights.get(w) ?? blockedFlippedWeight(e, w, block, name);
+    flippedWeights.set(w, wb);
+    return wb;
+  };
   const current = (v: Value | null): Value | null => (v ? replaced.get(v) ?? v : null);
   for (const node of graph.nodes) {
     const inputs = node.inputs.map(current);
+    if (lowerableTranspose(node, block, policy)) {
+      const [dy, w] = inputs as [Value, Value];
+      const [kh, kw] = [w.shape[2] as number, w.shape[3] as number];
+      const p = (node.attrs['pads'] as number[] | undefined) ?? [0, 0, 0, 0];
+      const wb = flipped(w, `${node.name}/weight`);
+      const attrs = { kernel_shape: [kh, kw], strides: [1, 1], pads: [kh - 1 - p[0]!, kw - 1 - p[1]!, kh - 1 - p[2]!, kw - 1 - p[3]!] };
+      replaced.set(node.outputs[0]!, nchwcConv(e, node, dy, wb, null, attrs, block));
+      continue;
+    }
     if (!lowerable(node, block, policy)) {
       e.nodes.push({ ...node, inputs });
       continue;
     }
     const [x, w, bias] = inputs as [Value, Value, Value | null | undefined];
-    const y = node.outputs[0]!;
-    const [n, cin, h, wd] = x.shape;
+    const cin = x.shape[1] as number;
     const cout = w.shape[0] as number;
-    const coutPadded = roundUp(cout, block);
-    let wb = blockedWeights.get(w);
-    if (!wb) {
-      const source = flippedSource(w);
-      wb = source && cout % block === 0 && (cin as number) % block === 0
-        ? blockedFlippedWeight(e, current(source)!, block, `${node.name}/weight`)
-        : blockedWeight(e, w, block, `${node.name}/weight`);
+    const source = flippedSource(w);
+    let wb: Value;
+    if (source && cout % block === 0 && cin % block === 0) wb = flipped(current(source)!, `${node.name}/weight`);
+    else {
+      wb = blockedWeights.get(w) ?? blockedWeight(e, w, block, `${node.name}/weight`);
       blockedWeights.set(w, wb);
     }
-    const xb = (cin as number) < block ? x : emit(e, `${node.name}/reorder_input`, 'ReorderInput', [x], [n!, cin!, h!, wd!], { channels_last: 0 }, NCHWC_DOMAIN);
-    let bb: Value | null = null;
-    if (bias) {
-      bb = coutPadded === cout ? bias : emit(e, `${node.name}/bias_pad`, 'Pad', [bias, int64(e, `${node.name}/bias_pads`, [0, coutPadded - cout])], [coutPadded], { mode: 'constant' });
-    }
     const attrs = Object.fromEntries(Object.entries(node.attrs).filter(([k]) => ['pads', 'strides', 'dilations', 'group', 'kernel_shape'].includes(k)));
-    const [, , ho, wo] = y.shape;
-    const yb = emit(e, `${node.name}/nchwc`, 'Conv', bb ? [xb, wb, bb] : [xb, wb], [n!, coutPadded, ho!, wo!], attrs, NCHWC_DOMAIN);
-    e.names.delete(y.name);
-    const out = emit(e, node.name, 'ReorderOutput', [yb], y.shape, { channels: cout, channels_last: 0 }, NCHWC_DOMAIN, y.name);
-    replaced.set(y, out);
+    replaced.set(node.outputs[0]!, nchwcConv(e, node, x, wb, bias ?? null, attrs, block));
   }
   const outputs = graph.outputs.map((v) => current(v)!);
   // The flip a dX weight no longer needs is left unread.

@@ -7,6 +7,7 @@ import { Builder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { resolveModel } from '../../src/graph/model.ts';
 import { buildTrainStep } from '../../src/graph/train.ts';
+import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
 import type { NchwcBlock, NchwcPolicy } from '../../src/graph/nchwc.ts';
 import { DEFAULT_NCHWC, NCHWC_DOMAIN, lowerToNchwc, loweredConvs } from '../../src/graph/nchwc.ts';
 import { decodeModel, encodeModel, graphFromModel, modelMetadata } from '../../src/formats/protobuf.ts';
@@ -16,7 +17,7 @@ import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
 import type { Feeds } from '../helpers/ort.ts';
 
 /** Every conv the pass can lower, whatever its size: the tests cover each kind. */
-const EVERYTHING: NchwcPolicy = { minOutputSize: 1, pointwise: true };
+const EVERYTHING: NchwcPolicy = { minOutputSize: 1, pointwise: true, minInputGradSize: 1 };
 const rng = createRng(7);
 const random = (n: number, scale = 1): number[] => Array.from({ length: n }, () => rng.normal() * scale);
 
@@ -47,6 +48,16 @@ function convGraph(c: ConvCase): Graph {
   const p = (c.k - 1) >> 1;
   b.output(b.op('Conv', bias ? [x, w, bias] : [x, w], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [p, p, p, p] }, { names: ['y'] }));
   return b.graph('conv');
+}
+
+/** conv-grad's dX by ConvTranspose: dY [2, cout, size, size] with the forward weight [cout, cin, k, k]. */
+function transposeGraph(c: ConvCase): Graph {
+  const b = new Builder();
+  const dy = b.input('x', 'float32', [2, c.cout, c.size, c.size]);
+  const w = b.input('w', 'float32', [c.cout, c.cin, c.k, c.k]);
+  const p = (c.k - 1) >> 1;
+  b.output(b.op('ConvTranspose', [dy, w], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [p, p, p, p], group: 1, output_padding: [0, 0] }, { names: ['y'] }));
+  return b.graph('conv_transpose');
 }
 
 async function runConv(graph: Graph, feeds: Feeds): Promise<Float32Array> {
@@ -81,6 +92,28 @@ describe('x64 kernels: each lowered convolution', () => {
     });
   }
 
+  for (const c of [{ cin: 16, cout: 32, k: 3, stride: 1, size: 5 }, { cin: 32, cout: 16, k: 3, stride: 1, size: 2 }, { cin: 16, cout: 16, k: 5, stride: 1, size: 4 }] as ConvCase[]) {
+    it(`dX of ${c.cin}->${c.cout}, ${c.k}x${c.k}/1 on ${c.size}x${c.size} by ConvTranspose: the flipped-kernel nchwc Conv equals it`, async () => {
+      const block = await blockHere();
+      const plain = transposeGraph(c);
+      const lowered = lowerToNchwc(plain, block, EVERYTHING);
+      assert.equal(loweredConvs(lowered), 1);
+      assert.ok(lowered.nodes.every((n) => n.op !== 'ConvTranspose'));
+      const feeds: Feeds = {
+        x: floats(random(2 * c.cout * c.size * c.size), [2, c.cout, c.size, c.size]),
+        w: floats(random(c.cout * c.cin * c.k * c.k, 0.2), [c.cout, c.cin, c.k, c.k]),
+      };
+      const [want, got] = [await runConv(plain, feeds), await runConv(lowered, feeds)];
+      assert.equal(got.length, want.length);
+      assert.ok(relativeError(got, want) < 1e-6, `relative error ${relativeError(got, want)}`);
+    });
+  }
+
+  it('a strided ConvTranspose (dX of a stride-2 conv) stays as it is', () => {
+    const lowered = lowerToNchwc(transposeGraph({ cin: 16, cout: 32, k: 3, stride: 2, size: 4 }), 16, EVERYTHING);
+    assert.equal(loweredConvs(lowered), 0);
+  });
+
   it('a conv the block cannot hold (20 input channels, neither under nor a multiple of the block) stays an ONNX Conv', async () => {
     const block = await blockHere();
     const lowered = lowerToNchwc(convGraph({ cin: 20, cout: 16, k: 3, stride: 1, size: 8 }), block, EVERYTHING);
@@ -88,11 +121,13 @@ describe('x64 kernels: each lowered convolution', () => {
     assert.ok(lowered.nodes.every((n) => !n.domain));
   });
 
-  it('the default policy keeps 1x1 convs and small maps as ONNX Convs', () => {
-    const lowered = (c: ConvCase): number => loweredConvs(lowerToNchwc(convGraph(c), 16, DEFAULT_NCHWC));
-    assert.equal(lowered({ cin: 16, cout: 16, k: 3, stride: 1, size: 12 }), 1);
-    assert.equal(lowered({ cin: 64, cout: 256, k: 1, stride: 1, size: 12 }), 0);
-    assert.equal(lowered({ cin: 16, cout: 16, k: 3, stride: 1, size: DEFAULT_NCHWC.minOutputSize - 1 }), 0);
+  it('the default policy lowers 3x3 convs and their stride-1 dX on maps of any size, and leaves 1x1 convs alone', () => {
+    const lowered = (g: Graph): number => loweredConvs(lowerToNchwc(g, 16, DEFAULT_NCHWC));
+    assert.equal(lowered(convGraph({ cin: 16, cout: 16, k: 3, stride: 1, size: 12 })), 1);
+    assert.equal(lowered(convGraph({ cin: 16, cout: 16, k: 3, stride: 1, size: 1 })), 1);
+    assert.equal(lowered(transposeGraph({ cin: 16, cout: 32, k: 3, stride: 1, size: 2 })), 1);
+    assert.equal(lowered(convGraph({ cin: 64, cout: 256, k: 1, stride: 1, size: 12 })), 0);
+    assert.equal(lowered(transposeGraph({ cin: 64, cout: 256, k: 1, stride: 1, size: 12 })), 0);
   });
 
   it('the other block\'s layout computes garbage here: why a step built for it is refused, not run', async () => {
@@ -110,12 +145,16 @@ describe('x64 kernels: each lowered convolution', () => {
 
 /**
  * Runs the portable and the lowered step from the same state, twice, and returns each output's
- * relative error against the portable step's, next to the portable step's own sensitivity: its
- * error when the images move by float32 rounding (a few units in the last place). With BatchNorm
- * over a handful of values deep in a small network, rounding alone moves some outputs by 1e-3.
+ * relative error against the portable step's, next to what float rounding alone does to it: the
+ * larger of the portable step's error when its images move by a few units in the last place, and
+ * that of a second portable step whose backward convs sum in another order (every dX by
+ * ConvTranspose, every dW by one Gemm) on those images. The x64 step rounds differently in every
+ * conv, forward and backward; with BatchNorm over a handful of values deep in a small network,
+ * rounding alone moves some outputs by 1e-3, and a ReLU or max-pool input within rounding of a
+ * tie moves a gradient row outright.
  */
-async function stepErrors(step: ReturnType<typeof buildTrainStep>, lowered: Graph, input: readonly number[]): Promise<{ name: string; error: number; rounding: number }[]> {
-  const [portable, x64] = await Promise.all([session(step.graph), session(lowered)]);
+async function stepErrors(step: ReturnType<typeof buildTrainStep>, lowered: Graph, input: readonly number[], otherOrder: ReturnType<typeof buildTrainStep>): Promise<{ name: string; error: number; rounding: number }[]> {
+  const [portable, x64, other] = await Promise.all([session(step.graph), session(lowered), session(otherOrder.graph)]);
   const n = 4;
   const images = random(n * input[0]! * input[1]! * input[2]!);
   const nudged = Float32Array.from(images, (v, i) => v * (1 + ((i % 7) - 3) * 1.2e-7));
@@ -126,12 +165,21 @@ async function stepErrors(step: ReturnType<typeof buildTrainStep>, lowered: Grap
     const a = await portable.run(feeds);
     const b = await x64.run(feeds);
     const c = await portable.run({ ...feeds, images: floats(nudged, [n, ...input]) });
-    for (const name of Object.keys(a)) errors.push({ name: `step ${k + 1}, ${name}`, error: relativeError(data(b[name]!), data(a[name]!)), rounding: relativeError(data(c[name]!), data(a[name]!)) });
+    const d = await other.run({ ...feeds, images: floats(nudged, [n, ...input]) });
+    for (const name of Object.keys(a)) {
+      const rounding = Math.max(relativeError(data(c[name]!), data(a[name]!)), relativeError(data(d[name]!), data(a[name]!)));
+      errors.push({ name: `step ${k + 1}, ${name}`, error: relativeError(data(b[name]!), data(a[name]!)), rounding });
+    }
     const next: Feeds = { ...feeds };
     for (const name of Object.keys(feeds)) if (a[`${name}.next`]) next[name] = a[`${name}.next`] as ort.Tensor;
     feeds = next;
   }
   return errors;
+}
+
+/** The same network with every dX by ConvTranspose and every dW by one Gemm: another summation order. */
+function otherOrder(config: Parameters<typeof buildTrainStep>[0], activation?: string): ReturnType<typeof buildTrainStep> {
+  return buildTrainStep(config, {}, { conv: { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'gemm' } }, undefined, activation);
 }
 
 /** Within float rounding: no further from the portable step than rounding moves it (x10), or 1e-5. */
@@ -147,22 +195,26 @@ describe('x64 kernels: whole training steps', () => {
   for (const [arch, what, input] of nets) {
     it(`${arch} (${what}): the x64 step equals the portable step (loss, logits, updates, running statistics), two steps from the same state`, async () => {
       const block = await blockHere();
-      const step = buildTrainStep({ ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 });
+      const config = { ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 };
+      const step = buildTrainStep(config);
       const x64 = lowerToNchwc(step.graph, block, EVERYTHING);
       assert.ok(loweredConvs(x64) >= 10, `only ${loweredConvs(x64)} convs lowered`);
-      const errors = await stepErrors(step, x64, input);
+      const errors = await stepErrors(step, x64, input, otherOrder(config));
       assert.equal(errors.length, 2 * step.graph.outputs.length);
-      // A gradient jumps where a ReLU input sits within rounding of zero (a whole row of an SE
-      // weight's gradient on 1x1 maps), so the raw gradients (momentum) are compared below, on the
-      // smooth network; the forward and the updated weights are continuous.
-      const off = errors.filter((e) => !e.name.endsWith('.momentum.next') && outsideRounding(e));
+      // A gradient jumps where a ReLU input sits within rounding of zero (BatchNorm over four
+      // values on 1x1 maps puts some there), and which inputs do depends on the data. So the raw
+      // gradients are compared below, on the smooth network: the momentum, and the biases, which
+      // start at zero, so that their update is a scaled gradient too.
+      const gradientLike = (name: string): boolean => name.endsWith('.momentum.next') || name.endsWith('.bias.next');
+      const off = errors.filter((e) => !gradientLike(e.name) && outsideRounding(e));
       assert.deepEqual(off.slice(0, 3), [], `${off.length} outputs differ beyond rounding`);
     });
 
     it(`${arch} with sigmoids for ReLUs: every gradient of the x64 step equals the portable step's`, async () => {
       const block = await blockHere();
-      const step = buildTrainStep({ ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 }, {}, undefined, undefined, 'Sigmoid');
-      const errors = await stepErrors(step, lowerToNchwc(step.graph, block, EVERYTHING), input);
+      const config = { ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 };
+      const step = buildTrainStep(config, {}, undefined, undefined, 'Sigmoid');
+      const errors = await stepErrors(step, lowerToNchwc(step.graph, block, EVERYTHING), input, otherOrder(config, 'Sigmoid'));
       const off = errors.filter(outsideRounding);
       assert.deepEqual(off.slice(0, 3), [], `${off.length} outputs differ beyond rounding`);
     });
@@ -171,9 +223,10 @@ describe('x64 kernels: whole training steps', () => {
   it('the comparison catches a wrong lowering: the other block\'s layout', async () => {
     const block = await blockHere();
     const input = [3, 16, 16] as const;
-    const step = buildTrainStep({ ...resolveModel({ arch: 'resnet20', input, classes: 5, seed: 3 }), batch: 4 });
+    const config = { ...resolveModel({ arch: 'resnet20', input, classes: 5, seed: 3 }), batch: 4 };
+    const step = buildTrainStep(config);
     const wrong = lowerToNchwc(step.graph, block === 16 ? 8 : 16, EVERYTHING);
-    const errors = await stepErrors(step, wrong, input).catch(() => null);
+    const errors = await stepErrors(step, wrong, input, otherOrder(config)).catch(() => null);
     if (errors) assert.ok(errors.filter(outsideRounding).length > errors.length / 2);
   });
 });

@@ -101,8 +101,12 @@ function flippedConvInputGrad(b: Builder, g: ConvGeometry, dy: Value): Value {
     const k = g.k[axis - 2]!;
     if (k > 1) w = b.op('Gather', [w, b.constant([...Array(k).keys()].reverse(), 'int64')], { axis });
   }
-  const pads = [g.k[0] - 1 - g.pads[0], g.k[1] - 1 - g.pads[1], g.k[0] - 1 - g.pads[2], g.k[1] - 1 - g.pads[3]];
-  return b.op('Conv', [dy, w], { kernel_shape: g.k, strides: [1, 1], pads, group: 1 });
+  return b.op('Conv', [dy, w], { kernel_shape: g.k, strides: [1, 1], pads: flippedPads(g.k, g.pads), group: 1 });
+}
+
+/** The pads of the flipped-kernel dX conv: k-1-p on each side, for a stride-1 conv with pads p. */
+export function flippedPads(k: readonly [number, number], pads: readonly number[]): number[] {
+  return [k[0] - 1 - pads[0]!, k[1] - 1 - pads[1]!, k[0] - 1 - pads[2]!, k[1] - 1 - pads[3]!];
 }
 
 /**

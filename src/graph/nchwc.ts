@@ -14,6 +14,7 @@ import type { Dim, Graph, Node, Value } from './ir.ts';
 import { withoutDeadNodes } from './ir.ts';
 import { tensorFromNumbers } from './tensor.ts';
 import { DEFAULT_OPSET } from './builder.ts';
+import { flippedPads } from './conv-grad.ts';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 export const NCHWC_BLOCKS = [8, 16] as const;
@@ -217,10 +218,9 @@ export function lowerToNchwc(graph: Graph, block: NchwcBlock, policy: NchwcPolic
     const inputs = node.inputs.map(current);
     if (lowerableTranspose(node, block, policy)) {
       const [dy, w] = inputs as [Value, Value];
-      const [kh, kw] = [w.shape[2] as number, w.shape[3] as number];
-      const p = (node.attrs['pads'] as number[] | undefined) ?? [0, 0, 0, 0];
+      const k: [number, number] = [w.shape[2] as number, w.shape[3] as number];
       const wb = flipped(w, `${node.name}/weight`);
-      const attrs = { kernel_shape: [kh, kw], strides: [1, 1], pads: [kh - 1 - p[0]!, kw - 1 - p[1]!, kh - 1 - p[2]!, kw - 1 - p[3]!] };
+      const attrs = { kernel_shape: k, strides: [1, 1], pads: flippedPads(k, (node.attrs['pads'] as number[] | undefined) ?? [0, 0, 0, 0]) };
       replaced.set(node.outputs[0]!, nchwcConv(e, node, dy, wb, null, attrs, block));
       continue;
     }

@@ -4,10 +4,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { Builder } from '../../src/graph/builder.ts';
-import type { Graph } from '../../src/graph/ir.ts';
+import type { Graph, Node } from '../../src/graph/ir.ts';
+import { withoutDeadNodes } from '../../src/graph/ir.ts';
 import { resolveModel } from '../../src/graph/model.ts';
 import { buildTrainStep } from '../../src/graph/train.ts';
-import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
+import { DEFAULT_CONV_GRAD, convInputGrad } from '../../src/graph/conv-grad.ts';
 import type { NchwcBlock, NchwcPolicy } from '../../src/graph/nchwc.ts';
 import { DEFAULT_NCHWC, NCHWC_DOMAIN, lowerToNchwc, loweredConvs } from '../../src/graph/nchwc.ts';
 import { decodeModel, encodeModel, graphFromModel, modelMetadata } from '../../src/formats/protobuf.ts';
@@ -141,6 +142,85 @@ describe('x64 kernels: each lowered convolution', () => {
     // Either ONNX Runtime rejects it or the numbers are wrong; never the right answer.
     if (got) assert.ok(got.length !== want.length || relativeError(got, want) > 0.1, `block ${other} on a block-${block} CPU gave the right answer`);
   });
+});
+
+/**
+ * The blocked layout the nchwc Conv reads, by its definition: [Out/B][In/B][kh][kw][Bin][Bout], or
+ * [Out/B][In][kh][kw][Bout] for an input with fewer channels than a block, Out padded with zeros.
+ */
+function blockedReference(w: Float32Array, [out, inp, kh, kw]: readonly number[], block: number): Float32Array {
+  const outPadded = Math.ceil(out / block) * block;
+  const inBlocked = inp >= block;
+  const got = new Float32Array(outPadded * inp * kh * kw);
+  let at = 0;
+  for (let ob = 0; ob < outPadded / block; ob++) {
+    for (let ib = 0; ib < (inBlocked ? inp / block : inp); ib++) {
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
+        for (let bi = 0; bi < (inBlocked ? block : 1); bi++) for (let bo = 0; bo < block; bo++) {
+          const [o, c] = [ob * block + bo, inBlocked ? ib * block + bi : ib];
+          got[at++] = o < out ? w[((o * inp + c) * kh + y) * kw + x]! : 0;
+        }
+      }
+    }
+  }
+  return got;
+}
+
+/** dX's kernel at stride 1: W [O, I, kh, kw] with in and out swapped and flipped in space, [I, O, kh, kw]. */
+function flippedKernel(w: Float32Array, [o, i, kh, kw]: readonly number[]): Float32Array {
+  const got = new Float32Array(w.length);
+  for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
+    got[((c * o + a) * kh + y) * kw + x] = w[((a * i + c) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)]!;
+  }
+  return got;
+}
+
+/** The weight the lowered graph's one nchwc Conv reads, computed by the pass's own (standard ONNX) nodes from `w`. */
+async function blockedByThePass(lowered: Graph, w: ort.Tensor): Promise<Float32Array> {
+  const conv = lowered.nodes.find((n) => n.domain === NCHWC_DOMAIN && n.op === 'Conv')!;
+  const wb = conv.inputs[1]!;
+  const reorder = withoutDeadNodes({ ...lowered, inputs: lowered.inputs.filter((v) => v.name === 'w'), outputs: [wb] });
+  assert.ok(reorder.nodes.every((n) => !n.domain), 'the weight reorder uses standard ONNX ops only');
+  const s = await session(reorder, { stateAsInputs: false });
+  return data((await s.run({ w }))[wb.name]!);
+}
+
+// These run on any CPU: the weight reorders are standard ONNX ops, only the nchwc Conv needs x86-64.
+// With the numeric tests above, which pin the layout to what the kernels read for this CPU's block,
+// they check the other block's graph too (block 8 on AVX2, 16 on AVX-512).
+describe('x64 kernels: the weight layouts, for both blocks', () => {
+  const cases: (ConvCase & { what: string })[] = [
+    { what: 'forward', cin: 32, cout: 24, k: 3, stride: 1, size: 6 },
+    { what: 'forward, input under a block (the stem)', cin: 3, cout: 20, k: 7, stride: 2, size: 12 },
+  ];
+  for (const block of [8, 16] as const) {
+    for (const c of cases) {
+      it(`block ${block}, ${c.what}, ${c.cin}->${c.cout} ${c.k}x${c.k}: [O/B][I/B][kh][kw][Bi][Bo], O padded`, async () => {
+        const dims = [c.cout, c.cin, c.k, c.k];
+        const w = Float32Array.from(random(c.cout * c.cin * c.k * c.k));
+        const got = await blockedByThePass(lowerToNchwc(convGraph(c), block, EVERYTHING), floats(w, dims));
+        assert.deepEqual(got, blockedReference(w, dims, block));
+      });
+    }
+    it(`block ${block}, dX of a 16->32 3x3 conv (ConvTranspose lowered): the forward layout of the flipped, transposed kernel`, async () => {
+      const dims = [32, 16, 3, 3];
+      const w = Float32Array.from(random(32 * 16 * 9));
+      const got = await blockedByThePass(lowerToNchwc(transposeGraph({ cin: 16, cout: 32, k: 3, stride: 1, size: 4 }), block, EVERYTHING), floats(w, dims));
+      assert.deepEqual(got, blockedReference(flippedKernel(w, dims), [16, 32, 3, 3], block));
+    });
+    it(`block ${block}, dX of a 16->32 3x3 conv (conv-grad's flipped-kernel Conv lowered): the same layout, from W`, async () => {
+      const dims = [32, 16, 3, 3];
+      const b = new Builder();
+      const [x, w] = [b.input('x', 'float32', [2, 16, 4, 4]), b.input('w', 'float32', dims)];
+      const dy = b.input('dy', 'float32', [2, 32, 4, 4]);
+      const forward: Node = { name: 'conv', op: 'Conv', inputs: [x, w], outputs: [dy], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] } };
+      b.output(convInputGrad(b, forward, dy, { ...DEFAULT_CONV_GRAD, dx: 'flipped' }));
+      const lowered = lowerToNchwc(b.graph('dx'), block, EVERYTHING);
+      assert.ok(lowered.nodes.every((n) => n.op !== 'Gather' || n.name.endsWith('/flip')), 'the flip of single floats is replaced by the blocked one');
+      const weights = Float32Array.from(random(32 * 16 * 9));
+      assert.deepEqual(await blockedByThePass(lowered, floats(weights, dims)), blockedReference(flippedKernel(weights, dims), [16, 32, 3, 3], block));
+    });
+  }
 });
 
 /**

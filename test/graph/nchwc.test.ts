@@ -186,16 +186,18 @@ async function blockedByThePass(lowered: Graph, w: ort.Tensor): Promise<Float32A
 }
 
 // These run on any CPU: the weight reorders are standard ONNX ops, only the nchwc Conv needs x86-64.
-// With the numeric tests above, which pin the layout to what the kernels read for this CPU's block,
-// they check the other block's graph too (block 8 on AVX2, 16 on AVX-512).
+// MLAS defines both layouts with one routine per layout whose block size is a parameter
+// (MlasReorderFilterOIHWBiBo, MlasReorderFilterOIHWBo), and the numeric tests above pin the formula
+// below to what the kernels read for this CPU's block; so these check the other block's graph too
+// (block 8 on AVX2, 16 on AVX-512).
 describe('x64 kernels: the weight layouts, for both blocks', () => {
-  const cases: (ConvCase & { what: string })[] = [
-    { what: 'forward', cin: 32, cout: 24, k: 3, stride: 1, size: 6 },
-    { what: 'forward, input under a block (the stem)', cin: 3, cout: 20, k: 7, stride: 2, size: 12 },
+  const cases: (ConvCase & { layout: string })[] = [
+    { layout: '[O/B][I/B][kh][kw][Bi][Bo]', cin: 32, cout: 24, k: 3, stride: 1, size: 6 },
+    { layout: '[O/B][I][kh][kw][Bo] (the stem: input under a block)', cin: 3, cout: 20, k: 7, stride: 2, size: 12 },
   ];
   for (const block of [8, 16] as const) {
     for (const c of cases) {
-      it(`block ${block}, ${c.what}, ${c.cin}->${c.cout} ${c.k}x${c.k}: [O/B][I/B][kh][kw][Bi][Bo], O padded`, async () => {
+      it(`block ${block}, forward ${c.cin}->${c.cout} ${c.k}x${c.k}: ${c.layout}, O padded to the block`, async () => {
         const dims = [c.cout, c.cin, c.k, c.k];
         const w = Float32Array.from(random(c.cout * c.cin * c.k * c.k));
         const got = await blockedByThePass(lowerToNchwc(convGraph(c), block, EVERYTHING), floats(w, dims));

@@ -1,10 +1,14 @@
 // Shared by the benchmarks: argument parsing, one child process per network (so peak memory is
-// that network's alone), and the machine line that goes into bench/RESULTS.md.
+// that network's alone), a training step under ONNX Runtime's profiler, and the machine line that
+// goes into bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import type { Initializer } from '../src/graph/ir.ts';
+import type { Graph, Initializer } from '../src/graph/ir.ts';
+import { encodeModel } from '../src/formats/protobuf.ts';
 
 export const DEFAULT_NETS = ['resnet20', 'se_resnet20', 'resnet18', 'se_resnet18', 'se_resnet50'];
 
@@ -70,4 +74,30 @@ export function table(rows: Record<string, number | string>[]): string {
   const keys = Object.keys(rows[0] ?? {});
   const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
   return [line(keys), line(keys.map(() => '---')), ...rows.map((r) => line(keys.map((k) => r[k] ?? '')))].join('\n');
+}
+
+/** One node's kernel time in ONNX Runtime's profile (microseconds). */
+export interface KernelEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }
+
+/**
+ * A training step's session under ONNX Runtime's profiler, with the settings ort-train uses.
+ * `kernelEvents(steps)` ends the profile and returns the kernel-time events of the last `steps`
+ * runs (the profile covers every run, warm-up included).
+ */
+export async function profiledStep(graph: Graph, threads: number): Promise<{ run: (feeds: Record<string, ort.Tensor>) => Promise<unknown>; kernelEvents: (steps: number) => KernelEvent[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'step-profile-'));
+  const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
+    enableProfiling: true, profileFilePrefix: join(dir, 'profile'),
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
+  });
+  let runs = 0;
+  return {
+    run: (feeds) => { runs++; return session.run(feeds); },
+    kernelEvents: (steps) => {
+      session.endProfiling();
+      const all = (JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8')) as KernelEvent[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+      rmSync(dir, { recursive: true, force: true });
+      return all.slice(all.length - (all.length / runs) * steps);
+    },
+  };
 }

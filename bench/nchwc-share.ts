@@ -5,42 +5,18 @@
 // meet the same machine; kernel time is summed per part. The share f of the replaced part in the
 // portable step caps x64 / portable at 1 / (1 - f) even if the replacement took no time.
 //   node --import tsx bench/nchwc-share.ts [--nets resnet20,...] [--input 3x150x150] [--batch 32] [--steps 3]
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { resolveModel } from '../src/graph/model.ts';
 import { buildTrainStep } from '../src/graph/train.ts';
-import { encodeModel } from '../src/formats/protobuf.ts';
 import type { Graph } from '../src/graph/ir.ts';
 import { lowerToNchwc } from '../src/graph/nchwc.ts';
 import { nchwcBlock } from '../src/train/kernels.ts';
-import { benchArgs, machine, stepFeeds, table } from './common.ts';
+import type { KernelEvent } from './common.ts';
+import { benchArgs, machine, profiledStep, stepFeeds, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 3 });
 
-interface Event { cat: string; name: string; dur: number; args?: { op_name?: string } }
-
 const key = (name: string, op: string): string => `${name} ${op}`;
 const keys = (g: Graph): Set<string> => new Set(g.nodes.map((n) => key(n.name, n.op)));
-
-/** A profiled session; `finish` returns the kernel-time events of the last `steps` runs. */
-async function profiled(graph: Graph): Promise<{ run: (feeds: Record<string, ort.Tensor>) => Promise<unknown>; finish: (steps: number, runs: number) => Event[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nchwc-share-'));
-  const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
-    enableProfiling: true, profileFilePrefix: join(dir, 'profile'),
-    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
-  });
-  return {
-    run: (feeds) => session.run(feeds),
-    finish: (steps, runs) => {
-      session.endProfiling();
-      const all = (JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8')) as Event[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-      rmSync(dir, { recursive: true, force: true });
-      return all.slice(all.length - (all.length / runs) * steps);
-    },
-  };
-}
 
 const block = await nchwcBlock();
 if (block === null) throw new Error('no NCHWc kernels on this machine');
@@ -51,13 +27,12 @@ for (const net of args.nets) {
   const x64 = lowerToNchwc(portable, block);
   const [inPortable, inX64] = [keys(portable), keys(x64)];
   const feeds = stepFeeds([...step.parameters, ...step.momentum, ...step.runningStats], args.input, args.batch);
-  const [p, x] = [await profiled(portable), await profiled(x64)];
+  const [p, x] = [await profiledStep(portable, args.threads), await profiledStep(x64, args.threads)];
   for (let i = 0; i < args.warmup + args.steps; i++) { await p.run(feeds); await x.run(feeds); }
-  const runs = args.warmup + args.steps;
   // Kernel ms per step of the events whose node is in `part` (graph nodes ORT fused away are in neither).
-  const ms = (events: Event[], part: (k: string) => boolean): number =>
+  const ms = (events: KernelEvent[], part: (k: string) => boolean): number =>
     events.filter((e) => part(key(e.name.replace(/_kernel_time$/, ''), e.args?.op_name ?? ''))).reduce((t, e) => t + e.dur, 0) / 1000 / args.steps;
-  const [pe, xe] = [p.finish(args.steps, runs), x.finish(args.steps, runs)];
+  const [pe, xe] = [p.kernelEvents(args.steps), x.kernelEvents(args.steps)];
   const [pTotal, xTotal] = [ms(pe, () => true), ms(xe, () => true)];
   const replaced = ms(pe, (k) => inPortable.has(k) && !inX64.has(k));
   const replacement = ms(xe, (k) => inX64.has(k) && !inPortable.has(k));

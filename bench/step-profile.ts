@@ -2,19 +2,12 @@
 // steps), kernel time summed by op type, split into forward and backward (nodes under
 // `<module>.grad`), and the slowest nodes.
 //   node --import tsx bench/step-profile.ts [--nets resnet18] [--input 3x150x150] [--batch 32] [--kernels portable|x64] [--top 15]
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { resolveModel } from '../src/graph/model.ts';
 import { buildTrainStep } from '../src/graph/train.ts';
-import { encodeModel } from '../src/formats/protobuf.ts';
 import { trainStepKernels } from '../src/graph/nchwc.ts';
-import { benchArgs, machine, stepFeeds, table } from './common.ts';
+import { benchArgs, machine, profiledStep, stepFeeds, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 1 }, { kernels: { type: 'string' }, block: { type: 'string' }, top: { type: 'string' } });
-
-interface Event { cat: string; name: string; dur: number; args?: { op_name?: string } }
 
 for (const net of args.nets) {
   const config = resolveModel({ arch: net, input: args.input, classes: 8, batch: args.batch });
@@ -22,22 +15,11 @@ for (const net of args.nets) {
   const kernels = args.extra['kernels'] === 'x64' ? { flavour: 'x64' as const, block: Number(args.extra['block'] ?? 16) as 8 | 16 } : { flavour: 'portable' as const };
   const graph = trainStepKernels(step.graph, kernels);
   const domainOf = new Map(graph.nodes.map((n) => [n.name, n.domain ? `${n.domain.split('.').at(-1)}.` : '']));
-  const dir = mkdtempSync(join(tmpdir(), 'step-profile-'));
-  const session = await ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), {
-    enableProfiling: true, profileFilePrefix: join(dir, 'profile'),
-    intraOpNumThreads: args.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false,
-  });
+  const session = await profiledStep(graph, args.threads);
   const n = args.batch;
   const feeds = stepFeeds([...step.parameters, ...step.momentum, ...step.runningStats], args.input, n);
-  for (let i = 0; i < args.warmup; i++) await session.run(feeds);
-  for (let i = 0; i < args.steps; i++) await session.run(feeds);
-  session.endProfiling();
-  const file = join(dir, readdirSync(dir)[0]!);
-  // The profile covers every run; the measured steps are the last ones.
-  const all = (JSON.parse(readFileSync(file, 'utf8')) as Event[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-  const perRun = all.length / (args.warmup + args.steps);
-  const events = all.slice(all.length - perRun * args.steps);
-  rmSync(dir, { recursive: true, force: true });
+  for (let i = 0; i < args.warmup + args.steps; i++) await session.run(feeds);
+  const events = session.kernelEvents(args.steps);
   const byOp = new Map<string, { forward: number; backward: number; count: number }>();
   let total = 0;
   for (const e of events) {

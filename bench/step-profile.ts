@@ -4,7 +4,7 @@
 //   node --import tsx bench/step-profile.ts [--nets resnet18] [--input 3x150x150] [--batch 32] [--kernels portable|x64] [--top 15]
 import { resolveModel } from '../src/graph/model.ts';
 import { buildTrainStep } from '../src/graph/train.ts';
-import { trainStepKernels } from '../src/graph/nchwc.ts';
+import { trainStepKernels } from '../src/graph/flavours.ts';
 import { benchArgs, machine, profiledStep, stepFeeds, table } from './common.ts';
 
 const args = benchArgs({ batch: 32, steps: 1 }, { kernels: { type: 'string' }, block: { type: 'string' }, top: { type: 'string' } });

@@ -192,3 +192,27 @@ export function graphFromModel(model: onnxProto.onnx.IModelProto): Graph {
 export function modelMetadata(model: onnxProto.onnx.IModelProto): Record<string, string> {
   return Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key!, p.value ?? '']));
 }
+
+/**
+ * The model with its symbolic batch (the first dimension of its inputs and outputs, a name such as
+ * 'N') set to `batch`, and the inferred shapes of inner values dropped, for ONNX Runtime to infer
+ * again. For providers that plan shapes once (WebGPU sends a symbolic batch's shape arithmetic to
+ * the CPU); a model whose batch is fixed already is returned unchanged.
+ */
+export function withFixedBatch(bytes: Uint8Array, batch: number): Uint8Array {
+  const model = decodeModel(bytes);
+  const g = model.graph!;
+  let changed = false;
+  for (const v of [...(g.input ?? []), ...(g.output ?? [])]) {
+    const dim = v.type?.tensorType?.shape?.dim?.[0];
+    if (dim && dim.dimParam) {
+      // A oneof: the name must go, or it would be written after the size and win.
+      delete (dim as { dimParam?: string }).dimParam;
+      dim.dimValue = batch;
+      changed = true;
+    }
+  }
+  if (!changed) return bytes;
+  g.valueInfo = [];
+  return onnx.ModelProto.encode(model).finish();
+}

@@ -90,12 +90,12 @@ export interface TrainOptions {
   readonly classWeights: readonly number[] | null;
   readonly seed: number;
   readonly threads: number;
-  readonly device: 'cpu' | 'cuda';
+  readonly device: 'cpu' | 'cuda' | 'webgpu';
   /**
-   * The training step's kernels: auto (x64 where a probe finds ONNX Runtime's NCHWc kernels, else
-   * portable), portable or x64. Absent in runs from before it: auto.
+   * The training step's kernels: auto (x64 where a probe finds ONNX Runtime's NCHWc kernels, webgpu
+   * on --device webgpu, else portable), portable, x64 or webgpu. Absent in runs from before it: auto.
    */
-  readonly kernels?: 'auto' | 'portable' | 'x64';
+  readonly kernels?: 'auto' | 'portable' | 'x64' | 'webgpu';
   readonly workers: number;
   readonly keepAll: boolean;
   /** The run directory, absolute. */

@@ -10,19 +10,17 @@
  * decided by the CPU at run time: a graph built for one block computes garbage with the other,
  * so the block is recorded with the artifacts and checked against a probe before a run.
  */
-import type { Dim, Graph, Node, Value } from './ir.ts';
+import type { Graph, Node, Value } from './ir.ts';
 import { withoutDeadNodes } from './ir.ts';
-import { tensorFromNumbers } from './tensor.ts';
 import { DEFAULT_OPSET } from './builder.ts';
+import type { Emitter } from './rewrite.ts';
+import { emit, emitterFor, int64 } from './rewrite.ts';
 import { flippedPads } from './conv-grad.ts';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 export const NCHWC_BLOCKS = [8, 16] as const;
 export type NchwcBlock = (typeof NCHWC_BLOCKS)[number];
 
-/** The training step's kernels: plain ONNX everywhere, or lowered for an x86-64 CPU's block size. */
-export type Kernels = { readonly flavour: 'portable' } | { readonly flavour: 'x64'; readonly block: NchwcBlock };
-export const PORTABLE: Kernels = { flavour: 'portable' };
 
 /**
  * Which convs to lower, measured in whole steps with bench/kernels.ts (bench/RESULTS.md): with the
@@ -42,32 +40,6 @@ export interface NchwcPolicy {
 }
 
 export const DEFAULT_NCHWC: NchwcPolicy = { minOutputSize: 1, pointwise: false, minInputGradSize: 1 };
-
-interface Emitter {
-  readonly nodes: Node[];
-  readonly initializers: Graph['initializers'][number][];
-  readonly names: Set<string>;
-}
-
-function value(e: Emitter, name: string, shape: readonly Dim[], producer: Node | null, dtype: Value['dtype'] = 'float32'): Value {
-  let unique = name;
-  for (let i = 1; e.names.has(unique); i++) unique = `${name}_${i}`;
-  e.names.add(unique);
-  return { name: unique, dtype, shape: [...shape], producer };
-}
-
-function emit(e: Emitter, name: string, op: string, inputs: readonly (Value | null)[], outShape: readonly Dim[], attrs: Node['attrs'] = {}, domain?: string, outName?: string): Value {
-  const node: { -readonly [K in keyof Node]: Node[K] } = { name, op, inputs, outputs: [], attrs, ...(domain ? { domain } : {}) };
-  node.outputs = [value(e, outName ?? name, outShape, node)];
-  e.nodes.push(node);
-  return node.outputs[0]!;
-}
-
-function int64(e: Emitter, name: string, values: readonly number[]): Value {
-  const v = value(e, name, [values.length], null, 'int64');
-  e.initializers.push({ value: { ...v, contents: [...values] }, tensor: tensorFromNumbers(values, 'int64', [values.length]), kind: 'constant' });
-  return e.initializers.at(-1)!.value;
-}
 
 const roundUp = (n: number, block: number): number => Math.ceil(n / block) * block;
 
@@ -200,10 +172,7 @@ function nchwcConv(e: Emitter, node: Node, x: Value, wb: Value, bias: Value | nu
  * nchwc Conv -> ReorderOutput; the rest is kept.
  */
 export function lowerToNchwc(graph: Graph, block: NchwcBlock, policy: NchwcPolicy = DEFAULT_NCHWC): Graph {
-  const e: Emitter = {
-    nodes: [], initializers: [...graph.initializers],
-    names: new Set([...graph.inputs, ...graph.initializers.map((i) => i.value), ...graph.nodes.flatMap((n) => n.outputs)].map((v) => v.name)),
-  };
+  const e = emitterFor(graph);
   const replaced = new Map<Value, Value>();
   // By the W they come from: a weight's forward layout, and its flipped dX layout.
   const blockedWeights = new Map<Value, Value>();
@@ -265,9 +234,4 @@ export function probeGraph(): Graph {
 
 export function isNchwcBlock(n: number): n is NchwcBlock {
   return (NCHWC_BLOCKS as readonly number[]).includes(n);
-}
-
-/** The training step for the given kernels: the portable graph itself, or its x64 lowering. */
-export function trainStepKernels(graph: Graph, kernels: Kernels, policy: NchwcPolicy = DEFAULT_NCHWC): Graph {
-  return kernels.flavour === 'x64' ? lowerToNchwc(graph, kernels.block, policy) : graph;
 }

@@ -5,18 +5,21 @@
  * so artifacts made on one machine (a sweep's submit host) train at full speed on another (its
  * AVX2 or AVX-512 compute nodes). A step already built for x64 (`gen-graph --kernels x64`) runs
  * only where the probe finds the block it was built for: with another block it would compute
- * garbage, so it is refused.
+ * garbage, so it is refused. On WebGPU the run makes the webgpu flavour the same way; the portable
+ * step itself would train with wrong weight gradients there, so it is refused.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Kernels, NchwcBlock } from '../graph/nchwc.ts';
-import { PORTABLE, isNchwcBlock, lowerToNchwc, probeGraph } from '../graph/nchwc.ts';
+import type { Kernels } from '../graph/flavours.ts';
+import { PORTABLE, WEBGPU, trainStepKernels } from '../graph/flavours.ts';
+import type { NchwcBlock } from '../graph/nchwc.ts';
+import { isNchwcBlock, probeGraph } from '../graph/nchwc.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { decodeModel, encodeModel, graphFromModel, modelMetadata } from '../formats/protobuf.ts';
 import { UserError } from '../errors.ts';
 
-export const KERNEL_CHOICES = ['auto', 'portable', 'x64'] as const;
+export const KERNEL_CHOICES = ['auto', 'portable', 'x64', 'webgpu'] as const;
 export type KernelChoice = (typeof KERNEL_CHOICES)[number];
 
 let probe: Promise<NchwcBlock | null> | undefined;
@@ -41,18 +44,19 @@ export function nchwcBlock(): Promise<NchwcBlock | null> {
 }
 
 export function describeKernels(k: Kernels): string {
-  return k.flavour === 'x64' ? `x64 kernels (NCHWc block ${k.block})` : 'portable kernels';
+  if (k.flavour === 'x64') return `x64 kernels (NCHWc block ${k.block})`;
+  return k.flavour === 'webgpu' ? 'webgpu kernels (shift convs folded, MaxPool backward by first maxima)' : 'portable kernels';
 }
 
 /** The kernels a stored train_step.onnx was built with (artifacts from before the x64 flavour: portable). */
 export function storedKernels(manifest: ArtifactManifest, dir: string): Kernels {
   const k = manifest.kernels ?? PORTABLE;
-  if (k.flavour === 'portable' || (k.flavour === 'x64' && isNchwcBlock(k.block))) return k;
-  throw new UserError(`${join(dir, 'artifact.json')}: "kernels" ${JSON.stringify(k)} is neither {"flavour": "portable"} nor {"flavour": "x64", "block": 8 or 16}; remove the artifacts to have them generated`);
+  if (k.flavour === 'portable' || k.flavour === 'webgpu' || (k.flavour === 'x64' && isNchwcBlock(k.block))) return k;
+  throw new UserError(`${join(dir, 'artifact.json')}: "kernels" ${JSON.stringify(k)} is none of {"flavour": "portable"}, {"flavour": "webgpu"}, {"flavour": "x64", "block": 8 or 16}; remove the artifacts to have them generated`);
 }
 
-/** The portable step in `file` lowered for `block`, as ONNX bytes; a file that does not decode is one line. */
-function lowered(file: string, block: NchwcBlock): Uint8Array {
+/** The portable step in `file` lowered for `kernels`, as ONNX bytes; a file that does not decode is one line. */
+function lowered(file: string, kernels: Kernels): Uint8Array {
   let model;
   let graph;
   try {
@@ -61,13 +65,20 @@ function lowered(file: string, block: NchwcBlock): Uint8Array {
   } catch (err) {
     throw new UserError(`${file}: cannot be read as a training step (${String((err as Error)?.message ?? err).split('\n')[0]}); remove the artifacts to have them generated`);
   }
-  return encodeModel(lowerToNchwc(graph, block), { metadata: modelMetadata(model), docString: model.docString ?? '' });
+  let step;
+  try {
+    step = trainStepKernels(graph, kernels);
+  } catch (err) {
+    throw new UserError(`${file}: cannot be made into the ${kernels.flavour} step (${String((err as Error)?.message ?? err).split('\n')[0]})`);
+  }
+  return encodeModel(step, { metadata: modelMetadata(model), docString: model.docString ?? '' });
 }
 
 /**
- * The training step to run for `choice` on this machine: the stored file, or its x64 lowering
- * as ONNX bytes. Refuses a stored x64 step whose block this CPU does not have, and `x64` where
- * there are no NCHWc kernels (or on CUDA, where they would run on the CPU).
+ * The training step to run for `choice` on this machine: the stored file, or its x64 or webgpu
+ * lowering as ONNX bytes. Refuses a stored x64 step whose block this CPU does not have, `x64`
+ * where there are no NCHWc kernels (or on a GPU, where they would run on the CPU), and the
+ * portable step on WebGPU.
  */
 export async function trainStepFor(dir: string, manifest: ArtifactManifest, choice: KernelChoice, device: string): Promise<{ model: string | Uint8Array; kernels: Kernels }> {
   const file = join(dir, 'train_step.onnx');
@@ -81,6 +92,13 @@ export async function trainStepFor(dir: string, manifest: ArtifactManifest, choi
     if (device !== 'cpu') throw new UserError(`${file}: built for x64 CPU kernels, which --device ${device} cannot run; regenerate the artifacts with --kernels portable`);
     return { model: file, kernels: stored };
   }
+  if (stored.flavour === 'webgpu') return { model: file, kernels: stored };
+  if (device === 'webgpu') {
+    if (choice === 'portable') throw new UserError(`--kernels portable: ONNX Runtime's WebGPU provider computes the portable step's grouped convs wrongly (weight gradients off by up to 1.5x the update) and has no MaxPool Indices; use --kernels webgpu (the default on --device webgpu)`);
+    if (choice === 'x64') throw new UserError(`--kernels x64: the x64 kernels run on the CPU; use --device cpu, or --kernels webgpu on --device webgpu`);
+    return { model: lowered(file, WEBGPU), kernels: WEBGPU };
+  }
+  if (choice === 'webgpu') return { model: lowered(file, WEBGPU), kernels: WEBGPU };
   if (choice === 'portable' || (choice === 'auto' && device !== 'cpu')) return { model: file, kernels: PORTABLE };
   if (choice === 'x64' && device !== 'cpu') throw new UserError(`--kernels x64: the x64 kernels run on the CPU; use --device cpu or --kernels portable`);
   const block = await nchwcBlock();
@@ -88,5 +106,6 @@ export async function trainStepFor(dir: string, manifest: ArtifactManifest, choi
     if (choice === 'x64') throw new UserError(`--kernels x64: ONNX Runtime has no NCHWc kernels on this machine (${process.arch}); use --kernels portable`);
     return { model: file, kernels: PORTABLE };
   }
-  return { model: lowered(file, block), kernels: { flavour: 'x64', block } };
+  const x64: Kernels = { flavour: 'x64', block };
+  return { model: lowered(file, x64), kernels: x64 };
 }

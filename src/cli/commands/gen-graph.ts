@@ -13,16 +13,18 @@ import { withWeights } from '../../graph/weights.ts';
 import { parseFreeze } from '../../graph/freeze.ts';
 import { parseSeWidth } from '../../train/init.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
-import type { Kernels } from '../../graph/nchwc.ts';
-import { NCHWC_BLOCKS, PORTABLE, isNchwcBlock } from '../../graph/nchwc.ts';
+import type { Kernels } from '../../graph/flavours.ts';
+import { PORTABLE, WEBGPU } from '../../graph/flavours.ts';
+import { NCHWC_BLOCKS, isNchwcBlock } from '../../graph/nchwc.ts';
 import { nchwcBlock } from '../../train/kernels.ts';
 
 /** --kernels and --nchwc-block of the training step: portable unless asked, x64 for this CPU's block or the one given. */
 async function trainKernels(flags: GenGraphFlags): Promise<Kernels> {
   const flavour = flags.kernels ?? 'portable';
-  if (flavour !== 'portable' && flavour !== 'x64') throw expected('portable or x64', '--kernels', flavour);
+  if (flavour !== 'portable' && flavour !== 'x64' && flavour !== 'webgpu') throw expected('portable, x64 or webgpu', '--kernels', flavour);
   if (flags.nchwcBlock !== undefined && flavour !== 'x64') throw new UserError('--nchwc-block applies to --kernels x64');
   if (flavour === 'portable') return PORTABLE;
+  if (flavour === 'webgpu') return WEBGPU;
   if (flags.nchwcBlock !== undefined) {
     const block = Number(flags.nchwcBlock);
     if (!isNchwcBlock(block)) throw expected(NCHWC_BLOCKS.join(' or '), '--nchwc-block', flags.nchwcBlock);
@@ -135,7 +137,7 @@ export function defineGenGraph(command: Command): Command {
     .option('--list', 'list the networks with their parameter counts')
     .option('--train', 'write the training artifacts (train_step, eval_step, model, init weights) to --out-dir')
     .option('--out-dir <dir>', 'directory for --train')
-    .option('--kernels <portable|x64>', 'with --train: plain ONNX (default), or ONNX Runtime\'s NCHWc convolutions for x86-64 CPUs of one block size (ort-train makes the x64 step itself from portable artifacts)')
+    .option('--kernels <portable|x64|webgpu>', 'with --train: plain ONNX (default); ONNX Runtime\'s NCHWc convolutions for x86-64 CPUs of one block size; or the step rewritten around two gaps of ORT\'s WebGPU provider (ort-train makes both itself from portable artifacts)')
     .option('--nchwc-block <8|16>', 'with --kernels x64: the target CPU\'s block (16 with AVX-512, 8 with AVX2; default: probed here)')
     .option('--label-smoothing <x>', 'with --train: CrossEntropyLoss label_smoothing (default 0)')
     .option('--class-weights <w,w,...>', 'with --train: CrossEntropyLoss class weights')

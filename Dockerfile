@@ -5,7 +5,11 @@
 #   docker run --rm -v "$PWD/artifacts:/work" -w /work senet-ort:0.1.0 study
 # The CUDA variant (ONNX Runtime's CUDA 12 binaries; needs the NVIDIA container toolkit on the node):
 #   docker build --build-arg ORT_INSTALL=cuda12 --build-arg BASE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04 -t senet-ort:0.1.0-cuda .
-# and train with --device cuda (the README's "Installing, GPUs" and "Sweeps" sections).
+# and train with --device cuda (the README's "Installing, GPUs" and "Sweeps" sections). Either image
+# also trains with --device webgpu: ONNX Runtime's bundled WebGPU provider reaches the GPU through
+# the Vulkan loader installed below and the driver's Vulkan ICD, which the NVIDIA container runtime
+# mounts only with NVIDIA_DRIVER_CAPABILITIES including graphics (a sweep's Kubernetes Job sets it):
+#   docker run --rm --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics ... senet-ort:0.1.0 doctor
 ARG BASE=node:20-bookworm-slim
 
 FROM node:20-bookworm-slim AS build
@@ -20,6 +24,10 @@ RUN npm ci --no-audit --no-fund --onnxruntime-node-install=${ORT_INSTALL} \
  && chmod +x dist/cli/main.js dist/cli/ort-train.js dist/cli/gen-graph.js
 
 FROM ${BASE}
+# libvulkan1: the Vulkan loader, through which --device webgpu reaches the GPU (Debian and Ubuntu bases).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libvulkan1 \
+ && rm -rf /var/lib/apt/lists/*
 # A CUDA base image has no Node: take the official Node 20 build from the build stage.
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /opt/senet-ort

@@ -11,3 +11,8 @@ export function expected(what: string, param: string, received: unknown): UserEr
   const shown = typeof received === 'string' ? JSON.stringify(received) : String(received);
   return new UserError(`expected ${what} for ${param} but received ${shown}`);
 }
+
+/** Choices as a sentence says them: "cpu or cuda", "cpu, cuda or webgpu". */
+export function either(choices: readonly (string | number)[]): string {
+  return choices.length <= 2 ? choices.join(' or ') : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+}

@@ -1,4 +1,6 @@
-import { expected } from '../errors.ts';
+import { expected, either } from '../errors.ts';
+import { DEVICES } from '../infer/session.ts';
+import type { Device } from '../infer/session.ts';
 
 const WHAT: Record<string, string> = { none: 'integer', 0: 'non-negative integer', 1: 'positive integer' };
 
@@ -11,6 +13,14 @@ export function intFlag(value: string | number | undefined, flag: string, min?: 
   const n = Number(value);
   if (String(value).trim() === '' || !Number.isInteger(n) || (min !== undefined && n < min)) throw expected(WHAT[min ?? 'none']!, flag, value);
   return n;
+}
+
+/** A --device flag (cpu, cuda or webgpu), or undefined when not given; anything else names the choices. */
+export function deviceFlag(value: unknown, flag = '--device'): Device | undefined {
+  if (value === undefined) return undefined;
+  const v = Array.isArray(value) ? value.at(-1) : value;
+  if (!(DEVICES as readonly unknown[]).includes(v)) throw expected(either(DEVICES), flag, v);
+  return v as Device;
 }
 
 /**

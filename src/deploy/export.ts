@@ -1,9 +1,11 @@
 /**
  * `export`: a trained run becomes one plain inference model (src/graph/deploy.ts), checked before
  * it is written: on the run's test tiles its probabilities must match eval_step.onnx's (the
- * graph training validated with) within 1e-4, or nothing is written.
+ * graph training validated with) within 1e-4, or nothing is written. The check runs both graphs
+ * on the chosen device (default cpu); on WebGPU each with its batch fixed to the checked tiles.
  */
 import * as ort from 'onnxruntime-node';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { buildDeployGraph } from '../graph/deploy.ts';
 import type { DeployMember } from '../graph/deploy.ts';
@@ -16,12 +18,14 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../errors.ts';
 import type { FoldNormalization } from '../formats/rundir.ts';
 import { modelConfig } from '../train/options.ts';
-import type { Weights } from '../infer/predictor.ts';
+import type { Predictor, Weights } from '../infer/predictor.ts';
 import { predictorOn } from '../infer/predictor.ts';
 import type { Normalization } from '../formats/rundir.ts';
 import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
 import { artifactsDir, foldDir, listFolds, readFoldState, readNormalization, readRunConfig, splitsPath } from '../formats/rundir.ts';
 import { readSplits } from '../data/prepared.ts';
+import { createSession } from '../infer/session.ts';
+import type { Device, SessionSettings } from '../infer/session.ts';
 
 export const EXPORT_TOLERANCE = 1e-4;
 /** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
@@ -34,6 +38,10 @@ export interface ExportRequest {
   readonly checkpoint: 'best' | 'last';
   /** Default: models/<arch>-fold<k>.onnx or models/<arch>-ensemble.onnx */
   readonly out?: string;
+  /** Where the check runs both graphs (default cpu). */
+  readonly device?: Device;
+  /** ONNX Runtime threads of the check (default: the number of CPUs). */
+  readonly threads?: number;
 }
 
 export interface ExportResult {
@@ -67,7 +75,7 @@ function memberWeights(m: Member, names: readonly string[]): Weights {
   }));
 }
 
-async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uint8Array, members: readonly Member[], tiles: readonly string[]): Promise<number> {
+async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uint8Array, members: readonly Member[], tiles: readonly string[], device: { device: Device; threads: number }): Promise<number> {
   const [, height, width] = config.input;
   const plane = height * width;
   const rgbs = await Promise.all(tiles.map((t) => decodeTile(t, width, height)));
@@ -77,9 +85,16 @@ async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uin
     rgbs.forEach((rgb, t) => writeSample(rgb, width, height, IDENTITY, null, norm, out, t * 3 * plane));
     return out;
   };
-  // One batch of every checked tile, through each graph.
-  const exported = predictorOn(await ort.InferenceSession.create(model), config);
-  const evalStep = predictorOn(await ort.InferenceSession.create(join(artifactsDir(run), 'eval_step.onnx')), config);
+  // One batch of every checked tile, through each graph (on WebGPU, graphs of that fixed batch).
+  const settings: SessionSettings = { ...device, batch: tiles.length };
+  const exported = predictorOn(await createSession(model, settings), config);
+  let evalStep: Predictor;
+  try {
+    evalStep = predictorOn(await createSession(join(artifactsDir(run), 'eval_step.onnx'), settings), config);
+  } catch (err) {
+    await exported.release();
+    throw err;
+  }
   try {
     const got = (await exported.predict(batch(RAW_PIXELS), tiles.length)).probabilities;
     const expected = new Float32Array(got.length);
@@ -94,6 +109,8 @@ async function checkAgainstEvalStep(run: string, config: ModelConfig, model: Uin
 }
 
 export async function exportRun(request: ExportRequest): Promise<ExportResult> {
+  const device = request.device ?? 'cpu';
+  const threads = request.threads ?? availableParallelism();
   const run = readRunConfig(request.run);
   const o = run.options;
   const folds = request.fold === 'ensemble' ? listFolds(request.run).filter((k) => readFoldState(request.run, k)?.finished) : [request.fold];
@@ -114,7 +131,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
   const bytes = encodeModel(graph, { metadata });
   const splits = readSplits(splitsPath(request.run));
   const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));
-  const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles) : 0;
+  const maxDifference = tiles.length ? await checkAgainstEvalStep(request.run, config, bytes, members, tiles, { device, threads }) : 0;
   if (!(maxDifference < EXPORT_TOLERANCE)) {
     throw new UserError(`export check failed: the exported model's probabilities differ from eval_step.onnx's by ${maxDifference} on the test tiles (tolerance ${EXPORT_TOLERANCE}); nothing written`);
   }

@@ -13,7 +13,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { UserError, expected } from '../errors.ts';
+import { UserError, expected, either } from '../errors.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { readJson } from '../formats/json.ts';
 import type { ModelConfig } from '../graph/model.ts';
@@ -32,7 +32,8 @@ import {
   readArtifactManifest, readNormalization, readRunConfig, splitsPath,
 } from '../formats/rundir.ts';
 import type { Device, SessionSettings } from '../infer/session.ts';
-import { DEVICES } from '../infer/session.ts';
+import { DEVICES, requireDevice } from '../infer/session.ts';
+import { describeHeavy } from '../infer/placement.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import type { ExcitationAnalysis } from './excitation.ts';
@@ -222,6 +223,8 @@ function summary(folds: readonly FoldEvaluation[]): Record<SummaryKey, MeanStd |
  */
 export async function evaluateRun(run: string, options: EvaluateOptions = {}): Promise<EvaluateResult> {
   const inputs = openEvaluation(run, options);
+  // A GPU that cannot run here stops evaluate in one line, before any progress or file.
+  await requireDevice(inputs.settings.device);
   const predictions = await predictTestSplit(inputs, options.log ?? ((): void => undefined));
   const scores = scoreFolds(inputs, predictions);
   const written = writeEvaluation(inputs, scores);
@@ -272,7 +275,7 @@ function openEvaluation(run: string, options: EvaluateOptions): EvaluationInputs
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw expected('positive integer', '--threads', threads);
   const device = options.device ?? config.options.device;
-  if (!DEVICES.includes(device)) throw expected(DEVICES.join(' or '), '--device', device);
+  if (!DEVICES.includes(device)) throw expected(either(DEVICES), '--device', device);
   const batchSize = options.batchSize ?? config.options.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw expected('positive integer', '--batch-size', batchSize);
   const model = configFromManifest(manifest);
@@ -282,7 +285,8 @@ function openEvaluation(run: string, options: EvaluateOptions): EvaluationInputs
     classes: [...dataset.classes],
     choice, folds, checkpoints, warnings, model,
     se: model.reduction !== null && options.excitation !== false,
-    settings: { threads, device },
+    // WebGPU runs a graph of fixed batch (createSession fixes it); the predictor pads the last batch.
+    settings: { threads, device, batch: batchSize },
     batchSize,
     workers: options.workers ?? 1,
   };
@@ -311,6 +315,8 @@ async function predictTestSplit(inputs: EvaluationInputs, log: (line: string) =>
       }
       log(`fold ${fold}: ${file} on ${test.length} test tiles`);
       const predictor = await createPredictor(model, loadCheckpoint(path, manifest), path, inputs.settings, { excitation: se });
+      const heavy = describeHeavy(predictor.hostNodes);
+      if (heavy.length > 0) log(`fold ${fold}: warning: ONNX Runtime runs ${heavy.length} large node${heavy.length === 1 ? '' : 's'} on the CPU, not the GPU: ${heavy.slice(0, 3).join(', ')}${heavy.length > 3 ? ', ...' : ''}`);
       const probs = new Float32Array(test.length * model.classes);
       const excitation = new ExcitationAccumulator(classes);
       try {

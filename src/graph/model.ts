@@ -9,7 +9,7 @@ import type { Net } from './layers.ts';
 import type { ModelSpec, SeWidth } from './resnet.ts';
 import { SE_WIDTHS, buildResNet, downsampling, seChannels } from './resnet.ts';
 import { DEFAULT_REDUCTION, createModel } from './registry.ts';
-import { UserError, expected } from '../errors.ts';
+import { UserError, expected, either } from '../errors.ts';
 import { createRng } from '../util/random.ts';
 import type { Rng } from '../util/random.ts';
 
@@ -69,7 +69,7 @@ export function resolveModel(options: ModelOptions): ModelConfig {
   let spec = entry.spec;
   let reduction: number | null = null;
   let seWidth: SeWidth | null = null;
-  if (options.seWidth !== undefined && !SE_WIDTHS.includes(options.seWidth)) throw expected(SE_WIDTHS.join(' or '), '--se-width', options.seWidth);
+  if (options.seWidth !== undefined && !SE_WIDTHS.includes(options.seWidth)) throw expected(either(SE_WIDTHS), '--se-width', options.seWidth);
   if (spec.se) {
     reduction = options.reduction ?? spec.se.reduction ?? DEFAULT_REDUCTION;
     const smallest = Math.min(...seChannels(spec));

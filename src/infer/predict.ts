@@ -2,7 +2,6 @@
  * `predict`: classify image files with an exported model. Images are decoded and resized exactly as
  * training decoded its tiles, and fed as 0-255 RGB, which is what `export` models take.
  */
-import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { decodeModel } from '../formats/protobuf.ts';
 import { decodeTile } from '../data/decode.ts';
@@ -10,6 +9,9 @@ import { UserError } from '../errors.ts';
 import { IDENTITY, RAW_PIXELS, writeSample } from '../data/augment.ts';
 import type { Batch } from './predictor.ts';
 import { predictorOn } from './predictor.ts';
+import type { Predictor } from './predictor.ts';
+import { createSession } from './session.ts';
+import type { Device } from './session.ts';
 
 export interface ModelInfo {
   readonly classNames: readonly string[];
@@ -17,6 +19,8 @@ export interface ModelInfo {
   readonly input: readonly [number, number, number];
   /** True for `export` models (0-255 RGB in); false for other models, fed the same way with a warning. */
   readonly rawPixels: boolean;
+  /** The model's fixed batch, or null when it is symbolic (as `export` writes it). */
+  readonly batch: number | null;
   readonly metadata: Readonly<Record<string, string>>;
 }
 
@@ -49,10 +53,22 @@ export function readModelInfo(bytes: Uint8Array, path: string): ModelInfo {
   } catch {
     throw new UserError(`${path}: metadata class_names is not a JSON list`);
   }
-  return { classNames, input: [dims[1]!, dims[2]!, dims[3]!], rawPixels: metadata['input_format']?.startsWith('RGB 0-255') ?? false, metadata };
+  const batch = dims[0]! > 0 ? dims[0]! : null;
+  return { classNames, input: [dims[1]!, dims[2]!, dims[3]!], rawPixels: metadata['input_format']?.startsWith('RGB 0-255') ?? false, batch, metadata };
 }
 
-export async function predictFiles(modelPath: string, files: readonly string[], options: { threads?: number; batch?: number } = {}): Promise<{ info: ModelInfo; predictions: Verdict[]; failures: string[] }> {
+export interface PredictOptions {
+  /** ONNX Runtime threads (default 2). */
+  readonly threads?: number;
+  /** Images per batch (default 16; never more than there are files; a model with a fixed batch takes its own). */
+  readonly batch?: number;
+  /** Default cpu. On webgpu the model's batch is fixed to `batch` and the last batch padded. */
+  readonly device?: Device;
+  /** Called once the model is loaded, with its predictor (placement warnings: `hostNodes`). */
+  readonly loaded?: (predictor: Predictor) => void;
+}
+
+export async function predictFiles(modelPath: string, files: readonly string[], options: PredictOptions = {}): Promise<{ info: ModelInfo; predictions: Verdict[]; failures: string[] }> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(modelPath);
@@ -62,13 +78,15 @@ export async function predictFiles(modelPath: string, files: readonly string[], 
   const info = readModelInfo(bytes, modelPath);
   const [channels, height, width] = info.input;
   if (channels !== 3) throw new UserError(`${modelPath}: expects ${channels} channels; predict feeds RGB images`);
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: options.threads ?? 2 });
+  // A model's own fixed batch is the one it takes; else the batch is fixed here on WebGPU, where a
+  // short batch is padded to it: no larger than the files need.
+  const batchSize = info.batch ?? Math.max(1, Math.min(options.batch ?? 16, files.length));
+  const session = await createSession(modelPath, { threads: options.threads ?? 2, device: options.device ?? 'cpu', batch: batchSize });
   const predictor = predictorOn(session, { classes: info.classNames.length, input: info.input });
   const failures: string[] = [];
   // The files of each batch, in the order the batches are predicted.
   const batchFiles: string[][] = [];
   async function* batches(): AsyncGenerator<Batch> {
-    const batchSize = options.batch ?? 16;
     for (let start = 0; start < files.length; start += batchSize) {
       const decoded: { file: string; rgb: Uint8Array }[] = [];
       for (const file of files.slice(start, start + batchSize)) {
@@ -88,6 +106,7 @@ export async function predictFiles(modelPath: string, files: readonly string[], 
   }
   const predictions: Verdict[] = [];
   try {
+    options.loaded?.(predictor);
     for await (const p of predictor.predictions(batches())) {
       const k = p.classes;
       batchFiles.shift()!.forEach((file, i) => {

@@ -25,8 +25,9 @@ import type { Graph, Tensor, Value } from '../graph/ir.ts';
 import { buildInferenceGraph, resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { withWeights } from '../graph/weights.ts';
-import { createSession } from './session.ts';
+import { cpuNodes, createSession } from './session.ts';
 import type { SessionSettings } from './session.ts';
+import type { HostNode } from './placement.ts';
 
 /** Suffix of an SE block's sigmoid output: `layer2.0.se/excitation` belongs to the block `layer2.0.se`. */
 export const EXCITATION_SUFFIX = '/excitation';
@@ -77,6 +78,8 @@ export interface Predictor {
   readonly weightNames: readonly string[];
   /** The SE blocks whose gates each prediction holds. */
   readonly blocks: readonly { name: string; channels: number }[];
+  /** On WebGPU, the nodes ONNX Runtime left on the CPU (placement.ts's describeHeavy words the big ones); empty elsewhere. */
+  readonly hostNodes: readonly HostNode[];
   /** One batch of n images (n × C × H × W floats). */
   predict(images: Float32Array, n: number, weights?: Weights): Promise<Prediction>;
   /** Batch by batch, in order. */
@@ -141,6 +144,7 @@ export function predictorOn(
     fixedBatch,
     weightNames,
     blocks: gates.map(({ name, channels }) => ({ name, channels })),
+    hostNodes: cpuNodes(session),
     predict: (batch, n, weights) => predict(batch, n, weights),
     async *predictions(batches, weights) {
       for await (const batch of batches) yield await predict(batch.images, batch.images.length / plane, weights, batch.labels);
@@ -234,6 +238,8 @@ export function withExcitationOutputs(graph: Graph): Graph {
 /**
  * Load a fold model for prediction: the inference graph from `config` with the checkpoint's
  * `state` (read from `source`) and, when `excitation` is set, the SE gates as extra outputs.
+ * On WebGPU `settings.batch` is required: the graph is fixed to it (else every layer's shape
+ * arithmetic would run on the CPU), and the last batch is padded to it.
  */
 export async function createPredictor(
   config: ModelConfig,
@@ -242,6 +248,7 @@ export async function createPredictor(
   settings: SessionSettings,
   options: { excitation?: boolean } = {},
 ): Promise<Predictor> {
+  if (settings.device === 'webgpu' && settings.batch === undefined) throw new Error(`createPredictor(${source}): a webgpu session needs settings.batch, the batch the graph is fixed to`);
   let graph = withWeights(buildInferenceGraph(config), state, source);
   const gates = options.excitation ? excitationValues(graph) : [];
   if (gates.length > 0) graph = withExcitationOutputs(graph);

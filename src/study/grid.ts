@@ -8,7 +8,7 @@
  * options each. Points are the cartesian product of the axes in the order given, the last axis
  * varying fastest (as nested loops, the first axis outermost).
  */
-import { UserError, expected } from '../errors.ts';
+import { UserError, expected, either } from '../errors.ts';
 import type { TrainInput } from '../train/options.ts';
 import { PRESETS } from '../train/options.ts';
 
@@ -70,7 +70,7 @@ export function parseGridFlag(flag: string): GridAxis {
     key,
     values: raws.map((raw) => {
       const v = value(kind, raw, where);
-      if (key === 'preset' && !(raw in PRESETS)) throw expected(Object.keys(PRESETS).join(' or '), where, raw);
+      if (key === 'preset' && !(raw in PRESETS)) throw expected(either(Object.keys(PRESETS)), where, raw);
       return { label: raw, options: { [key]: v } as TrainInput };
     }),
   };

@@ -101,9 +101,18 @@ export interface K8sOptions {
   /** Retries of each index (default 3). */
   readonly backoffLimitPerIndex?: number;
   readonly namespace?: string;
-  /** One nvidia.com/gpu per pod (set when the sweep trains with --device cuda). */
+  /** One nvidia.com/gpu per pod (set when the sweep trains with --device cuda or webgpu). */
   readonly gpu?: boolean;
+  /**
+   * NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics in the pod (set with --device webgpu): the
+   * NVIDIA container runtime mounts the Vulkan driver, through which WebGPU reaches the GPU, only
+   * with the graphics capability (CUDA images default to compute,utility).
+   */
+  readonly graphics?: boolean;
 }
+
+/** What the NVIDIA container runtime mounts for a WebGPU (Vulkan) task: CUDA's libraries, nvidia-smi, the Vulkan driver. */
+export const WEBGPU_DRIVER_CAPABILITIES = 'compute,utility,graphics';
 
 /** Slurm-style sizes (8G, 4000M) as Kubernetes quantities (8Gi, 4000Mi); Kubernetes ones pass. */
 export function quantity(mem: string): string {
@@ -140,6 +149,7 @@ export function sweepJob(dir: string, plan: SweepPlan, o: K8sOptions = {}): Job 
             name: 'task',
             image: o.image ?? 'senet-ort:latest',
             args: ['sweep', 'task', dir, '--threads', String(cpus)],
+            ...(o.graphics ? { env: [{ name: 'NVIDIA_DRIVER_CAPABILITIES', value: WEBGPU_DRIVER_CAPABILITIES }] } : {}),
             resources: { requests: { cpu: String(cpus), memory: mem, ...gpu }, limits: { memory: mem, ...gpu } },
             volumeMounts: [{ name: 'sweep', mountPath: dir }],
           }],

@@ -34,7 +34,7 @@ export interface SlurmOptions {
   readonly account?: string;
   /** `--requeue`: preempted or failed-node tasks go back to the queue (default on). */
   readonly requeue?: boolean;
-  /** `--gres=gpu:1`: set when the sweep trains with --device cuda. */
+  /** `--gres=gpu:1`: set when the sweep trains with --device cuda or webgpu. */
   readonly gpu?: boolean;
   /** Extra `#SBATCH` lines, as flags (`--qos=long`). */
   readonly extra?: readonly string[];

@@ -25,7 +25,7 @@ import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFile
 import { availableParallelism, hostname } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError, expected } from '../errors.ts';
+import { UserError, expected, either } from '../errors.ts';
 import { splitDataset, tileDataset } from '../data/index.ts';
 import type { SplitOptions } from '../data/index.ts';
 import { readPreparedDataset, splitFiles } from '../data/prepared.ts';
@@ -126,7 +126,7 @@ function identity(p: Pick<SweepPlan, 'data' | 'checksum' | 'archs' | 'folds' | '
  */
 export async function planSweep(input: SweepInput, progress?: Progress): Promise<{ dir: string; plan: SweepPlan; reused: boolean }> {
   const preset = input.preset === undefined ? undefined : SWEEP_PRESETS[input.preset];
-  if (input.preset !== undefined && !preset) throw expected(Object.keys(SWEEP_PRESETS).join(' or '), '--preset', input.preset);
+  if (input.preset !== undefined && !preset) throw expected(either(Object.keys(SWEEP_PRESETS)), '--preset', input.preset);
   const source = resolve(input.source);
   if (!existsSync(source)) throw new UserError(`${source}: not found; give a folder of class folders or a prepared data set`);
   const dir = resolve(input.out ?? join('artifacts', `sweep-${basename(source)}`));

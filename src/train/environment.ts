@@ -33,7 +33,7 @@ export async function checkTrainingStep(settings: { threads: number; device: Dev
     artifacts.write(dir);
     const manifest = artifacts.manifest;
     const step = await trainStepFor(dir, manifest, 'auto', settings.device);
-    const session = await createSession(step.model, settings);
+    const session = await createSession(step.model, { ...settings, batch });
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of loadCheckpoint(join(dir, 'init.safetensors'), manifest)) feeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.dims]);
     feeds['images'] = new ort.Tensor('float32', Float32Array.from({ length: batch * 3 * 32 * 32 }, (_, i) => Math.sin(i)), [batch, 3, 32, 32]);

@@ -1,5 +1,5 @@
 /**
- * Training steps: a step runner on the state buffers (state.ts), and one epoch of steps over the
+ * Training steps: a step runner on the training state (state.ts), and one epoch of steps over the
  * loader's batches with the running loss and accuracy.
  */
 import * as ort from 'onnxruntime-node';
@@ -9,40 +9,28 @@ import type { BatchRequest } from '../data/plan.ts';
 import { scheduleOf } from './options.ts';
 import type { Progress } from './progress.ts';
 import { learningRate } from './schedule.ts';
-import type { StateBuffers } from './state.ts';
+import type { TrainingState } from './state.ts';
 
-/** One training step on the state buffers: feeds the front set, has ORT write the `.next` outputs into the back set, swaps. */
+/** One training step on the training state: the batch and the learning rate in, the loss and logits out. */
 export type StepRunner = (images: Float32Array, labels: BigInt64Array, lr: number) => Promise<{ loss: number; logits: Float32Array }>;
 
-export function stepRunner(session: ort.InferenceSession, buffers: StateBuffers, options: TrainOptions): StepRunner {
+export function stepRunner(session: ort.InferenceSession, state: TrainingState, options: TrainOptions): StepRunner {
   const scalar = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
   const lr = scalar(options.lr);
-  const hyper = { lr, momentum: scalar(options.momentum), weight_decay: scalar(options.weightDecay) };
-  // Two feed/fetch pairs, one per direction of the swap, built once.
-  const directions = [0, 1].map(() => {
-    const feeds: Record<string, ort.Tensor> = { ...hyper };
-    for (const [name, t] of buffers.front) feeds[name] = t;
-    const fetches: Record<string, ort.Tensor | null> = { loss: null, logits: null };
-    for (const [name, t] of buffers.back) fetches[`${name}.next`] = t;
-    buffers.swap();
-    return { feeds, fetches };
-  });
-  let direction = 0;
+  const feeds: Record<string, ort.Tensor> = { lr, momentum: scalar(options.momentum), weight_decay: scalar(options.weightDecay) };
   const shape = [...options.input];
-  return async (images, labels, rate) => {
+  return (images, labels, rate) => {
     (lr.data as Float32Array)[0] = rate;
-    const { feeds, fetches } = directions[direction]!;
     feeds['images'] = new ort.Tensor('float32', images, [labels.length, ...shape]);
     feeds['labels'] = new ort.Tensor('int64', labels, [labels.length]);
-    const out = await session.run(feeds, fetches);
-    const loss = (out['loss']!.data as Float32Array)[0]!;
-    // A non-finite loss leaves the front set as it was: the caller stops, the last good state stays.
-    if (Number.isFinite(loss)) {
-      direction = 1 - direction;
-      buffers.swap();
-    }
-    return { loss, logits: out['logits']!.data as Float32Array };
+    return state.step(session, feeds);
   };
+}
+
+/** Bytes that cross between host and device in one step on a GPU whose state stays there: the batch in, loss and logits out. */
+export function stepTransferBytes(options: TrainOptions, batch: number, classes: number): { up: number; down: number } {
+  const image = options.input.reduce((p, d) => p * d, 1);
+  return { up: batch * image * 4 + batch * 8 + 3 * 4, down: 4 + batch * classes * 4 };
 }
 
 /** What an epoch of steps needs from its run. */

@@ -28,7 +28,8 @@ import { stepRunner, trainEpoch } from './epoch.ts';
 import { scheduleOf } from './options.ts';
 import { formatEpoch, plural } from './progress.ts';
 import { describeSchedule } from './schedule.ts';
-import { StateBuffers } from './state.ts';
+import type { TrainingState } from './state.ts';
+import { loadState } from './state.ts';
 import { validate } from './validate.ts';
 import { normalizationOf } from './init.ts';
 
@@ -88,11 +89,35 @@ export async function trainFold(ctx: RunContext, fold: number): Promise<FoldResu
   const valTiles = split.val.map((f) => ctx.index.get(f)!);
   const normalization = await foldNormalization(ctx, fold, trainTiles);
 
-  let state: FoldState = previous ?? { fold, epochs: options.epochs, epochsDone: 0, finished: false, last: null, best: null };
+  const state: FoldState = previous ?? { fold, epochs: options.epochs, epochsDone: 0, finished: false, last: null, best: null };
   pruneCheckpoints(run, fold, state, options.keepAll);
   const records = readEpochLog(run, fold);
   const startFrom = state.last ? join(foldDir(run, fold), state.last) : join(run, 'init.safetensors');
-  const buffers = StateBuffers.load(startFrom, manifest);
+  const buffers = await loadState(startFrom, manifest, { threads: options.threads, device: options.device });
+  try {
+    return await trainEpochs(ctx, fold, { state, records, text, split, trainTiles, valTiles, normalization, buffers });
+  } finally {
+    await buffers.release();
+  }
+}
+
+interface FoldSetup {
+  readonly state: FoldState;
+  readonly records: EpochRecord[];
+  readonly text: TextLog;
+  readonly split: PreparedDataset['splits']['folds'][number];
+  readonly trainTiles: readonly number[];
+  readonly valTiles: readonly number[];
+  readonly normalization: Normalization;
+  readonly buffers: TrainingState;
+}
+
+/** The fold's epochs from its last committed one, on its loaded state. */
+async function trainEpochs(ctx: RunContext, fold: number, setup: FoldSetup): Promise<FoldResult> {
+  const { options, manifest, progress } = ctx;
+  const run = options.out;
+  const { records, text, split, trainTiles, valTiles, normalization, buffers } = setup;
+  let state = setup.state;
   const when = new Date().toISOString();
   text.add(state.epochsDone > 0
     ? `${when} resumed fold ${fold} of ${options.arch} after epoch ${state.epochsDone}, from ${state.last} (threads ${options.threads}, device ${options.device}, ${ctx.kernels})`
@@ -125,7 +150,7 @@ export async function trainFold(ctx: RunContext, fold: number): Promise<FoldResu
     const valSeconds = (performance.now() - valStart) / 1000;
 
     const file = checkpointName(epoch);
-    buffers.save(join(foldDir(run, fold), file), { architecture: options.arch, fold, epoch });
+    await buffers.save(join(foldDir(run, fold), file), { architecture: options.arch, fold, epoch });
     // The epoch's wall time includes writing its checkpoint.
     const record = epochRecord(fold, epoch, trained, scores, { trainSeconds, valSeconds, seconds: (performance.now() - started) / 1000 });
     state = commitEpoch(ctx, state, record, file, records, text);

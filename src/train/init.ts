@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UserError, expected } from '../errors.ts';
+import { UserError, expected, either } from '../errors.ts';
 import type { ArtifactManifest, ArtifactSetup } from '../formats/artifacts.ts';
 import type { Normalization, RunConfig, TrainOptions } from '../formats/rundir.ts';
 import type { InitRecord, WeightLayout } from '../formats/state-dict.ts';
@@ -37,7 +37,7 @@ export type FineTuneOptions = Required<Pick<TrainOptions, 'init' | 'initFormat' 
 
 export function parseSeWidth(value: string | null | undefined): SeWidth | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!SE_WIDTHS.includes(value as SeWidth)) throw expected(SE_WIDTHS.join(' or '), '--se-width', value);
+  if (!SE_WIDTHS.includes(value as SeWidth)) throw expected(either(SE_WIDTHS), '--se-width', value);
   return value as SeWidth;
 }
 

@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { UserError, expected } from '../errors.ts';
+import { UserError, expected, either } from '../errors.ts';
 import { resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { checkLossOptions } from '../graph/train.ts';
@@ -91,13 +91,13 @@ function num(value: number | undefined, key: string, ok: (v: number) => boolean,
 
 function oneOf<T extends string>(value: string | undefined, key: string, allowed: readonly T[], fallback: T): T {
   const v = value ?? fallback;
-  if (!allowed.includes(v as T)) throw expected(allowed.join(' or '), flag(key), v);
+  if (!allowed.includes(v as T)) throw expected(either(allowed), flag(key), v);
   return v as T;
 }
 
 /** Defaults and checks: every bad value is a one-line UserError naming its flag. */
 export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset): TrainOptions {
-  if (given.preset !== undefined && !(given.preset in PRESETS)) throw expected(Object.keys(PRESETS).join(' or '), '--preset', given.preset);
+  if (given.preset !== undefined && !(given.preset in PRESETS)) throw expected(either(Object.keys(PRESETS)), '--preset', given.preset);
   const o: TrainInput = { ...(given.preset ? PRESETS[given.preset] : {}), ...given };
   if (!o.arch) throw new UserError('missing --arch (for example --arch resnet20 or --arch se_resnet20)');
   const k = dataset.splits.folds.length;

@@ -1,20 +1,75 @@
 /**
- * The training state (parameters, momentum, running statistics) as two sets of ort.Tensors that
- * swap roles every step: a step reads the front set and ORT writes the `.next` outputs straight
- * into the back set (pre-allocated outputs), so no state is copied or allocated between steps.
- * The state starts from a checkpoint (or init.safetensors) and is saved as one.
+ * The training state (parameters, momentum, running statistics) between steps, where the step's
+ * device wants it, with one way to run a step on it and one way to save it as a checkpoint.
+ *
+ * On the CPU: two sets of ort.Tensors that swap roles every step: a step reads the front set and
+ * ORT writes the `.next` outputs straight into the back set (pre-allocated outputs), so no state
+ * is copied or allocated between steps.
+ *
+ * On a GPU (WebGPU): the step's `.next` outputs stay in GPU buffers (its session keeps them there)
+ * and are fed back as the next step's inputs, so per step only the batch goes up and the loss and
+ * logits come down. Reading such a tensor's data from JavaScript aborts onnxruntime-node 1.30, so
+ * the state comes back for a checkpoint through a second session of Identity nodes whose outputs
+ * ORT copies to the CPU. Validation reads the GPU tensors where they are.
+ *
+ * Either way the state starts from a checkpoint (or init.safetensors) and is saved as one, the
+ * same file on every device, so a run may move between them.
  */
 import * as ort from 'onnxruntime-node';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import type { CheckpointInfo } from '../formats/checkpoint.ts';
 import { loadCheckpoint, saveCheckpoint, stateNames } from '../formats/checkpoint.ts';
+import { encodeModel } from '../formats/protobuf.ts';
+import { Builder } from '../graph/builder.ts';
+import { NEXT_SUFFIX } from '../graph/train.ts';
+import type { SessionSettings } from '../infer/session.ts';
+import { createSession } from '../infer/session.ts';
 
-export class StateBuffers {
+/** What one step returns to the epoch loop. */
+export interface StepOutput {
+  readonly loss: number;
+  readonly logits: Float32Array;
+}
+
+export interface TrainingState {
   readonly names: readonly string[];
+  /** The state the next step reads, by name (eval_step.onnx takes it as it is). */
+  readonly front: ReadonlyMap<string, ort.Tensor>;
+  /**
+   * Run `session` (a train_step) on the state and `feeds` (images, labels, hyper-parameters). A
+   * finite loss moves the state on; a non-finite one leaves it as it was: the caller stops, the
+   * last good state stays.
+   */
+  step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<StepOutput>;
+  /** Write the state as a checkpoint. */
+  save(path: string, info: CheckpointInfo): Promise<void>;
+  /** Bytes of state: what a checkpoint (or one read-back) moves. */
+  readonly bytes: number;
+  release(): Promise<void>;
+}
+
+/** The outputs a train step session should keep on the device for a state that lives there. */
+export function deviceOutputs(manifest: ArtifactManifest): string[] {
+  return stateNames(manifest).map((n) => `${n}${NEXT_SUFFIX}`);
+}
+
+/** The state in `path` (a checkpoint or init.safetensors), checked against the artifacts, for the device in `settings`. */
+export async function loadState(path: string, manifest: ArtifactManifest, settings: SessionSettings): Promise<TrainingState> {
+  return settings.device === 'webgpu' ? DeviceState.load(path, manifest, settings) : StateBuffers.load(path, manifest);
+}
+
+function stepOutput(out: ort.InferenceSession.ReturnType): StepOutput {
+  return { loss: (out['loss']!.data as Float32Array)[0]!, logits: out['logits']!.data as Float32Array };
+}
+
+export class StateBuffers implements TrainingState {
+  readonly names: readonly string[];
+  readonly bytes: number;
   #sets: [Map<string, ort.Tensor>, Map<string, ort.Tensor>];
   #front = 0;
+  /** The fetches that write into each set, built once. */
+  #fetches: [Record<string, ort.Tensor | null>, Record<string, ort.Tensor | null>];
 
-  /** The state in `path` (a checkpoint or init.safetensors), checked against the artifacts. */
   static load(path: string, manifest: ArtifactManifest): StateBuffers {
     const names = stateNames(manifest);
     const initial = loadCheckpoint(path, manifest);
@@ -31,25 +86,102 @@ export class StateBuffers {
   private constructor(names: readonly string[], sets: [Map<string, ort.Tensor>, Map<string, ort.Tensor>]) {
     this.names = names;
     this.#sets = sets;
+    this.bytes = [...sets[0].values()].reduce((s, t) => s + t.size * 4, 0);
+    const into = (set: Map<string, ort.Tensor>): Record<string, ort.Tensor | null> => {
+      const fetches: Record<string, ort.Tensor | null> = { loss: null, logits: null };
+      for (const [name, t] of set) fetches[`${name}${NEXT_SUFFIX}`] = t;
+      return fetches;
+    };
+    this.#fetches = [into(sets[0]), into(sets[1])];
   }
 
   get front(): ReadonlyMap<string, ort.Tensor> {
     return this.#sets[this.#front]!;
   }
 
-  get back(): ReadonlyMap<string, ort.Tensor> {
-    return this.#sets[1 - this.#front]!;
+  async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<StepOutput> {
+    const all = { ...feeds };
+    for (const [name, t] of this.front) all[name] = t;
+    const out = stepOutput(await session.run(all, this.#fetches[1 - this.#front]!));
+    if (Number.isFinite(out.loss)) this.#front = 1 - this.#front;
+    return out;
   }
 
-  swap(): void {
-    this.#front = 1 - this.#front;
-  }
-
-  /** Write the front set as a checkpoint. */
-  save(path: string, info: CheckpointInfo): void {
+  async save(path: string, info: CheckpointInfo): Promise<void> {
     saveCheckpoint(path, this.names, (name) => {
       const t = this.front.get(name)!;
       return { dims: t.dims, data: t.data as Float32Array };
     }, info);
   }
+
+  async release(): Promise<void> {}
+}
+
+/** Identity for every state tensor: running it on GPU tensors copies them to the CPU. */
+function readBackModel(manifest: ArtifactManifest): Uint8Array {
+  const shapes = new Map(manifest.graphs.train_step.inputs.map((i) => [i.name, i.shape]));
+  const b = new Builder();
+  for (const name of stateNames(manifest)) {
+    const x = b.input(name, 'float32', shapes.get(name)!);
+    b.output(b.op('Identity', [x], {}, { names: [`${name}.host`], name: `${name}.host` }));
+  }
+  return encodeModel(b.graph('state_read_back'));
+}
+
+class DeviceState implements TrainingState {
+  readonly names: readonly string[];
+  readonly bytes: number;
+  #front: Map<string, ort.Tensor>;
+  readonly #readBack: ort.InferenceSession;
+
+  static async load(path: string, manifest: ArtifactManifest, settings: SessionSettings): Promise<DeviceState> {
+    const names = stateNames(manifest);
+    const initial = loadCheckpoint(path, manifest);
+    const front = new Map(names.map((name) => {
+      const t = initial.get(name)!;
+      return [name, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])] as const;
+    }));
+    return new DeviceState(names, front, await createSession(readBackModel(manifest), { threads: settings.threads, device: settings.device }));
+  }
+
+  private constructor(names: readonly string[], front: Map<string, ort.Tensor>, readBack: ort.InferenceSession) {
+    this.names = names;
+    this.#front = front;
+    this.#readBack = readBack;
+    this.bytes = [...front.values()].reduce((s, t) => s + t.size * 4, 0);
+  }
+
+  get front(): ReadonlyMap<string, ort.Tensor> {
+    return this.#front;
+  }
+
+  async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<StepOutput> {
+    const all = { ...feeds };
+    for (const [name, t] of this.#front) all[name] = t;
+    const raw = await session.run(all);
+    const out = stepOutput(raw);
+    const next = new Map(this.names.map((name) => [name, raw[`${name}${NEXT_SUFFIX}`]!]));
+    const [kept, dropped] = Number.isFinite(out.loss) ? [next, this.#front] : [this.#front, next];
+    this.#front = kept;
+    dispose(dropped);
+    return out;
+  }
+
+  async save(path: string, info: CheckpointInfo): Promise<void> {
+    const host = await this.#readBack.run(Object.fromEntries(this.#front));
+    saveCheckpoint(path, this.names, (name) => {
+      const t = host[`${name}.host`]!;
+      return { dims: t.dims, data: t.data as Float32Array };
+    }, info);
+  }
+
+  async release(): Promise<void> {
+    dispose(this.#front);
+    await this.#readBack.release();
+  }
+}
+
+/** Free the GPU buffers of a set; CPU tensors (the state as loaded) are left to the GC. */
+function dispose(set: ReadonlyMap<string, ort.Tensor>): void {
+  for (const t of set.values()) if (t.location === 'gpu-buffer') t.dispose();
 }

@@ -5,14 +5,14 @@
  */
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { UserError } from '../errors.ts';
 import type { TrainOptions } from '../formats/rundir.ts';
 import { TileLoader } from '../data/loader.ts';
 import { splitFiles } from '../data/prepared.ts';
 import type { Predictor } from '../infer/predictor.ts';
 import { predictorOn } from '../infer/predictor.ts';
 import type { Device } from '../infer/session.ts';
-import { createSession, cudaStatus } from '../infer/session.ts';
+import { cpuNodes, createSession, requireDevice } from '../infer/session.ts';
+import { describeHeavy } from '../infer/placement.ts';
 import type { FoldResult, RunContext } from './fold.ts';
 import { trainFold } from './fold.ts';
 import type { TrainInput } from './options.ts';
@@ -24,6 +24,10 @@ import { ensureArtifacts, openRun } from './run.ts';
 import { describeSetup } from './init.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { describeKernels, trainStepFor } from './kernels.ts';
+import { stepTransferBytes } from './epoch.ts';
+import { deviceOutputs } from './state.ts';
+import { stateNames } from '../formats/checkpoint.ts';
+import { bytes as formatBytes } from '../util/format.ts';
 import { describeSchedule } from './schedule.ts';
 
 export interface TrainResult {
@@ -56,15 +60,25 @@ export function prepareRun(given: TrainInput): TrainOptions {
   return run.options;
 }
 
+/** What a WebGPU run says at its start: what crosses to the GPU per step, and any heavy node ORT left on the CPU. */
+function gpuLines(trainStep: ort.InferenceSession, options: TrainOptions, manifest: ArtifactManifest): string[] {
+  const batch = typeof manifest.batch === 'number' ? manifest.batch : options.batchSize;
+  const { up, down } = stepTransferBytes(options, batch, manifest.classes);
+  const stateBytes = manifest.graphs.train_step.inputs.filter((i) => stateNames(manifest).includes(i.name)).reduce((s, i) => s + i.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 4), 0);
+  const lines = [`webgpu: the training state stays on the GPU; per step ${formatBytes(up)} go up (the batch) and ${formatBytes(down)} come down (loss, logits); each checkpoint reads the state back (${formatBytes(stateBytes)})`];
+  const heavy = describeHeavy(cpuNodes(trainStep));
+  if (heavy.length > 0) lines.push(`warning: ONNX Runtime runs ${plural(heavy.length, 'heavy node')} of the training step on the CPU, copying between devices each step: ${heavy.slice(0, 5).join(', ')}${heavy.length > 5 ? ', ...' : ''}`);
+  return lines;
+}
+
 export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const progress = hooks.progress ?? createProgress(process.stderr.isTTY ? process.stderr : null);
-  if (given.device === 'cuda') {
-    // Before anything is written: a run directory that cannot train helps nobody.
-    const cuda = await cudaStatus();
-    if (!cuda.usable) throw new UserError(`--device cuda: ${cuda.reason}`);
-  }
+  // Before anything is written: a run directory that cannot train helps nobody.
+  if (given.device === 'cuda' || given.device === 'webgpu') await requireDevice(given.device);
   const run = openWithArtifacts(given);
   const { options, dataset, manifest, generated } = run;
+  // A resumed run's device comes from its config.json: checked before anything more is written.
+  if (options.device !== given.device) await requireDevice(options.device);
   // Before config.json: artifacts this machine cannot run leave no half-started run behind.
   const step = await trainStepFor(options.out, manifest, options.kernels ?? 'auto', options.device);
   const kernels = describeKernels(step.kernels);
@@ -75,12 +89,14 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   const files = splitFiles(dataset);
   const loader = new TileLoader({ dir: dataset.dir, files, width: options.input[2], height: options.input[1] }, { workers: options.workers });
   const session = { threads: options.threads, device: options.device as Device };
+  const onGpu = options.device === 'webgpu';
   let trainStep: ort.InferenceSession | undefined;
   let evalStep: Predictor | undefined;
   try {
     progress.line(`training step: ${kernels}`);
-    trainStep = await createSession(step.model, session);
-    evalStep = predictorOn(await createSession(join(options.out, 'eval_step.onnx'), session), { classes: manifest.classes, input: options.input });
+    trainStep = await createSession(step.model, { ...session, ...(onGpu ? { deviceOutputs: deviceOutputs(manifest) } : {}) });
+    evalStep = predictorOn(await createSession(join(options.out, 'eval_step.onnx'), { ...session, batch: options.batchSize }), { classes: manifest.classes, input: options.input });
+    if (onGpu) for (const line of gpuLines(trainStep, options, manifest)) progress.line(line);
     const ctx: RunContext = {
       options, dataset, manifest, loader, progress,
       index: new Map(files.map((f, i) => [f, i])),

@@ -38,3 +38,8 @@ export function formatP(p: number | null): string {
 export function meanSd(mean: number, sd: number | null): string {
   return sd === null ? fixed(mean) : `${fixed(mean)} ± ${fixed(sd)}`;
 }
+
+/** A size in bytes as people read it: 812 B, 3.4 KiB, 2.1 MiB. */
+export function bytes(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}

@@ -132,7 +132,7 @@ describe('gen-graph', () => {
       rmSync(dir, { recursive: true });
     }
     const error = (args: string[]): string => runBin('gen-graph', ['resnet20', ...args]).stderr;
-    assert.equal(error(['--train', '--out-dir', '/tmp/x', '--kernels', 'avx']), 'gen-graph: expected portable or x64 for --kernels but received "avx"\n');
+    assert.equal(error(['--train', '--out-dir', '/tmp/x', '--kernels', 'avx']), 'gen-graph: expected portable, x64 or webgpu for --kernels but received "avx"\n');
     assert.equal(error(['--train', '--out-dir', '/tmp/x', '--kernels', 'x64', '--nchwc-block', '12']), 'gen-graph: expected 8 or 16 for --nchwc-block but received 12\n');
     assert.equal(error(['--train', '--out-dir', '/tmp/x', '--nchwc-block', '8']), 'gen-graph: --nchwc-block applies to --kernels x64\n');
     assert.equal(error(['--kernels', 'x64']), 'gen-graph: --kernels applies to --train (the training step)\n');

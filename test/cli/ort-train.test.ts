@@ -127,7 +127,7 @@ describe('ort-train', () => {
     // train.log says which step trained each fold.
     assert.match(readFileSync(join(out, 'fold-2', 'train.log'), 'utf8'), /started fold 2 of resnet20 .*, device cpu, portable kernels\n/);
     if (process.arch === 'x64') assert.match(readFileSync(join(out, 'fold-1', 'train.log'), 'utf8'), /started fold 1 of resnet20 .*, device cpu, x64 kernels \(NCHWc block (8|16)\)\n/);
-    assert.equal(ortTrain(...args(data, join(root, 'k2')), '--kernels', 'fast').stderr, 'ort-train: expected auto or portable or x64 for --kernels but received "fast"\n');
+    assert.equal(ortTrain(...args(data, join(root, 'k2')), '--kernels', 'fast').stderr, 'ort-train: expected auto, portable, x64 or webgpu for --kernels but received "fast"\n');
   });
 
   it('an x64 training step built for the other NCHWc block is refused, not run, and starts no run', async () => {
@@ -163,7 +163,7 @@ describe('ort-train', () => {
     const manifest = join(out, 'artifact.json');
     writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), kernels: { flavour: 'x64', block: 12 } }));
     const bad = ortTrain(...args(data, out), '--epochs', '1');
-    assert.equal(bad.stderr, `ort-train: ${manifest}: "kernels" {"flavour":"x64","block":12} is neither {"flavour": "portable"} nor {"flavour": "x64", "block": 8 or 16}; remove the artifacts to have them generated\n`);
+    assert.equal(bad.stderr, `ort-train: ${manifest}: "kernels" {"flavour":"x64","block":12} is none of {"flavour": "portable"}, {"flavour": "webgpu"}, {"flavour": "x64", "block": 8 or 16}; remove the artifacts to have them generated\n`);
     assert.ok(!existsSync(join(out, 'config.json')), 'a run was started');
   });
 });

@@ -39,11 +39,11 @@ describe('study', () => {
     assert.equal(readFileSync(join(root, 'accuracy.csv'), 'utf8'), `${csv.join('\n')}\n`);
   });
 
-  it('doctor: versions, execution providers, threads, CUDA, and one training step', () => {
+  it('doctor: versions, execution providers, threads, CUDA, WebGPU, and one training step', () => {
     const r = senet('doctor');
     assert.equal(r.code, 0, r.stderr);
     for (const line of [/^node\s+v\d+/m, /^onnxruntime\s+\d+\.\d+\.\d+ /m, /^sharp\s+\S+ \(libvips \S+\)$/m, /^threads\s+ort-train uses \d+ ONNX Runtime threads/m,
-      /^providers\s+cpu/m, /^cuda\s+(usable|not usable): /m,
+      /^providers\s+cpu/m, /^cuda\s+(usable|not usable): /m, /^webgpu\s+(usable|not usable): /m,
       // x86-64 CPUs have ONNX Runtime's NCHWc kernels (block 8 with AVX2, 16 with AVX-512), and doctor's step uses them.
       process.arch === 'x64' ? /^kernels\s+x64: ONNX Runtime's NCHWc kernels with a block of (8|16),/m : /^kernels\s+portable: /m,
       /^train step\s+resnet20, batch 16 of 3x32x32 on cpu, (x64 kernels \(NCHWc block (8|16)\)|portable kernels): \d+ ms \(\d+ images\/s\), loss \d\.\d{4}$/m]) {

@@ -55,6 +55,10 @@ describe('evaluation model (ONNX Runtime)', () => {
     }
   });
 
+  it('refuses a webgpu predictor without the batch its graph is fixed to, before any session', async () => {
+    await assert.rejects(createPredictor(config, initialState(), 'init', { threads: 1, device: 'webgpu' }), { message: 'createPredictor(init): a webgpu session needs settings.batch, the batch the graph is fixed to' });
+  });
+
   it('uses the checkpoint weights: with fc2 zeroed, a gate is sigmoid(its bias) on every tile', async () => {
     const state = initialState();
     const w = state.get('layer2.1.se.fc2.weight')!;

@@ -74,7 +74,7 @@ describe('sweep on the embedded sample', () => {
       [['--grid', 'lr=0.1,'], /^senet-ort: --grid lr=0\.1,: empty value/],
       [['--grid', 'batch-size=8,big'], /^senet-ort: expected integer for --grid batch-size but received "big"$/],
       [['--grid', 'lr=-0.1,0.1'], /^senet-ort: grid point lr--0\.1, resnet20: expected positive number for --lr but received -0\.1$/],
-      [['--engine', 'mpi'], /^senet-ort: expected local or slurm or k8s for --engine but received "mpi"$/],
+      [['--engine', 'mpi'], /^senet-ort: expected local, slurm or k8s for --engine but received "mpi"$/],
       [['--engine', 'slurm'], /^senet-ort: --engine slurm: sbatch not found on PATH; .*apt-get install slurm-client/, { ...process.env, PATH: '/nonexistent' }],
       [['--engine', 'slurm', '--mem', 'lots'], /^senet-ort: expected a size such as 8G or 4000M for --mem but received "lots"$/],
       [['--folds', '9'], /^senet-ort: expected fold from 1 to 4 for --folds but received 9$/],
@@ -186,6 +186,25 @@ describe('sweep on the embedded sample', () => {
     const job = JSON.parse(readFileSync(join(out, 'k8s', 'job.json'), 'utf8'));
     assert.deepEqual(checkJob(job), []);
     assert.equal(job.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu'], '1');
+    assert.equal(job.spec.template.spec.containers[0].env, undefined, 'CUDA needs no graphics capability');
+  });
+
+  it('--device webgpu: one GPU per task, and the graphics capability that mounts the Vulkan driver; the submit host needs no adapter', async () => {
+    const { checkJob } = await import('./job-schema.ts');
+    // As with cuda, whether the GPU runs is checked where a task trains: here there is no Vulkan driver at all.
+    const noAdapter = { ...process.env, VK_ICD_FILENAMES: '/nonexistent.json', VK_DRIVER_FILES: '/nonexistent.json' };
+    const out = join(root, 'webgpu');
+    const r = senet(['sweep', data, '--out', out, '--arch', 'se_resnet20', '--folds', '1', '--epochs', '1', '--device', 'webgpu', '--engine', 'slurm', '--dry-run', ...TINY], noAdapter);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readSweepPlan(out).options.device, 'webgpu');
+    assert.match(readFileSync(join(out, 'slurm', 'sweep.sbatch'), 'utf8'), /^#SBATCH --gres=gpu:1$/m);
+    const k8s = senet(['sweep', 'submit', out, '--engine', 'k8s'], noAdapter);
+    assert.equal(k8s.code, 0, k8s.stderr);
+    const job = JSON.parse(readFileSync(join(out, 'k8s', 'job.json'), 'utf8'));
+    assert.deepEqual(checkJob(job), []);
+    const container = job.spec.template.spec.containers[0];
+    assert.equal(container.resources.limits['nvidia.com/gpu'], '1');
+    assert.deepEqual(container.env, [{ name: 'NVIDIA_DRIVER_CAPABILITIES', value: 'compute,utility,graphics' }]);
   });
 
   it('SIGTERM stops a task at a step boundary keeping its finished epochs; the task run again resumes to the uninterrupted weights', async () => {

@@ -63,7 +63,7 @@ describe('fine-tuning options', () => {
       [{ init: join(dir, 'none.safetensors') }, /none\.safetensors: cannot read \(ENOENT\)$/],
       [{ init: file, initFormat: 'caffe' }, /expected torchvision, timm, legacy-se, senet\.pytorch, senet-ort or auto for --init-format but received "caffe"$/],
       [{ seWidth: 'ceil' }, /expected floor or timm for --se-width but received "ceil"$/],
-      [{ normalize: 'imagnet' }, /expected fold or none or imagenet for --normalize but received "imagnet"$/],
+      [{ normalize: 'imagnet' }, /expected fold, none or imagenet for --normalize but received "imagnet"$/],
     ];
     for (const [more, message] of bad) assert.throws(() => resolveTrainOptions({ arch: 'resnet20', ...more }, fakeDataset), message);
   });

@@ -1,11 +1,9 @@
 import type { CAC } from 'cac';
-import { UserError, expected } from '../../errors.ts';
-import { intFlag } from '../flags.ts';
+import { UserError } from '../../errors.ts';
+import { deviceFlag, intFlag } from '../flags.ts';
 import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../evaluate/evaluate.ts';
 import { fixed, meanSd } from '../../util/format.ts';
 import { evaluateAndSummarise } from '../../report/summaries.ts';
-import { DEVICES } from '../../infer/session.ts';
-import type { Device } from '../../infer/session.ts';
 
 interface EvaluateFlags {
   epoch?: string | number;
@@ -22,12 +20,11 @@ export function evaluateOptions(flags: EvaluateFlags): EvaluateOptions {
   if (flags.epoch !== undefined && flags.best) throw new UserError('--epoch and --best both given; use one');
   const epoch = intFlag(flags.epoch, '--epoch', 1);
   const checkpoint: CheckpointChoice = epoch !== undefined ? { epoch } : flags.best ? 'best' : 'last';
-  if (flags.device !== undefined && !DEVICES.includes(flags.device as Device)) throw expected(DEVICES.join(' or '), '--device', flags.device);
   return {
     checkpoint,
     batchSize: intFlag(flags.batchSize, '--batch-size', 1),
     threads: intFlag(flags.threads, '--threads', 1),
-    device: flags.device as Device | undefined,
+    device: deviceFlag(flags.device),
     workers: intFlag(flags.workers, '--workers', 1),
     excitation: flags.excitation !== false,
   };
@@ -56,7 +53,7 @@ export function register(cli: CAC): void {
     .option('--best', 'Evaluate each fold\'s checkpoint with the lowest validation loss (default: the last epoch)')
     .option('--batch-size <n>', 'Tiles per inference batch (default: the training batch size)')
     .option('--threads <n>', 'ONNX Runtime threads (default: the number of CPUs)')
-    .option('--device <cpu|cuda>', 'Execution provider (default: the run\'s)')
+    .option('--device <cpu|cuda|webgpu>', 'Execution provider (default: the run\'s); on webgpu each graph takes batches of exactly --batch-size, the last one padded')
     .option('--workers <n>', 'Data loader threads (default 1)')
     .option('--no-excitation', 'Skip the SE excitation analysis')
     .example('senet-ort evaluate artifacts/se_resnet20 --best')

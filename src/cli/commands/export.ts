@@ -1,21 +1,29 @@
 import type { CAC } from 'cac';
 import { UserError } from '../../errors.ts';
-import { intFlag } from '../flags.ts';
+import { deviceFlag, intFlag } from '../flags.ts';
 import { exportRun } from '../../deploy/export.ts';
+import { requireDevice } from '../../infer/session.ts';
 
 interface ExportFlags {
   fold?: string | number;
   ensemble?: boolean;
   last?: boolean;
   o?: string;
+  device?: string;
+  threads?: string | number;
 }
 
 async function exportCommand(run: string, flags: ExportFlags): Promise<void> {
   if (flags.fold !== undefined && flags.ensemble) throw new UserError('give --fold k or --ensemble, not both');
   const fold = intFlag(flags.fold, '--fold', 1) ?? 'ensemble';
-  const result = await exportRun({ run, fold, checkpoint: flags.last ? 'last' : 'best', ...(flags.o ? { out: flags.o } : {}) });
+  const threads = intFlag(flags.threads, '--threads', 1);
+  const device = deviceFlag(flags.device) ?? 'cpu';
+  // Before anything is written: a GPU that cannot run the check here is one line and exit 1.
+  await requireDevice(device);
+  const result = await exportRun({ run, fold, checkpoint: flags.last ? 'last' : 'best', device, ...(threads ? { threads } : {}), ...(flags.o ? { out: flags.o } : {}) });
   const what = result.folds.length > 1 ? `ensemble of folds ${result.folds.join(', ')}` : `fold ${result.folds[0]}`;
-  process.stdout.write(`${result.path}: ${what}; matches eval_step.onnx on ${result.checkedTiles} test tiles (max probability difference ${result.maxDifference.toExponential(1)})\n`);
+  const where = device === 'cpu' ? '' : ` on ${device}`;
+  process.stdout.write(`${result.path}: ${what}; matches eval_step.onnx on ${result.checkedTiles} test tiles${where} (max probability difference ${result.maxDifference.toExponential(1)})\n`);
 }
 
 export function register(cli: CAC): void {
@@ -24,6 +32,8 @@ export function register(cli: CAC): void {
     .option('--ensemble', 'average every finished fold (the default)')
     .option('--last', 'use the last checkpoint instead of the best by validation loss')
     .option('-o <file>', 'output file (default models/<arch>-ensemble.onnx or -fold<k>.onnx)')
+    .option('--device <cpu|cuda|webgpu>', 'where the check against eval_step.onnx runs (default cpu); the written model is the same')
+    .option('--threads <n>', 'ONNX Runtime threads of the check (default: the number of CPUs)')
     .example('senet-ort export artifacts/study/se_resnet20 -o models/se_resnet20.onnx')
     .action((run: string, flags: ExportFlags) => exportCommand(run, flags));
 }

@@ -1,5 +1,5 @@
 import type { CAC, Command } from 'cac';
-import { UserError, expected } from '../../errors.ts';
+import { UserError, expected, either } from '../../errors.ts';
 import { intFlag } from '../flags.ts';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
 import type { ModelOptions } from '../../graph/model.ts';
@@ -27,7 +27,7 @@ async function trainKernels(flags: GenGraphFlags): Promise<Kernels> {
   if (flavour === 'webgpu') return WEBGPU;
   if (flags.nchwcBlock !== undefined) {
     const block = Number(flags.nchwcBlock);
-    if (!isNchwcBlock(block)) throw expected(NCHWC_BLOCKS.join(' or '), '--nchwc-block', flags.nchwcBlock);
+    if (!isNchwcBlock(block)) throw expected(either(NCHWC_BLOCKS), '--nchwc-block', flags.nchwcBlock);
     return { flavour: 'x64', block };
   }
   const block = await nchwcBlock();

@@ -8,6 +8,8 @@ import { plural } from '../../train/progress.ts';
 import type { TrainInput } from '../../train/options.ts';
 import { PRESETS } from '../../train/options.ts';
 import { projectTrainInput } from '../project.ts';
+import type { Device } from '../../infer/session.ts';
+import { DEVICES, requireDevice } from '../../infer/session.ts';
 
 /**
  * `ort-train`: k-fold training on ONNX Runtime. Options come from defaults, then `--preset`, then
@@ -132,8 +134,8 @@ export function addTrainingOptions(command: Command): Command {
     .option('--class-weights <w,w,...>', 'CrossEntropyLoss class weights, one per class')
     .option('--seed <n>', 'Seed of weight initialisation, shuffling and augmentation (default 0)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: the number of CPUs)')
-    .option('--device <cpu|cuda>', 'Execution provider (default cpu)')
-    .option('--kernels <auto|portable|x64>', 'Training step kernels: x64 runs ONNX Runtime\'s NCHWc convolutions on x86-64 CPUs; auto (default) uses them where a probe finds them')
+    .option('--device <cpu|cuda|webgpu>', 'Execution provider: cpu (default); cuda (ONNX Runtime\'s CUDA binaries, NVIDIA); webgpu (the bundled WebGPU provider: Vulkan on Linux, Metal on macOS, D3D12 on Windows)')
+    .option('--kernels <auto|portable|x64|webgpu>', 'Training step kernels: x64 runs ONNX Runtime\'s NCHWc convolutions on x86-64 CPUs, webgpu the step rewritten for the WebGPU provider; auto (default) picks x64 where a probe finds it, webgpu on --device webgpu, else portable')
     .option('--workers <n>', 'Data loader threads (default: a quarter of the CPUs, 1 to 4)')
     .option('--keep-all', 'Keep every epoch\'s checkpoint, not just the last and the best');
 }
@@ -161,8 +163,18 @@ function onInterrupt(input: TrainInput): () => void {
   return () => process.off('SIGINT', handler);
 }
 
+/**
+ * A GPU named by --device (or the project file) that cannot run here stops the command with its
+ * reason in one line, before a run folder is made; a device name that is none of DEVICES is left
+ * to the options check, which names the choices.
+ */
+export async function requireTrainingDevice(device: string | undefined): Promise<void> {
+  if (device !== undefined && (DEVICES as readonly string[]).includes(device)) await requireDevice(device as Device);
+}
+
 async function ortTrain(flags: RawFlags): Promise<void> {
   const input = projectTrainInput(flags);
+  await requireTrainingDevice(input.device);
   const release = onInterrupt(input);
   try {
     process.stdout.write(formatTrainResult(await train(input)));

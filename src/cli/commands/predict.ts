@@ -1,17 +1,33 @@
 import type { CAC } from 'cac';
 import { UserError } from '../../errors.ts';
-import { intFlag } from '../flags.ts';
+import { deviceFlag, intFlag } from '../flags.ts';
 import { predictFiles } from '../../infer/predict.ts';
+import { describeHeavy } from '../../infer/placement.ts';
+import { requireDevice } from '../../infer/session.ts';
 
 interface PredictFlags {
   json?: boolean;
   threads?: string | number;
+  batchSize?: string | number;
+  device?: string;
 }
 
 async function predict(model: string, images: string[], flags: PredictFlags): Promise<void> {
   if (images.length === 0) throw new UserError('give one or more image files after the model');
   const threads = intFlag(flags.threads, '--threads', 1);
-  const { info, predictions, failures } = await predictFiles(model, images, threads ? { threads } : {});
+  const batch = intFlag(flags.batchSize, '--batch-size', 1);
+  const device = deviceFlag(flags.device) ?? 'cpu';
+  // Before any output: a GPU that cannot run here is one line and exit 1.
+  await requireDevice(device);
+  const { info, predictions, failures } = await predictFiles(model, images, {
+    ...(threads ? { threads } : {}),
+    ...(batch ? { batch } : {}),
+    device,
+    loaded: (p) => {
+      const heavy = describeHeavy(p.hostNodes);
+      if (heavy.length > 0) process.stderr.write(`predict: warning: ONNX Runtime runs ${heavy.length} large node${heavy.length === 1 ? '' : 's'} of ${model} on the CPU, not the GPU: ${heavy.slice(0, 3).join(', ')}${heavy.length > 3 ? ', ...' : ''}\n`);
+    },
+  });
   if (!info.rawPixels) process.stderr.write(`predict: ${model} was not made by \`export\`; feeding 0-255 RGB as exported models expect\n`);
   if (flags.json) {
     process.stdout.write(JSON.stringify({ classes: info.classNames, predictions }, null, 2) + '\n');
@@ -25,7 +41,11 @@ async function predict(model: string, images: string[], flags: PredictFlags): Pr
 export function register(cli: CAC): void {
   cli.command('predict <model> [...images]', 'Classify images with an exported model: file, class, probability')
     .option('--json', 'print every class probability as JSON')
-    .option('--threads <n>', 'ONNX Runtime threads')
+    .option('--threads <n>', 'ONNX Runtime threads (default 2)')
+    .option('--batch-size <n>', 'images per inference batch (default 16)')
+    .option('--device <cpu|cuda|webgpu>', 'execution provider (default cpu); on webgpu the model runs with a fixed batch of --batch-size, the last one padded')
     .example('senet-ort predict models/se_resnet20.onnx slide1/*.png')
+    .example('senet-ort predict models/se_resnet20.onnx slide1/*.png --device webgpu --batch-size 32')
+    .ignoreOptionDefaultValue()
     .action((model: string, images: string[], flags: PredictFlags) => predict(model, images, flags));
 }

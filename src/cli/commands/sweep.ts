@@ -1,6 +1,6 @@
 import type { CAC } from 'cac';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError, expected } from '../../errors.ts';
+import { UserError, expected, either } from '../../errors.ts';
 import { createProgress } from '../../train/progress.ts';
 import { SWEEP_PRESETS, parseGrid } from '../../study/grid.ts';
 import type { K8sOptions } from '../../study/k8s.ts';
@@ -38,7 +38,7 @@ function selfCommand(flags: RawFlags): string[] {
 
 function engineOf(flags: RawFlags, fallback: Engine): Engine {
   const e = flags['engine'] === undefined ? fallback : String(flags['engine']);
-  if (!ENGINES.includes(e as Engine)) throw expected(ENGINES.join(' or '), '--engine', e);
+  if (!ENGINES.includes(e as Engine)) throw expected(either(ENGINES), '--engine', e);
   return e as Engine;
 }
 
@@ -56,6 +56,14 @@ function taskResources(flags: RawFlags): { parallel?: number; cpusPerTask?: numb
   };
 }
 
+/**
+ * Whether each task asks the scheduler for a GPU. Only asked for: whether the GPU runs is checked
+ * where the task trains (the submit host may have none), as ort-train checks it.
+ */
+function usesGpu(device: string | undefined): boolean {
+  return device === 'cuda' || device === 'webgpu';
+}
+
 function slurmOptions(flags: RawFlags, plan: { device?: string | undefined }, stored: SlurmOptions = {}): SlurmOptions {
   const extra = flags['sbatch'] === undefined ? stored.extra ?? [] : ([] as unknown[]).concat(flags['sbatch']).map(String);
   const o: SlurmOptions = {
@@ -65,7 +73,7 @@ function slurmOptions(flags: RawFlags, plan: { device?: string | undefined }, st
     ...(flags['partition'] !== undefined ? { partition: text(flags, 'partition')! } : {}),
     ...(flags['account'] !== undefined ? { account: text(flags, 'account')! } : {}),
     requeue: flags['requeue'] === undefined ? stored.requeue ?? true : flags['requeue'] !== false,
-    gpu: plan.device === 'cuda',
+    gpu: usesGpu(plan.device),
     extra,
   };
   checkSlurmOptions(o);
@@ -79,7 +87,8 @@ function k8sOptions(flags: RawFlags, plan: { device?: string | undefined }): K8s
     ...taskResources(flags),
     ...(flags['backoffLimitPerIndex'] !== undefined ? { backoffLimitPerIndex: intFlag(text(flags, 'backoffLimitPerIndex'), '--backoff-limit-per-index', 0)! } : {}),
     ...(flags['namespace'] !== undefined ? { namespace: text(flags, 'namespace')! } : {}),
-    gpu: plan.device === 'cuda',
+    gpu: usesGpu(plan.device),
+    graphics: plan.device === 'webgpu',
   };
   if (o.mem !== undefined) quantity(o.mem);
   return o;
@@ -273,6 +282,7 @@ export function register(cli: CAC): void {
   addTrainingOptions(command)
     .example('senet-ort sweep data/kather2016-crc-texture-sample --grid lr=0.1,0.01 --folds all --jobs 2')
     .example('senet-ort sweep slides/ --preset original-cases --engine slurm --partition gpu --device cuda --cpus-per-task 8 --time 36:00:00')
+    .example('senet-ort sweep /sweeps/slides --engine k8s --device webgpu --image registry.example/senet-ort:0.1.0 --out /sweeps/cases')
     .example('senet-ort sweep status artifacts/sweep-slides --wait')
     .example('senet-ort sweep submit artifacts/sweep-slides --missing')
     .example('senet-ort sweep report artifacts/sweep-slides')

@@ -171,5 +171,7 @@ export function lowerForWebgpu(graph: Graph): Graph {
     const read = n.inputs.find((v) => v && pools.has(v));
     if (read) throw new Error(`node ${n.name} (${n.op}) reads MaxPool indices ${read.name}, which ONNX Runtime's WebGPU provider does not compute`);
   }
+  const output = lowered.outputs.find((v) => pools.has(v));
+  if (output) throw new Error(`graph output ${output.name} is MaxPool indices, which ONNX Runtime's WebGPU provider does not compute`);
   return lowered;
 }

@@ -14,24 +14,14 @@ import { DEFAULT_NCHWC, NCHWC_DOMAIN, lowerToNchwc, loweredConvs } from '../../s
 import { decodeModel, encodeModel, graphFromModel, modelMetadata } from '../../src/formats/protobuf.ts';
 import { nchwcBlock } from '../../src/train/kernels.ts';
 import { createRng } from '../../src/util/random.ts';
-import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
+import { data, floats, session } from '../helpers/ort.ts';
 import type { Feeds } from '../helpers/ort.ts';
+import { gradientLike, otherOrder, outsideRounding, relativeError, stepErrors } from '../helpers/step-compare.ts';
 
 /** Every conv the pass can lower, whatever its size: the tests cover each kind. */
 const EVERYTHING: NchwcPolicy = { minOutputSize: 1, pointwise: true, minInputGradSize: 1 };
 const rng = createRng(7);
 const random = (n: number, scale = 1): number[] => Array.from({ length: n }, () => rng.normal() * scale);
-
-/** ||a - b|| / ||b||: a float32 reordering of sums moves it by about 1e-7. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    n += b[i]! ** 2;
-  }
-  return Math.sqrt(d / (n || 1));
-}
 
 async function blockHere(): Promise<NchwcBlock> {
   const block = await nchwcBlock();
@@ -225,48 +215,6 @@ describe('x64 kernels: the weight layouts, for both blocks', () => {
   }
 });
 
-/**
- * Runs the portable and the lowered step from the same state, twice, and returns each output's
- * relative error against the portable step's, next to what float rounding alone does to it: the
- * larger of the portable step's error when its images move by a few units in the last place, and
- * that of a second portable step whose backward convs sum in another order (every dX by
- * ConvTranspose, every dW by one Gemm) on those images. The x64 step rounds differently in every
- * conv, forward and backward; with BatchNorm over a handful of values deep in a small network,
- * rounding alone moves some outputs by 1e-3, and a ReLU or max-pool input within rounding of a
- * tie moves a gradient row outright.
- */
-async function stepErrors(step: ReturnType<typeof buildTrainStep>, lowered: Graph, input: readonly number[], otherOrder: ReturnType<typeof buildTrainStep>): Promise<{ name: string; error: number; rounding: number }[]> {
-  const [portable, x64, other] = await Promise.all([session(step.graph), session(lowered), session(otherOrder.graph)]);
-  const n = 4;
-  const images = random(n * input[0]! * input[1]! * input[2]!);
-  const nudged = Float32Array.from(images, (v, i) => v * (1 + ((i % 7) - 3) * 1.2e-7));
-  const fixed: Feeds = { labels: int64s([0, 3, 1, 4], [n]), lr: floats([0.05], []), momentum: floats([0.9], []), weight_decay: floats([1e-4], []) };
-  let feeds: Feeds = { ...stateFeeds(step.graph), ...fixed, images: floats(images, [n, ...input]) };
-  const errors: { name: string; error: number; rounding: number }[] = [];
-  for (let k = 0; k < 2; k++) {
-    const a = await portable.run(feeds);
-    const b = await x64.run(feeds);
-    const c = await portable.run({ ...feeds, images: floats(nudged, [n, ...input]) });
-    const d = await other.run({ ...feeds, images: floats(nudged, [n, ...input]) });
-    for (const name of Object.keys(a)) {
-      const rounding = Math.max(relativeError(data(c[name]!), data(a[name]!)), relativeError(data(d[name]!), data(a[name]!)));
-      errors.push({ name: `step ${k + 1}, ${name}`, error: relativeError(data(b[name]!), data(a[name]!)), rounding });
-    }
-    const next: Feeds = { ...feeds };
-    for (const name of Object.keys(feeds)) if (a[`${name}.next`]) next[name] = a[`${name}.next`] as ort.Tensor;
-    feeds = next;
-  }
-  return errors;
-}
-
-/** The same network with every dX by ConvTranspose and every dW by one Gemm: another summation order. */
-function otherOrder(config: Parameters<typeof buildTrainStep>[0], activation?: string): ReturnType<typeof buildTrainStep> {
-  return buildTrainStep(config, {}, { conv: { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'gemm' } }, undefined, activation);
-}
-
-/** Within float rounding: no further from the portable step than rounding moves it (x10), or 1e-5. */
-const outsideRounding = (e: { error: number; rounding: number }): boolean => e.error > 10 * e.rounding + 1e-5;
-
 describe('x64 kernels: whole training steps', () => {
   const nets: [string, string, [number, number, number]][] = [
     ['resnet20', 'CIFAR stem, basic blocks', [3, 16, 16]],
@@ -281,13 +229,12 @@ describe('x64 kernels: whole training steps', () => {
       const step = buildTrainStep(config);
       const x64 = lowerToNchwc(step.graph, block, EVERYTHING);
       assert.ok(loweredConvs(x64) >= 10, `only ${loweredConvs(x64)} convs lowered`);
-      const errors = await stepErrors(step, x64, input, otherOrder(config));
+      const errors = await stepErrors(step, x64, input, otherOrder(config), random);
       assert.equal(errors.length, 2 * step.graph.outputs.length);
       // A gradient jumps where a ReLU input sits within rounding of zero (BatchNorm over four
       // values on 1x1 maps puts some there), and which inputs do depends on the data. So the raw
       // gradients are compared below, on the smooth network: the momentum, and the biases, which
-      // start at zero, so that their update is a scaled gradient too.
-      const gradientLike = (name: string): boolean => name.endsWith('.momentum.next') || name.endsWith('.bias.next');
+      // start at zero, so that their update is a scaled gradient too (gradientLike).
       const off = errors.filter((e) => !gradientLike(e.name) && outsideRounding(e));
       assert.deepEqual(off.slice(0, 3), [], `${off.length} outputs differ beyond rounding`);
     });
@@ -296,7 +243,7 @@ describe('x64 kernels: whole training steps', () => {
       const block = await blockHere();
       const config = { ...resolveModel({ arch, input, classes: 5, seed: 3 }), batch: 4 };
       const step = buildTrainStep(config, {}, undefined, undefined, 'Sigmoid');
-      const errors = await stepErrors(step, lowerToNchwc(step.graph, block, EVERYTHING), input, otherOrder(config, 'Sigmoid'));
+      const errors = await stepErrors(step, lowerToNchwc(step.graph, block, EVERYTHING), input, otherOrder(config, 'Sigmoid'), random);
       const off = errors.filter(outsideRounding);
       assert.deepEqual(off.slice(0, 3), [], `${off.length} outputs differ beyond rounding`);
     });
@@ -308,7 +255,7 @@ describe('x64 kernels: whole training steps', () => {
     const config = { ...resolveModel({ arch: 'resnet20', input, classes: 5, seed: 3 }), batch: 4 };
     const step = buildTrainStep(config);
     const wrong = lowerToNchwc(step.graph, block === 16 ? 8 : 16, EVERYTHING);
-    const errors = await stepErrors(step, wrong, input, otherOrder(config)).catch(() => null);
+    const errors = await stepErrors(step, wrong, input, otherOrder(config), random).catch(() => null);
     if (errors) assert.ok(errors.filter(outsideRounding).length > errors.length / 2);
   });
 });

@@ -10,7 +10,7 @@ import { needs } from './needs.ts';
 /** A skip reason where WebGPU is not usable here, false where it is; under CI=true a missing adapter throws. */
 export async function webgpuSkip(): Promise<string | false> {
   const status = await webgpuStatus();
-  return needs(status.usable, `a WebGPU adapter (${status.reason})`);
+  return needs(status.usable, `a WebGPU adapter (${status.reason}; without a GPU, SwiftShader is one: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)`);
 }
 
 /** A session on the WebGPU provider for a graph, its state (parameters, buffers) as inputs. */

@@ -7,7 +7,9 @@ timing and output follow bench/train.ts, so the table can go into bench/RESULTS.
 Needs Debian's PyTorch (`apt-get install python3-torch`, 1.13.1 on Debian 12; PyPI is not
 reachable here), so run it with the system interpreter, not the pyenv one:
   /usr/bin/python3 bench/pytorch_train.py [--nets a,b] [--batch 32] [--input 3x150x150]
-      [--steps 5] [--warmup 2] [--threads 2] [--channels-last]
+      [--steps 5] [--warmup 2] [--threads 2] [--channels-last] [--device cpu|cuda]
+(--device cuda: PyTorch eager on the GPU, timed between torch.cuda.synchronize() calls; for
+bench/gpu-machine.sh.)
 """
 import argparse
 import datetime
@@ -150,6 +152,7 @@ def parse_args():
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--channels-last', action='store_true', help='model and input in torch.channels_last')
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     p.add_argument('--child', help=argparse.SUPPRESS)
     return p.parse_args()
 
@@ -163,13 +166,15 @@ def measure(net, args):
     c, h, w = (int(d) for d in args.input.split('x'))
     n = args.batch
     layout = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = build(net).to(memory_format=layout)
+    device = torch.device(args.device)
+    model = build(net).to(device=device, memory_format=layout)
     model.train()
     params = sum(p.numel() for p in model.parameters())
     # The same fixed batch as bench/train.ts: sin(i) pixels, labels i % 8.
     images = torch.sin(torch.arange(n * c * h * w, dtype=torch.float64)).float().reshape(n, c, h, w)
-    images = images.contiguous(memory_format=layout)
-    labels = torch.arange(n) % CLASSES
+    images = images.contiguous(memory_format=layout).to(device)
+    labels = (torch.arange(n) % CLASSES).to(device)
+    sync = torch.cuda.synchronize if args.device == 'cuda' else (lambda: None)
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
 
@@ -181,14 +186,19 @@ def measure(net, args):
 
     for _ in range(args.warmup):
         step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         step()
+    sync()
     seconds = time.perf_counter() - t0
-    return {
+    row = {
         'network': net, 'img/s': round(args.steps * n / seconds, 1), 'ms/step': round(seconds / args.steps * 1000),
         'peak RSS MiB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), 'params': params,
     }
+    if args.device == 'cuda':
+        row['peak CUDA MiB'] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return row
 
 
 def in_child(net):
@@ -221,7 +231,8 @@ def main():
         print(json.dumps(measure(args.child, args)))
         return
     layout = 'channels_last' if args.channels_last else 'NCHW'
-    print(f'pytorch eager train step, batch {args.batch}, input {args.input}, {args.threads} threads, {layout}; '
+    where = f'CUDA ({torch.cuda.get_device_name()})' if args.device == 'cuda' else f'{args.threads} threads'
+    print(f'pytorch eager train step, batch {args.batch}, input {args.input}, {where}, {layout}; '
           f'{os.cpu_count()} x {cpu_model()}, Python {platform.python_version()}, torch {torch.__version__}; '
           f'{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")}')
     rows = [in_child(net) for net in args.nets.split(',')]
@@ -230,7 +241,7 @@ def main():
         expected = EXPECTED_PARAMS.get(r['network'])
         verdict = 'no reference' if expected is None else 'matches ours' if expected == r['params'] else f'MISMATCH, ours {expected:,}'
         print(f'params {r["network"]}: {r["params"]:,} ({verdict})')
-    print(table(rows, ['network', 'img/s', 'ms/step', 'peak RSS MiB']))
+    print(table(rows, ['network', 'img/s', 'ms/step', 'peak RSS MiB', *(['peak CUDA MiB'] if args.device == 'cuda' else [])]))
 
 
 if __name__ == '__main__':

@@ -43,14 +43,18 @@ export interface TrainingState {
   step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<StepOutput>;
   /** Write the state as a checkpoint. */
   save(path: string, info: CheckpointInfo): Promise<void>;
-  /** Bytes of state: what a checkpoint (or one read-back) moves. */
-  readonly bytes: number;
   release(): Promise<void>;
 }
 
 /** The outputs a train step session should keep on the device for a state that lives there. */
 export function deviceOutputs(manifest: ArtifactManifest): string[] {
   return stateNames(manifest).map((n) => `${n}${NEXT_SUFFIX}`);
+}
+
+/** Bytes of state: what one read-back for a checkpoint moves. */
+export function stateBytes(manifest: ArtifactManifest): number {
+  const names = new Set(stateNames(manifest));
+  return manifest.graphs.train_step.inputs.filter((i) => names.has(i.name)).reduce((s, i) => s + 4 * i.shape.reduce<number>((p, d) => p * Number(d), 1), 0);
 }
 
 /** The state in `path` (a checkpoint or init.safetensors), checked against the artifacts, for the device in `settings`. */
@@ -64,7 +68,6 @@ function stepOutput(out: ort.InferenceSession.ReturnType): StepOutput {
 
 export class StateBuffers implements TrainingState {
   readonly names: readonly string[];
-  readonly bytes: number;
   #sets: [Map<string, ort.Tensor>, Map<string, ort.Tensor>];
   #front = 0;
   /** The fetches that write into each set, built once. */
@@ -86,7 +89,6 @@ export class StateBuffers implements TrainingState {
   private constructor(names: readonly string[], sets: [Map<string, ort.Tensor>, Map<string, ort.Tensor>]) {
     this.names = names;
     this.#sets = sets;
-    this.bytes = [...sets[0].values()].reduce((s, t) => s + t.size * 4, 0);
     const into = (set: Map<string, ort.Tensor>): Record<string, ort.Tensor | null> => {
       const fetches: Record<string, ort.Tensor | null> = { loss: null, logits: null };
       for (const [name, t] of set) fetches[`${name}${NEXT_SUFFIX}`] = t;
@@ -130,7 +132,6 @@ function readBackModel(manifest: ArtifactManifest): Uint8Array {
 
 class DeviceState implements TrainingState {
   readonly names: readonly string[];
-  readonly bytes: number;
   #front: Map<string, ort.Tensor>;
   readonly #readBack: ort.InferenceSession;
 
@@ -148,7 +149,6 @@ class DeviceState implements TrainingState {
     this.names = names;
     this.#front = front;
     this.#readBack = readBack;
-    this.bytes = [...front.values()].reduce((s, t) => s + t.size * 4, 0);
   }
 
   get front(): ReadonlyMap<string, ort.Tensor> {

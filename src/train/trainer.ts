@@ -25,8 +25,7 @@ import { describeSetup } from './init.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { describeKernels, trainStepFor } from './kernels.ts';
 import { stepTransferBytes } from './epoch.ts';
-import { deviceOutputs } from './state.ts';
-import { stateNames } from '../formats/checkpoint.ts';
+import { deviceOutputs, stateBytes } from './state.ts';
 import { bytes as formatBytes } from '../util/format.ts';
 import { describeSchedule } from './schedule.ts';
 
@@ -64,8 +63,7 @@ export function prepareRun(given: TrainInput): TrainOptions {
 function gpuLines(trainStep: ort.InferenceSession, options: TrainOptions, manifest: ArtifactManifest): string[] {
   const batch = typeof manifest.batch === 'number' ? manifest.batch : options.batchSize;
   const { up, down } = stepTransferBytes(options, batch, manifest.classes);
-  const stateBytes = manifest.graphs.train_step.inputs.filter((i) => stateNames(manifest).includes(i.name)).reduce((s, i) => s + i.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 4), 0);
-  const lines = [`webgpu: the training state stays on the GPU; per step ${formatBytes(up)} go up (the batch) and ${formatBytes(down)} come down (loss, logits); each checkpoint reads the state back (${formatBytes(stateBytes)})`];
+  const lines = [`webgpu: the training state stays on the GPU; per step ${formatBytes(up)} go up (the batch) and ${formatBytes(down)} come down (loss, logits); each checkpoint reads the state back (${formatBytes(stateBytes(manifest))})`];
   const heavy = describeHeavy(cpuNodes(trainStep));
   if (heavy.length > 0) lines.push(`warning: ONNX Runtime runs ${plural(heavy.length, 'heavy node')} of the training step on the CPU, copying between devices each step: ${heavy.slice(0, 5).join(', ')}${heavy.length > 5 ? ', ...' : ''}`);
   return lines;

@@ -59,8 +59,9 @@ export interface ArtifactManifest {
   /** Where init.safetensors' weights came from, when not from the seed; absent in older artifacts. */
   readonly init?: InitRecord | null;
   /**
-   * The kernels train_step.onnx uses: portable (plain ONNX), or x64 (ONNX Runtime's NCHWc ops,
-   * for the recorded block size only; `convs` of them). Absent in older artifacts: portable.
+   * The kernels train_step.onnx uses: portable (plain ONNX), x64 (ONNX Runtime's NCHWc ops, for
+   * the recorded block size only; `convs` of them), or webgpu (plain ONNX around the WebGPU
+   * provider's gaps). Absent in older artifacts: portable.
    */
   readonly kernels?: Kernels & { readonly convs?: number };
   readonly semantics: Readonly<Record<string, string>>;
@@ -81,7 +82,7 @@ export const SEMANTICS: Readonly<Record<string, string>> = {
   state: 'every state input <name> has an output <name>.next; feed it back as <name> for the next step',
   freeze: 'parameters in freeze.parameters get no gradient: <param>.next = <param>, <param>.momentum.next = <param>.momentum; with freeze.bn the BatchNorms of frozen parts use their running statistics (inference mode), which pass through unchanged',
   eval: 'eval_step: BatchNorm in inference mode with running statistics; probabilities = softmax(logits)',
-  kernels: 'kernels.flavour portable: train_step uses standard ONNX ops only; x64: it uses ONNX Runtime\'s com.microsoft.nchwc ops laid out for kernels.block channels, and runs only on an x86-64 CPU whose NCHWc block is that size (state and checkpoints keep the public layout either way)',
+  kernels: 'kernels.flavour portable: train_step uses standard ONNX ops only; x64: it uses ONNX Runtime\'s com.microsoft.nchwc ops laid out for kernels.block channels, and runs only on an x86-64 CPU whose NCHWc block is that size; webgpu: standard ONNX ops only, rewritten around two gaps of ONNX Runtime\'s WebGPU provider (grouped shift convs folded into the batch, MaxPool backward without Indices), runs on any provider (state and checkpoints keep the public layout in every flavour)',
   names: 'parameter and buffer names are PyTorch state_dict names of the torchvision layout (SE: timm-style layerX.Y.se.fc1/fc2)',
 };
 

@@ -75,6 +75,15 @@ function lowered(file: string, kernels: Kernels): Uint8Array {
 }
 
 /**
+ * Kernels that cannot train on `device`, refused in one line (before a run writes anything): x64 on
+ * a GPU, where they would run on the CPU, and the portable step on WebGPU, which computes it wrongly.
+ */
+export function refuseKernels(choice: string | undefined, device: string | undefined): void {
+  if (device === 'webgpu' && choice === 'portable') throw new UserError(`--kernels portable: ONNX Runtime's WebGPU provider computes the portable step's grouped convs wrongly (weight gradients off by up to 1.5x the update) and has no MaxPool Indices; use --kernels webgpu (the default on --device webgpu)`);
+  if (device !== undefined && device !== 'cpu' && choice === 'x64') throw new UserError(`--kernels x64: the x64 kernels run on the CPU; use --device cpu, or ${device === 'webgpu' ? '--kernels webgpu on --device webgpu' : '--kernels portable'}`);
+}
+
+/**
  * The training step to run for `choice` on this machine: the stored file, or its x64 or webgpu
  * lowering as ONNX bytes. Refuses a stored x64 step whose block this CPU does not have, `x64`
  * where there are no NCHWc kernels (or on a GPU, where they would run on the CPU), and the
@@ -93,14 +102,9 @@ export async function trainStepFor(dir: string, manifest: ArtifactManifest, choi
     return { model: file, kernels: stored };
   }
   if (stored.flavour === 'webgpu') return { model: file, kernels: stored };
-  if (device === 'webgpu') {
-    if (choice === 'portable') throw new UserError(`--kernels portable: ONNX Runtime's WebGPU provider computes the portable step's grouped convs wrongly (weight gradients off by up to 1.5x the update) and has no MaxPool Indices; use --kernels webgpu (the default on --device webgpu)`);
-    if (choice === 'x64') throw new UserError(`--kernels x64: the x64 kernels run on the CPU; use --device cpu, or --kernels webgpu on --device webgpu`);
-    return { model: lowered(file, WEBGPU), kernels: WEBGPU };
-  }
-  if (choice === 'webgpu') return { model: lowered(file, WEBGPU), kernels: WEBGPU };
+  refuseKernels(choice, device);
+  if (device === 'webgpu' || choice === 'webgpu') return { model: lowered(file, WEBGPU), kernels: WEBGPU };
   if (choice === 'portable' || (choice === 'auto' && device !== 'cpu')) return { model: file, kernels: PORTABLE };
-  if (choice === 'x64' && device !== 'cpu') throw new UserError(`--kernels x64: the x64 kernels run on the CPU; use --device cpu or --kernels portable`);
   const block = await nchwcBlock();
   if (block === null) {
     if (choice === 'x64') throw new UserError(`--kernels x64: ONNX Runtime has no NCHWc kernels on this machine (${process.arch}); use --kernels portable`);

@@ -23,7 +23,7 @@ import type { OpenedRun } from './run.ts';
 import { ensureArtifacts, openRun } from './run.ts';
 import { describeSetup } from './init.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
-import { describeKernels, trainStepFor } from './kernels.ts';
+import { describeKernels, refuseKernels, trainStepFor } from './kernels.ts';
 import { stepTransferBytes } from './epoch.ts';
 import { deviceOutputs, stateBytes } from './state.ts';
 import { bytes as formatBytes } from '../util/format.ts';
@@ -73,6 +73,7 @@ export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<
   const progress = hooks.progress ?? createProgress(process.stderr.isTTY ? process.stderr : null);
   // Before anything is written: a run directory that cannot train helps nobody.
   if (given.device === 'cuda' || given.device === 'webgpu') await requireDevice(given.device);
+  refuseKernels(given.kernels, given.device);
   const run = openWithArtifacts(given);
   const { options, dataset, manifest, generated } = run;
   // A resumed run's device comes from its config.json: checked before anything more is written.

@@ -86,12 +86,17 @@ describe('training on WebGPU', async () => {
     assert.equal(readFoldState(moved, 1)?.epochsDone, 2);
   });
 
-  it('--kernels portable on WebGPU is refused in one line before anything is written', { skip }, () => {
-    const out = join(root, 'portable');
-    const r = ortTrain(...flags(data, out, 1), '--kernels', 'portable');
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^ort-train: --kernels portable: ONNX Runtime's WebGPU provider computes the portable step's grouped convs wrongly[^\n]*\n$/);
-    assert.equal(existsSync(join(out, 'config.json')), false);
+  it('--kernels portable and x64 on WebGPU are refused in one line before anything is written', { skip }, () => {
+    for (const [kernels, message] of [
+      ['portable', /^ort-train: --kernels portable: ONNX Runtime's WebGPU provider computes the portable step's grouped convs wrongly[^\n]*\n$/],
+      ['x64', /^ort-train: --kernels x64: the x64 kernels run on the CPU; use --device cpu, or --kernels webgpu on --device webgpu\n$/],
+    ] as const) {
+      const out = join(root, kernels);
+      const r = ortTrain(...flags(data, out, 1), '--kernels', kernels);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      assert.equal(existsSync(out), false, `${kernels}: the run folder was made`);
+    }
   });
 });
 

@@ -33,7 +33,7 @@ import {
 } from '../formats/rundir.ts';
 import type { Device, SessionSettings } from '../infer/session.ts';
 import { DEVICES, requireDevice } from '../infer/session.ts';
-import { describeHeavy } from '../infer/placement.ts';
+import { heavyNodesWarning } from '../infer/placement.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import type { ExcitationAnalysis } from './excitation.ts';
@@ -315,8 +315,8 @@ async function predictTestSplit(inputs: EvaluationInputs, log: (line: string) =>
       }
       log(`fold ${fold}: ${file} on ${test.length} test tiles`);
       const predictor = await createPredictor(model, loadCheckpoint(path, manifest), path, inputs.settings, { excitation: se });
-      const heavy = describeHeavy(predictor.hostNodes);
-      if (heavy.length > 0) log(`fold ${fold}: warning: ONNX Runtime runs ${heavy.length} large node${heavy.length === 1 ? '' : 's'} on the CPU, not the GPU: ${heavy.slice(0, 3).join(', ')}${heavy.length > 3 ? ', ...' : ''}`);
+      const warning = heavyNodesWarning(predictor.hostNodes, `fold ${fold}'s model`);
+      if (warning) log(warning);
       const probs = new Float32Array(test.length * model.classes);
       const excitation = new ExcitationAccumulator(classes);
       try {

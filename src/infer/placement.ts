@@ -54,8 +54,19 @@ export function hostNodes(model: onnxProto.onnx.IModelProto): HostNode[] {
   });
 }
 
-/** The heavy ones in words, for a warning: `Conv layer1.0.conv1 (802816 values)`; empty when none. */
+/** The heavy ones in words: `Conv layer1.0.conv1 (802816 values)`; empty when none. */
 export function describeHeavy(nodes: readonly HostNode[]): string[] {
   return nodes.filter((n) => n.elements === null || n.elements >= HEAVY_ELEMENTS)
     .map((n) => `${n.op} ${n.name} (${n.elements === null ? 'size unknown' : `${n.elements} values`})`);
+}
+
+/**
+ * The warning for the heavy nodes of `what` (`the training step`, a model's file) that run on the
+ * CPU, copying between devices at every run; null when there are none.
+ */
+export function heavyNodesWarning(nodes: readonly HostNode[], what: string): string | null {
+  const heavy = describeHeavy(nodes);
+  if (heavy.length === 0) return null;
+  const count = `${heavy.length} large node${heavy.length === 1 ? '' : 's'}`;
+  return `warning: ONNX Runtime runs ${count} of ${what} on the CPU, not the GPU, copying between them at every run: ${heavy.slice(0, 5).join(', ')}${heavy.length > 5 ? ', ...' : ''}`;
 }

@@ -12,7 +12,7 @@ import type { Predictor } from '../infer/predictor.ts';
 import { predictorOn } from '../infer/predictor.ts';
 import type { Device } from '../infer/session.ts';
 import { cpuNodes, createSession, requireDevice } from '../infer/session.ts';
-import { describeHeavy } from '../infer/placement.ts';
+import { heavyNodesWarning } from '../infer/placement.ts';
 import type { FoldResult, RunContext } from './fold.ts';
 import { trainFold } from './fold.ts';
 import type { TrainInput } from './options.ts';
@@ -64,8 +64,8 @@ function gpuLines(trainStep: ort.InferenceSession, options: TrainOptions, manife
   const batch = typeof manifest.batch === 'number' ? manifest.batch : options.batchSize;
   const { up, down } = stepTransferBytes(options, batch, manifest.classes);
   const lines = [`webgpu: the training state stays on the GPU; per step ${formatBytes(up)} go up (the batch) and ${formatBytes(down)} come down (loss, logits); each checkpoint reads the state back (${formatBytes(stateBytes(manifest))})`];
-  const heavy = describeHeavy(cpuNodes(trainStep));
-  if (heavy.length > 0) lines.push(`warning: ONNX Runtime runs ${plural(heavy.length, 'heavy node')} of the training step on the CPU, copying between devices each step: ${heavy.slice(0, 5).join(', ')}${heavy.length > 5 ? ', ...' : ''}`);
+  const warning = heavyNodesWarning(cpuNodes(trainStep), 'the training step');
+  if (warning) lines.push(warning);
   return lines;
 }
 

@@ -2,7 +2,7 @@ import type { CAC } from 'cac';
 import { UserError } from '../../errors.ts';
 import { deviceFlag, intFlag } from '../flags.ts';
 import { predictFiles } from '../../infer/predict.ts';
-import { describeHeavy } from '../../infer/placement.ts';
+import { heavyNodesWarning } from '../../infer/placement.ts';
 import { requireDevice } from '../../infer/session.ts';
 
 interface PredictFlags {
@@ -24,8 +24,8 @@ async function predict(model: string, images: string[], flags: PredictFlags): Pr
     ...(batch ? { batch } : {}),
     device,
     loaded: (p) => {
-      const heavy = describeHeavy(p.hostNodes);
-      if (heavy.length > 0) process.stderr.write(`predict: warning: ONNX Runtime runs ${heavy.length} large node${heavy.length === 1 ? '' : 's'} of ${model} on the CPU, not the GPU: ${heavy.slice(0, 3).join(', ')}${heavy.length > 3 ? ', ...' : ''}\n`);
+      const warning = heavyNodesWarning(p.hostNodes, model);
+      if (warning) process.stderr.write(`predict: ${warning}\n`);
     },
   });
   if (!info.rawPixels) process.stderr.write(`predict: ${model} was not made by \`export\`; feeding 0-255 RGB as exported models expect\n`);

@@ -78,7 +78,7 @@ export interface Predictor {
   readonly weightNames: readonly string[];
   /** The SE blocks whose gates each prediction holds. */
   readonly blocks: readonly { name: string; channels: number }[];
-  /** On WebGPU, the nodes ONNX Runtime left on the CPU (placement.ts's describeHeavy words the big ones); empty elsewhere. */
+  /** On WebGPU, the nodes ONNX Runtime left on the CPU (placement.ts's heavyNodesWarning words the big ones); empty elsewhere. */
   readonly hostNodes: readonly HostNode[];
   /** One batch of n images (n × C × H × W floats). */
   predict(images: Float32Array, n: number, weights?: Weights): Promise<Prediction>;

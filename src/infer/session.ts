@@ -95,8 +95,12 @@ export async function deviceStatus(device: Device): Promise<{ usable: boolean; r
   return { usable: true, reason: 'the CPU provider is always there' };
 }
 
-/** Stop with one line, before anything is written, where `device` cannot run here. */
-export async function requireDevice(device: Device): Promise<void> {
+/**
+ * Stop with one line, before anything is written, where the GPU `device` cannot run here. The CPU,
+ * an absent device and a name that is none of DEVICES pass: the options check names the choices.
+ */
+export async function requireDevice(device: string | undefined): Promise<void> {
+  if (device !== 'cuda' && device !== 'webgpu') return;
   const status = await deviceStatus(device);
   if (!status.usable) throw new UserError(`--device ${device}: ${status.reason}`);
 }

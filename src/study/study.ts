@@ -35,8 +35,7 @@ import type { TrainResult } from '../train/trainer.ts';
 import { train } from '../train/trainer.ts';
 import { textTable } from '../util/table.ts';
 import { writeProject } from './project.ts';
-import { DEVICES, requireDevice } from '../infer/session.ts';
-import type { Device } from '../infer/session.ts';
+import { requireDevice } from '../infer/session.ts';
 
 /** The 80-tile Kather 2016 sample shipped in the repository: what `npm start` studies. */
 export const EMBEDDED_SAMPLE: string = fileURLToPath(new URL('../../data/kather2016-crc-texture-sample', import.meta.url));
@@ -113,8 +112,7 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   const data = join(root, 'data');
   // Before the tiles are written: a GPU that cannot train here is one line (an unknown device name
   // is left to the training options' check, which names the choices).
-  const device = input.train?.device;
-  if (device !== undefined && (DEVICES as readonly string[]).includes(device)) await requireDevice(device as Device);
+  await requireDevice(input.train?.device);
 
   progress.line(`study: ${archs.join(' vs ')} on ${images}`);
   const tiles = await tileDataset({ input: images, output: data });

@@ -72,7 +72,7 @@ function gpuLines(trainStep: ort.InferenceSession, options: TrainOptions, manife
 export async function train(given: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const progress = hooks.progress ?? createProgress(process.stderr.isTTY ? process.stderr : null);
   // Before anything is written: a run directory that cannot train helps nobody.
-  if (given.device === 'cuda' || given.device === 'webgpu') await requireDevice(given.device);
+  await requireDevice(given.device);
   refuseKernels(given.kernels, given.device);
   const run = openWithArtifacts(given);
   const { options, dataset, manifest, generated } = run;

@@ -8,8 +8,6 @@ import { plural } from '../../train/progress.ts';
 import type { TrainInput } from '../../train/options.ts';
 import { PRESETS } from '../../train/options.ts';
 import { projectTrainInput } from '../project.ts';
-import type { Device } from '../../infer/session.ts';
-import { DEVICES, requireDevice } from '../../infer/session.ts';
 
 /**
  * `ort-train`: k-fold training on ONNX Runtime. Options come from defaults, then `--preset`, then
@@ -163,18 +161,8 @@ function onInterrupt(input: TrainInput): () => void {
   return () => process.off('SIGINT', handler);
 }
 
-/**
- * A GPU named by --device (or the project file) that cannot run here stops the command with its
- * reason in one line, before a run folder is made; a device name that is none of DEVICES is left
- * to the options check, which names the choices.
- */
-export async function requireTrainingDevice(device: string | undefined): Promise<void> {
-  if (device !== undefined && (DEVICES as readonly string[]).includes(device)) await requireDevice(device as Device);
-}
-
 async function ortTrain(flags: RawFlags): Promise<void> {
   const input = projectTrainInput(flags);
-  await requireTrainingDevice(input.device);
   const release = onInterrupt(input);
   try {
     process.stdout.write(formatTrainResult(await train(input)));

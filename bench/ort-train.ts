@@ -16,6 +16,7 @@ import { createProgress } from '../src/train/progress.ts';
 import type { EpochRecord } from '../src/formats/rundir.ts';
 import { logPath } from '../src/formats/rundir.ts';
 import { createSession } from '../src/infer/session.ts';
+import { trainStepFor } from '../src/train/kernels.ts';
 import { EMBEDDED_SAMPLE } from '../src/study/study.ts';
 import { train } from '../src/train/trainer.ts';
 import type { ArtifactManifest } from '../src/formats/artifacts.ts';
@@ -39,10 +40,14 @@ const images = values.data ?? (existsSync(sharedKather) ? sharedKather : EMBEDDE
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const silent = createProgress(null, () => undefined);
 
-/** images/s of the bare step loop on the run's train_step.onnx (warm-up 2 steps, then `steps`). */
+/**
+ * images/s of the bare step loop on the run's train_step.onnx, in the kernels ort-train picks here
+ * (x64 on an x86-64 CPU), so that both sides run the same step (warm-up 2 steps, then `steps`).
+ */
 async function bare(run: string): Promise<number> {
   const manifest = JSON.parse(readFileSync(join(run, 'artifact.json'), 'utf8')) as ArtifactManifest;
-  const session = await createSession(join(run, 'train_step.onnx'), { threads, device: 'cpu' });
+  const kernels = await trainStepFor(run, manifest, 'auto', 'cpu');
+  const session = await createSession(kernels.model, { threads, device: 'cpu' });
   let feeds: Record<string, ort.Tensor> = {
     images: new ort.Tensor('float32', Float32Array.from({ length: batch * input[0] * input[1] * input[2] }, (_, i) => Math.sin(i)), [batch, ...input]),
     labels: new ort.Tensor('int64', BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % manifest.classes)), [batch]),

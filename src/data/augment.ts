@@ -1,5 +1,6 @@
 import type { Normalization } from '../formats/rundir.ts';
 import type { Rng } from '../util/random.ts';
+import { DENSITY, HED_FROM_RGB, RGB_FROM_HED, densityToByte } from './colour.ts';
 
 /**
  * Training-time augmentation and the conversion of a decoded tile into the network's input.
@@ -7,7 +8,12 @@ import type { Rng } from '../util/random.ts';
  * Histology has no "up": every flip and 90-degree rotation of a tile is an equally real tile, so
  * the default augmentation draws one of the 8 symmetries of the square (the dihedral group D4)
  * per sample. An optional light colour jitter (brightness, contrast, saturation, as torchvision's
- * ColorJitter applies them in that order, clamping to [0, 1] after each) imitates stain variation.
+ * ColorJitter applies them in that order, clamping to [0, 1] after each) imitates stain variation;
+ * stain jitter imitates it where it arises, in the stains' own space (Tellez et al., "H&E stain
+ * augmentation improves generalization of convolutional networks for histopathological mitosis
+ * detection", SPIE 2018): each pixel is deconvolved into haematoxylin, eosin and DAB optical
+ * densities (Ruifrok and Johnston's matrix), each channel is scaled by a factor from
+ * U[1 - s, 1 + s] and shifted by an offset from U[-s, s], and the result is recomposed.
  *
  * The random draws happen on the main thread, from the epoch's seeded generator, and travel to the
  * loader workers as numbers: which worker builds a batch never changes the batch.
@@ -18,6 +24,8 @@ export interface Augmentation {
   readonly flips: boolean;
   /** Colour jitter strength s: each factor is drawn from [1 - s, 1 + s]; 0 turns jitter off. */
   readonly colorJitter: number;
+  /** Stain jitter strength s in HED space (absent or 0: off). */
+  readonly stainJitter?: number;
 }
 
 
@@ -34,13 +42,53 @@ export const RAW_PIXELS: Normalization = { mean: [0, 0, 0], std: [1 / 255, 1 / 2
 export type Symmetry = number;
 export const IDENTITY: Symmetry = 0;
 
-/** Draw one sample's symmetry (0 when flips are off) and jitter factors (none when jitter is off). */
-export function drawAugmentation(rng: Rng, augmentation: Augmentation, square: boolean): { symmetry: Symmetry; jitter: [number, number, number] | null } {
+/** One sample's random augmentation: its symmetry, colour jitter factors and HED stain factors and offsets. */
+export interface AugmentationDraw {
+  symmetry: Symmetry;
+  jitter: [number, number, number] | null;
+  /** Factors for H, E, D, then offsets for H, E, D (null when stain jitter is off). */
+  stain: [number, number, number, number, number, number] | null;
+}
+
+/**
+ * Draw one sample's symmetry (0 when flips are off), jitter factors (none when jitter is off) and
+ * stain factors and offsets (none when stain jitter is off), in that order from `rng`: a run without
+ * stain jitter draws exactly what it drew before stain jitter existed.
+ */
+export function drawAugmentation(rng: Rng, augmentation: Augmentation, square: boolean): AugmentationDraw {
   const symmetry = augmentation.flips ? rng.int(square ? 8 : 4) : IDENTITY;
   const s = augmentation.colorJitter;
   const factor = (): number => 1 - s + 2 * s * rng.next();
   const jitter: [number, number, number] | null = s > 0 ? [factor(), factor(), factor()] : null;
-  return { symmetry, jitter };
+  const h = augmentation.stainJitter ?? 0;
+  let stain: AugmentationDraw['stain'] = null;
+  if (h > 0) {
+    const scale = (): number => 1 - h + 2 * h * rng.next();
+    const shift = (): number => -h + 2 * h * rng.next();
+    stain = [scale(), scale(), scale(), shift(), shift(), shift()];
+  }
+  return { symmetry, jitter, stain };
+}
+
+/**
+ * Stain jitter of one packed-RGB tile: per pixel, optical densities -> H, E, D -> each scaled by
+ * `factors[0..2]` and shifted by `factors[3..5]` -> optical densities -> bytes (rounded, clipped).
+ * Factors 1 and offsets 0 give back every byte exactly.
+ */
+export function jitterStain(rgb: Uint8Array, factors: ArrayLike<number>): Uint8Array {
+  const m = RGB_FROM_HED;
+  const inv = HED_FROM_RGB;
+  // od' = ((od · inv) ∘ a + b) · m = od · (inv diag(a) m) + b · m: one 3x3 matrix and one offset per tile.
+  const t = [0, 1, 2].map((r) => [0, 1, 2].map((c) => inv[r]![0]! * factors[0]! * m[0]![c]! + inv[r]![1]! * factors[1]! * m[1]![c]! + inv[r]![2]! * factors[2]! * m[2]![c]!));
+  const shift = [0, 1, 2].map((c) => factors[3]! * m[0]![c]! + factors[4]! * m[1]![c]! + factors[5]! * m[2]![c]!);
+  const out = new Uint8Array(rgb.length);
+  for (let i = 0; i < rgb.length; i += 3) {
+    const r = DENSITY[rgb[i]!]!;
+    const g = DENSITY[rgb[i + 1]!]!;
+    const b = DENSITY[rgb[i + 2]!]!;
+    for (let c = 0; c < 3; c++) out[i + c] = densityToByte(r * t[0]![c]! + g * t[1]![c]! + b * t[2]![c]! + shift[c]!);
+  }
+  return out;
 }
 
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);

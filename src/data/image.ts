@@ -1,6 +1,9 @@
 import sharp from 'sharp';
 import type { OverlayOptions, Sharp } from 'sharp';
 import { UserError } from '../errors.ts';
+import { readTiffDirectories } from '../formats/tiff.ts';
+import { planRead, pyramidLevels, tiffResolution } from './resolution.ts';
+import type { ImageLevel, ReadPlan, Resolution } from './resolution.ts';
 
 /**
  * The one file that talks to sharp (libvips) for reading and writing pixels. Every image leaves it
@@ -12,12 +15,14 @@ import { UserError } from '../errors.ts';
 /** What the tiler needs to know about an image before reading its pixels. */
 export interface ImageInfo {
   format: string;
-  /** TIFF page read: the largest one (level 0 of a pyramid or an Aperio .svs). */
-  page: number;
-  /** Size after EXIF orientation, before scaling. */
+  /** Size of the full-resolution image (level 0) after EXIF orientation. */
   width: number;
   height: number;
   hasAlpha: boolean;
+  /** The images that can be decoded, finest first: a TIFF's pyramid levels, else the image alone. */
+  levels: readonly ImageLevel[];
+  /** Micrometres per level-0 pixel, where the file says (TIFF only), else null. */
+  resolution: Resolution | null;
 }
 
 const FORMATS = new Set(['tiff', 'png', 'jpeg', 'webp']);
@@ -26,9 +31,6 @@ const FORMATS = new Set(['tiff', 'png', 'jpeg', 'webp']);
  * reading lets a band of a PNG or JPEG be decoded without holding the rest of the image.
  */
 const READ = { failOn: 'truncated', limitInputPixels: false, sequentialRead: true } as const;
-/** Largest number of TIFF pages looked at when searching for the largest level. */
-const MAX_PAGES = 32;
-
 const FORMAT_NAMES: Record<string, string> = { tiff: 'TIFF', png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
 
 /**
@@ -52,40 +54,36 @@ async function sharpCall<T>(work: () => Promise<T>, format?: string): Promise<T>
   }
 }
 
-/** Read an image's header (no pixels) and pick the page to tile. */
+/**
+ * Read an image's header (no pixels): its size, and for a TIFF its pyramid levels and resolution
+ * (read from the TIFF directories by the project's own reader: libvips does not expose them).
+ */
 export function probeImage(path: string, bytes: number): Promise<ImageInfo> {
   if (bytes === 0) return Promise.reject(new UserError('empty file (0 bytes)'));
   return sharpCall(async () => {
     const meta = await sharp(path, READ).metadata();
     if (!FORMATS.has(meta.format)) throw new UserError(`unsupported format ${meta.format} (expected TIFF, PNG, JPEG or WebP)`);
-    let page = 0;
-    let best = meta;
-    for (let p = 1; meta.format === 'tiff' && p < Math.min(meta.pages ?? 1, MAX_PAGES); p++) {
-      const other = await sharp(path, { ...READ, page: p }).metadata();
-      if (other.width * other.height > best.width * best.height) [page, best] = [p, other];
-    }
-    return {
-      format: meta.format,
-      page,
-      width: best.autoOrient?.width ?? best.width,
-      height: best.autoOrient?.height ?? best.height,
-      hasAlpha: best.hasAlpha,
-    };
+    const swap = (meta.orientation ?? 1) >= 5;
+    const single: ImageLevel = { page: 0, subifd: null, width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height };
+    if (meta.format !== 'tiff') return { format: meta.format, width: single.width, height: single.height, hasAlpha: meta.hasAlpha, levels: [single], resolution: null };
+    const directories = readTiffDirectories(path);
+    const levels = pyramidLevels(directories);
+    const base = levels[0]!;
+    const baseMeta = base.page === 0 && base.subifd === null ? meta : await sharp(path, { ...READ, page: base.page }).metadata();
+    return { format: 'tiff', width: base.width, height: base.height, hasAlpha: baseMeta.hasAlpha, levels, resolution: tiffResolution(directories) };
   });
 }
 
-/** The image's size after downscaling by `scale`. */
-export function scaledSize(info: ImageInfo, scale: number): { width: number; height: number } {
-  if (scale === 1) return { width: info.width, height: info.height };
-  return { width: Math.max(1, Math.round(info.width / scale)), height: Math.max(1, Math.round(info.height / scale)) };
+/** The plan that reads `info` at `scale` level-0 pixels per tiled pixel (1: as it is). */
+export function planScale(info: ImageInfo, scale: number): ReadPlan {
+  return planRead(info.levels, scale, scale);
 }
 
-function pipeline(path: string, info: ImageInfo, scale: number): Sharp {
-  let image = sharp(path, { ...READ, page: info.page }).autoOrient();
-  if (scale !== 1) {
-    const size = scaledSize(info, scale);
-    image = image.resize(size.width, size.height, { fit: 'fill' });
-  }
+/** A level of the image, oriented, resized to the plan's size where it differs. */
+function pipeline(path: string, plan: ReadPlan): Sharp {
+  const { page, subifd } = plan.level;
+  let image = sharp(path, { ...READ, page, ...(subifd !== null ? { subifd } : {}) }).autoOrient();
+  if (plan.width !== plan.level.width || plan.height !== plan.level.height) image = image.resize(plan.width, plan.height, { fit: 'fill' });
   return image;
 }
 
@@ -99,17 +97,19 @@ async function toRgb(image: Sharp, info: ImageInfo, width: number, height: numbe
 }
 
 /**
- * Decode rows [top, top + rows) of the (scaled) image as packed 8-bit RGB. libvips reads only what
- * the band needs from tiled TIFFs, so a slide never has to fit in memory whole.
+ * Decode rows [top, top + rows) of the image as the plan reads it, as packed 8-bit RGB. libvips
+ * reads only what the band needs from tiled TIFFs, so a slide never has to fit in memory whole.
  */
-export function readBand(path: string, info: ImageInfo, scale: number, top: number, rows: number): Promise<Buffer> {
-  const { width } = scaledSize(info, scale);
-  return sharpCall(() => toRgb(pipeline(path, info, scale).extract({ left: 0, top, width, height: rows }), info, width, rows), info.format);
+export function readBand(path: string, info: ImageInfo, plan: ReadPlan, top: number, rows: number): Promise<Buffer> {
+  return sharpCall(() => toRgb(pipeline(path, plan).extract({ left: 0, top, width: plan.width, height: rows }), info, plan.width, rows), info.format);
 }
 
-/** The whole image shrunk to `width` x `height`, as 8-bit RGB (for contact sheets). */
+/** The whole image shrunk to `width` x `height` from its smallest level that is still large enough, as 8-bit RGB. */
 export function readThumbnail(path: string, info: ImageInfo, width: number, height: number): Promise<Buffer> {
-  return sharpCall(() => toRgb(sharp(path, { ...READ, page: info.page }).autoOrient().resize(width, height, { fit: 'fill' }), info, width, height), info.format);
+  const plan = planRead(info.levels, info.width / width, info.height / height);
+  const { page, subifd } = plan.level;
+  const image = sharp(path, { ...READ, page, ...(subifd !== null ? { subifd } : {}) }).autoOrient().resize(width, height, { fit: 'fill' });
+  return sharpCall(() => toRgb(image, info, width, height), info.format);
 }
 
 /** Lossless PNG of packed 8-bit RGB pixels (adaptive filtering: about a fifth smaller, a little slower). */
@@ -117,22 +117,27 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Promi
   return sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: true }).toBuffer();
 }
 
-/** Paste RGB panels and SVG overlays onto a background and encode the result as PNG. */
+/** Paste raw panels (RGB or RGBA) and SVG overlays onto a background and encode the result as PNG. */
 export function composePng(
   width: number,
   height: number,
-  layers: { input: Uint8Array; raw?: { width: number; height: number }; left: number; top: number }[],
+  layers: { input: Uint8Array; raw?: { width: number; height: number; channels: 3 | 4 }; left: number; top: number }[],
 ): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: '#303030' } })
     .composite(layers.map((l): OverlayOptions => ({
       input: Buffer.from(l.input.buffer, l.input.byteOffset, l.input.byteLength),
       left: l.left,
       top: l.top,
-      ...(l.raw ? { raw: { width: l.raw.width, height: l.raw.height, channels: 3 as const } } : {}),
+      ...(l.raw ? { raw: l.raw } : {}),
     })))
     .removeAlpha()
     .png()
     .toBuffer();
+}
+
+/** Resize raw RGBA pixels (nearest neighbour: masks keep their edges). */
+export async function resizeRgba(rgba: Uint8Array, width: number, height: number, toWidth: number, toHeight: number): Promise<Uint8Array> {
+  return sharp(rgba, { raw: { width, height, channels: 4 } }).resize(toWidth, toHeight, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
 }
 
 /** The libvips and sharp versions, for benchmark records. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
 import { decodeTileInto } from './decode.ts';
-import { channelSums, writeSample } from './augment.ts';
+import { channelSums, jitterStain, writeSample } from './augment.ts';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './loader.ts';
 
 const setup = workerData as WorkerSetup;
@@ -62,7 +62,8 @@ async function handle(request: WorkerRequest): Promise<{ reply: WorkerReply; tra
   await eachTile(request.indices, (rgb, i) => {
     const j = request.jitter;
     const jitter: [number, number, number] | null = j ? [j[i * 3]!, j[i * 3 + 1]!, j[i * 3 + 2]!] : null;
-    writeSample(rgb, tiles.width, tiles.height, request.symmetries[i]!, jitter, norm, images, i * plane);
+    const stained = request.stain ? jitterStain(rgb, request.stain.subarray(i * 6, i * 6 + 6)) : rgb;
+    writeSample(stained, tiles.width, tiles.height, request.symmetries[i]!, jitter, norm, images, i * plane);
   });
   return { reply: { id: request.id, images }, transfer: [images.buffer] };
 }

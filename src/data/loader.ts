@@ -36,7 +36,7 @@ export interface LoaderOptions {
 
 /** What the main thread sends a worker. */
 export type WorkerRequest =
-  | { id: number; kind: 'batch'; indices: Int32Array; symmetries: Uint8Array; jitter: Float32Array | null; mean: number[]; std: number[] }
+  | { id: number; kind: 'batch'; indices: Int32Array; symmetries: Uint8Array; jitter: Float32Array | null; stain: Float32Array | null; mean: number[]; std: number[] }
   | { id: number; kind: 'sums'; indices: Int32Array };
 
 /** What a worker answers. */
@@ -153,6 +153,7 @@ export class TileLoader {
       indices: request.indices,
       symmetries: request.symmetries,
       jitter: request.jitter,
+      stain: request.stain,
       mean: [...request.normalization.mean],
       std: [...request.normalization.std],
     });

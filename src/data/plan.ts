@@ -17,6 +17,8 @@ export interface BatchRequest {
   readonly symmetries: Uint8Array;
   /** Three factors (brightness, contrast, saturation) per sample, or null for no jitter. */
   readonly jitter: Float32Array | null;
+  /** Six numbers per sample (H, E, D factors, then offsets), or null for no stain jitter. */
+  readonly stain: Float32Array | null;
   readonly normalization: Normalization;
 }
 
@@ -73,16 +75,19 @@ export function planEpoch(plan: EpochPlan): BatchRequest[] {
   }
   const batches: BatchRequest[] = [];
   const jitterOn = plan.augmentation.colorJitter > 0;
+  const stainOn = (plan.augmentation.stainJitter ?? 0) > 0;
   for (let start = 0; start < plan.samples; start += plan.batchSize) {
     const indices = order.slice(start, Math.min(plan.samples, start + plan.batchSize));
     const symmetries = new Uint8Array(indices.length);
     const jitter = jitterOn ? new Float32Array(indices.length * 3) : null;
+    const stain = stainOn ? new Float32Array(indices.length * 6) : null;
     for (let i = 0; i < indices.length; i++) {
       const draw = drawAugmentation(rng, plan.augmentation, plan.square);
       symmetries[i] = draw.symmetry;
       if (jitter && draw.jitter) jitter.set(draw.jitter, i * 3);
+      if (stain && draw.stain) stain.set(draw.stain, i * 6);
     }
-    batches.push({ indices, symmetries, jitter, normalization: plan.normalization });
+    batches.push({ indices, symmetries, jitter, stain, normalization: plan.normalization });
   }
   return batches;
 }
@@ -92,7 +97,7 @@ export function planEvaluation(tiles: readonly number[], batchSize: number, norm
   const batches: BatchRequest[] = [];
   for (let start = 0; start < tiles.length; start += batchSize) {
     const indices = Int32Array.from(tiles.slice(start, start + batchSize));
-    batches.push({ indices, symmetries: new Uint8Array(indices.length), jitter: null, normalization });
+    batches.push({ indices, symmetries: new Uint8Array(indices.length), jitter: null, stain: null, normalization });
   }
   return batches;
 }

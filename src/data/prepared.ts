@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import { readJson } from '../formats/json.ts';
+import type { Preparation } from '../formats/preparation.ts';
 import type { Splits } from './split.ts';
 
 export interface PreparedDataset {
@@ -21,6 +22,8 @@ export interface PreparedDataset {
   /** dataset.json's class list: a tile's label is its class's index here. */
   readonly classes: readonly string[];
   readonly tileSize: number | null;
+  /** How the tiles were prepared (resolution, tissue rule, stain); reconstructed for data sets from before it was recorded. */
+  readonly preparation: Preparation;
   /** Label of each tile file listed in manifest.csv. */
   readonly labels: ReadonlyMap<string, number>;
   readonly splits: Splits;
@@ -55,7 +58,7 @@ export function readSplits(path: string, hint?: string): Splits {
 export function readPreparedDataset(dir: string, splitsFile: string = join(dir, 'splits.json')): PreparedDataset {
   const hint = `prepare the data set first: senet-ort tile <images> ${dir} --split`;
   const datasetFile = join(dir, 'dataset.json');
-  const dataset = readJson<{ classes?: unknown; tileSize?: unknown }>(datasetFile, 'a senet-ort data set description', hint);
+  const dataset = readJson<{ classes?: unknown; tileSize?: unknown; preparation?: Preparation; options?: { filter?: unknown; whiteThreshold?: unknown; maxWhite?: unknown } }>(datasetFile, 'a senet-ort data set description', hint);
   const splits = readSplits(splitsFile, `split the data set first: senet-ort split ${dir}`);
   const classes = isStringList(dataset.classes) ? dataset.classes : [];
   if (classes.length < 2) throw new UserError(`${datasetFile}: expected at least 2 classes but received ${classes.length}`);
@@ -66,7 +69,21 @@ export function readPreparedDataset(dir: string, splitsFile: string = join(dir, 
   for (const file of [...splits.test, ...splits.folds.flatMap((f) => [...f.train, ...f.val])]) {
     if (!labels.has(file)) throw new UserError(`${splitsFile}: tile ${file} is not in manifest.csv with a known class; split the data set again`);
   }
-  return { dir, classes, tileSize: typeof dataset.tileSize === 'number' ? dataset.tileSize : null, labels, splits, splitsFile };
+  const tileSize = typeof dataset.tileSize === 'number' ? dataset.tileSize : null;
+  return { dir, classes, tileSize, preparation: readPreparation(dataset, tileSize), labels, splits, splitsFile };
+}
+
+/** dataset.json's preparation record; a data set from before it names its white rule in "options" alone. */
+function readPreparation(dataset: { preparation?: Preparation; options?: { filter?: unknown; whiteThreshold?: unknown; maxWhite?: unknown } }, tileSize: number | null): Preparation {
+  if (isObject(dataset.preparation)) return dataset.preparation;
+  const o = dataset.options ?? {};
+  const white = o.filter === true && typeof o.whiteThreshold === 'number' && typeof o.maxWhite === 'number';
+  return {
+    mpp: null,
+    tile: tileSize ?? 0,
+    tissue: white ? { method: 'white', whiteThreshold: o.whiteThreshold as number, maxWhite: o.maxWhite as number } : { method: 'none' },
+    stain: { method: 'none' },
+  };
 }
 
 /** Each tile file's label from manifest.csv; tiles of a class not in `classes` are left out. */

@@ -7,11 +7,21 @@ import { textTable } from '../util/table.ts';
 /** Shown rejections before "… and N more (see rejected.csv)". */
 const SHOWN = 10;
 
+/** `grid, at 0.5 µm/px, otsu tissue mask, stain normalised (macenko)`: what the first line says of the tiles. */
+function describePreparation(s: TileSummary): string {
+  const p = s.preparation;
+  const parts: string[] = [s.mode];
+  if (p.mpp !== null) parts.push(`at ${p.mpp} µm/px`);
+  parts.push(p.tissue.method === 'otsu' ? 'otsu tissue mask' : `white filter ${s.filter ? 'on' : 'off'}`);
+  if (p.stain.method !== 'none') parts.push(`stain normalised (${p.stain.method}, ${p.stain.fit} fit)`);
+  return parts.join(', ');
+}
+
 export function formatTileSummary(s: TileSummary): string {
   const rows = Object.entries(s.counts).map(([c, n]) => [c, n.sources, n.tiles, n.dropped, s.rejected.filter((r) => r.file.startsWith(`${c}/`)).length]);
   rows.push(['total', s.sources, s.tiles, s.dropped, s.rejected.length]);
   const lines = [
-    `tiled ${s.sources} sources into ${s.tiles} tiles in ${s.output} (${s.mode}, white filter ${s.filter ? 'on' : 'off'}${s.resumed > 0 ? `, ${s.resumed} sources finished earlier` : ''})`,
+    `tiled ${s.sources} sources into ${s.tiles} tiles in ${s.output} (${describePreparation(s)}${s.resumed > 0 ? `, ${s.resumed} sources finished earlier` : ''})`,
     textTable(['class', 'sources', 'tiles', 'dropped', 'rejected'], rows),
   ];
   if (s.rejected.length > 0) {

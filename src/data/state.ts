@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { tileName } from './names.ts';
-import type { GridSettings, TileRecord } from './tiler.ts';
+import type { TileRecord } from './tiler.ts';
 import { readJson } from '../formats/json.ts';
 
 /**
@@ -18,9 +18,26 @@ import { readJson } from '../formats/json.ts';
 
 export const STATE_DIR = '.tile-state';
 
-/** Everything the tiles of one source depend on, besides its pixels. */
-export interface RunKey extends Omit<GridSettings, 'bandPixels'> {
+/**
+ * Everything the tiles of one source depend on, besides its pixels. Fields added after the first
+ * version are present only when they differ from their defaults, so older folders still resume.
+ */
+export interface RunKey {
   mode: 'grid' | 'pass-through';
+  tile: number;
+  stride: number;
+  scale: number;
+  whiteThreshold: number;
+  maxWhite: number;
+  filter: boolean;
+  /** Tile names in level-0 pixels also where the image was read scaled (before, names used scaled pixels). */
+  origins?: 'level-0';
+  mpp?: number;
+  sourceMpp?: number;
+  tissue?: 'otsu';
+  minTissue?: number;
+  tissueMinArea?: number | null;
+  stain?: { method: string; fit: string; target: string | null };
 }
 
 /** What one finished source produced. */
@@ -31,9 +48,18 @@ export interface SourceRecord {
   prefix: string;
   size: number;
   mtimeMs: number;
-  /** Size of the (scaled) image that was tiled. */
+  /** Size of the full-resolution image, which tile origins refer to (in records older than --mpp: of the scaled image). */
   width: number;
   height: number;
+  /** A tile's size in level-0 pixels (absent in older records: the tile size). */
+  tileWidth?: number;
+  tileHeight?: number;
+  /** µm per level-0 pixel, where known. */
+  sourceMpp?: number | null;
+  /** Otsu's saturation threshold (the otsu tissue rule). */
+  threshold?: number;
+  /** How the stain was fitted, and how many tiles (tile fit) or whether the image (slide fit: 1) were left unchanged. */
+  stain?: { fit: 'tile' | 'slide'; unstained: number };
   /** Every grid position, kept or dropped. */
   tiles: TileRecord[];
 }
@@ -44,8 +70,16 @@ export interface RunState {
   records: Map<string, SourceRecord>;
 }
 
-const describe = (key: RunKey): string =>
-  `${key.mode}, --tile ${key.tile}, --stride ${key.stride}, --scale ${key.scale}, filter ${key.filter ? `on (--white-threshold ${key.whiteThreshold}, --max-white ${key.maxWhite})` : 'off'}`;
+function describe(key: RunKey): string {
+  const parts = [key.mode, `--tile ${key.tile}`, `--stride ${key.stride}`, key.mpp !== undefined ? `--mpp ${key.mpp}` : `--scale ${key.scale}`];
+  if (key.sourceMpp !== undefined) parts.push(`--source-mpp ${key.sourceMpp}`);
+  if (!key.filter) parts.push('filter off');
+  else if (key.tissue === 'otsu') parts.push(`--tissue otsu (--min-tissue ${key.minTissue}${key.tissueMinArea ? `, --tissue-min-area ${key.tissueMinArea}` : ''})`);
+  else parts.push(`white filter (--white-threshold ${key.whiteThreshold}, --max-white ${key.maxWhite})`);
+  if (key.stain) parts.push(`--stain-normalize ${key.stain.method} (fit ${key.stain.fit}${key.stain.target ? `, target sha256 ${key.stain.target.slice(0, 12)}` : ''})`);
+  if (key.origins === undefined && key.scale !== 1) parts.push('tile names in scaled pixels');
+  return parts.join(', ');
+}
 
 const journalPath = (output: string): string => join(output, STATE_DIR, 'sources.jsonl');
 

@@ -1,26 +1,58 @@
-import { encodePng, readBand, scaledSize } from './image.ts';
+import { encodePng, readBand, readThumbnail } from './image.ts';
 import type { ImageInfo } from './image.ts';
+import type { ReadPlan } from './resolution.ts';
+import { applyStain, fitStain } from './stain.ts';
+import type { StainFit, StainMethod } from './stain.ts';
+import { maskCover, tissueMask } from './tissue.ts';
+import type { Mask } from './tissue.ts';
 import { cropTile, whiteFraction } from './white.ts';
 
 /** How one image is cut (the resolved tile options). */
 export interface GridSettings {
   tile: number;
   stride: number;
-  scale: number;
   whiteThreshold: number;
   maxWhite: number;
-  /** Whether tiles with more background than `maxWhite` are dropped. */
+  /** Whether tiles are dropped by the tissue rule at all. */
   filter: boolean;
+  /** The tissue rule: `white` drops tiles with more background than `maxWhite`, `otsu` keeps tiles whose mask cover is at least `minTissue`. */
+  tissue: 'white' | 'otsu';
+  minTissue: number;
+  /** Stain normalisation, or null for none. */
+  stain: StainSettings | null;
   /** Largest band decoded at once, in pixels; taller images are read band by band. */
   bandPixels: number;
 }
 
-/** One grid position of an image: its origin, its background fraction, and whether it was kept. */
+export interface StainSettings {
+  method: StainMethod;
+  /** `tile`: each tile fitted on its own; `slide`: the image fitted once on its kept tiles. */
+  fit: 'tile' | 'slide';
+  target: StainFit;
+}
+
+/** One grid position of an image: its origin in level-0 pixels, its background and tissue shares, and whether it was kept. */
 export interface TileRecord {
   x: number;
   y: number;
   white: number;
+  /** The tissue mask's cover (the otsu rule only). */
+  tissue?: number;
   kept: boolean;
+}
+
+/** What cutting one image gave: its grid, and what the tissue and stain steps found. */
+export interface TiledImage {
+  tiles: TileRecord[];
+  /** Otsu's saturation threshold of this image (the otsu rule only). */
+  threshold?: number;
+  /** Tiles (tile fit) or 1 for the image (slide fit) left unchanged for too few stained pixels. */
+  unstained?: number;
+}
+
+/** Per image: the tissue rule's smallest region, in tiled pixels² (from µm² where the resolution is known). */
+export interface SourceSettings {
+  minAreaPixels: number;
 }
 
 /** Origins of the full tiles along one axis: 0, stride, 2·stride… while the tile still fits (partial edge tiles are dropped). */
@@ -31,47 +63,58 @@ export function gridPositions(length: number, tile: number, stride: number): num
 }
 
 /** How many tile rows go into one decoded band, so a band stays within `bandPixels`. */
-export function rowsPerBand(width: number, settings: GridSettings): number {
+export function rowsPerBand(width: number, settings: Pick<GridSettings, 'bandPixels' | 'tile' | 'stride'>): number {
   const bandRows = Math.floor(settings.bandPixels / Math.max(1, width));
   return Math.max(1, Math.floor((bandRows - settings.tile) / settings.stride) + 1);
 }
 
-/** Round a background fraction for the manifest (4 decimals: finer than one pixel of a 150 px tile is not needed). */
+/** Round a fraction for the manifest (4 decimals: finer than one pixel of a 150 px tile is not needed). */
 const round4 = (v: number): number => Math.round(v * 10000) / 10000;
 
 /** Encode at most this many tiles of one image at a time (sharp runs them on libuv's worker threads). */
 const ENCODE_AHEAD = 4;
 
-/**
- * Cut one image into tiles: decode it in horizontal bands, crop each grid position, measure its
- * background, and hand every kept tile's PNG to `write`. Returns every grid position (kept or
- * dropped) in row-major order.
- */
-export async function tileImage(
-  path: string,
-  info: ImageInfo,
-  settings: GridSettings,
-  write: (x: number, y: number, png: Buffer) => void,
-): Promise<TileRecord[]> {
-  const { width, height } = scaledSize(info, settings.scale);
+/** Thumbnail pixels per tile side for the tissue mask, and the longest thumbnail side. */
+export const MASK_PIXELS_PER_TILE = 8;
+export const MASK_MAX_SIDE = 4096;
+/** Radius of the mask's closing and opening, in tiles (an eighth: one thumbnail pixel at full thumbnail size). */
+export const MASK_RADIUS_TILES: number = 1 / 8;
+/** Pixels a slide fit samples at most, spread evenly over the kept tiles. */
+export const STAIN_SAMPLE_PIXELS: number = 1 << 21;
+
+/** The thumbnail the tissue mask is made on: tiled pixels per thumbnail pixel, and its size. */
+export function maskGeometry(plan: Pick<ReadPlan, 'width' | 'height'>, tile: number): { down: number; width: number; height: number } {
+  const down = Math.max(1, tile / MASK_PIXELS_PER_TILE, Math.max(plan.width, plan.height) / MASK_MAX_SIDE);
+  return { down, width: Math.max(1, Math.round(plan.width / down)), height: Math.max(1, Math.round(plan.height / down)) };
+}
+
+/** The tissue mask of an image read by `plan`, and Otsu's threshold on it. */
+export async function imageTissueMask(path: string, info: ImageInfo, plan: ReadPlan, tile: number, source: SourceSettings): Promise<{ mask: Mask; threshold: number; down: number }> {
+  const g = maskGeometry(plan, tile);
+  const rgb = await readThumbnail(path, info, g.width, g.height);
+  const { mask, threshold } = tissueMask(rgb, g.width, g.height, {
+    radius: Math.max(1, Math.round((tile * MASK_RADIUS_TILES) / g.down)),
+    minPixels: Math.ceil(source.minAreaPixels / (g.down * g.down)),
+  });
+  return { mask, threshold, down: g.down };
+}
+
+/** One pass over the grid, band by band: every tile's pixels, in row-major order. */
+async function eachTile(path: string, info: ImageInfo, plan: ReadPlan, settings: GridSettings, visit: (x: number, y: number, rgb: Buffer) => Promise<void> | void): Promise<void> {
   const { tile, stride } = settings;
-  const xs = gridPositions(width, tile, stride);
-  const ys = gridPositions(height, tile, stride);
-  const perBand = rowsPerBand(width, settings);
-  const records: TileRecord[] = [];
+  const xs = gridPositions(plan.width, tile, stride);
+  const ys = gridPositions(plan.height, tile, stride);
+  const perBand = rowsPerBand(plan.width, settings);
   for (let first = 0; first < ys.length; first += perBand) {
     const rowsHere = ys.slice(first, first + perBand);
     const top = rowsHere[0]!;
-    const band = await readBand(path, info, settings.scale, top, rowsHere.at(-1)! + tile - top);
+    const band = await readBand(path, info, plan, top, rowsHere.at(-1)! + tile - top);
     let pending: Promise<void>[] = [];
     for (const y of rowsHere) {
       for (const x of xs) {
-        const rgb = cropTile(band, width, x, y - top, tile);
-        const white = round4(whiteFraction(rgb, settings.whiteThreshold));
-        const kept = !settings.filter || white <= settings.maxWhite;
-        records.push({ x, y, white, kept });
-        if (!kept) continue;
-        pending.push(encodePng(rgb, tile, tile).then((png) => write(x, y, png)));
+        const done = visit(x, y, cropTile(band, plan.width, x, y - top, tile));
+        if (!done) continue;
+        pending.push(done);
         if (pending.length >= ENCODE_AHEAD) {
           await Promise.all(pending);
           pending = [];
@@ -80,5 +123,84 @@ export async function tileImage(
     }
     await Promise.all(pending);
   }
-  return records;
+}
+
+/**
+ * Cut one image into tiles as `plan` reads it: decide each grid position by the tissue rule,
+ * normalise the stain of the kept tiles, and hand each kept tile's PNG to `write` with its origin
+ * in level-0 pixels. A slide fit needs its kept tiles before any tile is written, so that case
+ * decodes the image twice: once to choose and sample the tiles, once to write them.
+ */
+export async function tileImage(
+  path: string,
+  info: ImageInfo,
+  plan: ReadPlan,
+  settings: GridSettings,
+  source: SourceSettings,
+  write: (x: number, y: number, png: Buffer) => void,
+): Promise<TiledImage> {
+  const { tile } = settings;
+  const origin = (x: number, y: number): [number, number] => [Math.round(x * plan.factorX), Math.round(y * plan.factorY)];
+  const result: TiledImage = { tiles: [] };
+  let mask: { mask: Mask; down: number } | null = null;
+  if (settings.filter && settings.tissue === 'otsu') {
+    const m = await imageTissueMask(path, info, plan, tile, source);
+    mask = m;
+    result.threshold = m.threshold;
+  }
+  const decide = (x: number, y: number, rgb: Buffer): TileRecord => {
+    const [x0, y0] = origin(x, y);
+    const white = round4(whiteFraction(rgb, settings.whiteThreshold));
+    if (!mask) return { x: x0, y: y0, white, kept: !settings.filter || white <= settings.maxWhite };
+    const tissue = round4(maskCover(mask.mask, x / mask.down, y / mask.down, tile / mask.down, tile / mask.down));
+    return { x: x0, y: y0, white, tissue, kept: tissue >= settings.minTissue };
+  };
+  const stain = settings.stain;
+  let unstained = 0;
+
+  if (stain?.fit === 'slide') {
+    // Pass 1: the grid's decisions and an even sample of the kept tiles' pixels.
+    const grid = gridPositions(plan.width, tile, settings.stride).length * gridPositions(plan.height, tile, settings.stride).length;
+    const every = Math.max(1, Math.ceil((grid * tile * tile) / STAIN_SAMPLE_PIXELS));
+    const sample = new Uint8Array((Math.ceil((grid * tile * tile) / every) + 1) * 3);
+    let sampled = 0;
+    let counter = 0;
+    await eachTile(path, info, plan, settings, (x, y, rgb) => {
+      const record = decide(x, y, rgb);
+      result.tiles.push(record);
+      if (!record.kept) return;
+      for (let p = 0; p < rgb.length; p += 3, counter++) {
+        if (counter % every !== 0) continue;
+        sample.set(rgb.subarray(p, p + 3), sampled);
+        sampled += 3;
+      }
+    });
+    const fit = sampled > 0 ? fitStain(stain.method, sample.subarray(0, sampled)) : null;
+    if (sampled > 0 && !fit) unstained = 1;
+    // Pass 2: the kept tiles, normalised with the one fit.
+    const kept = new Set(result.tiles.filter((t) => t.kept).map((t) => `${t.x},${t.y}`));
+    if (kept.size > 0) {
+      await eachTile(path, info, plan, settings, (x, y, rgb) => {
+        const [x0, y0] = origin(x, y);
+        if (!kept.has(`${x0},${y0}`)) return;
+        const pixels = fit ? applyStain(rgb, fit, stain.target) : rgb;
+        return encodePng(pixels, tile, tile).then((png) => write(x0, y0, png));
+      });
+    }
+  } else {
+    await eachTile(path, info, plan, settings, (x, y, rgb) => {
+      const record = decide(x, y, rgb);
+      result.tiles.push(record);
+      if (!record.kept) return;
+      let pixels: Uint8Array = rgb;
+      if (stain) {
+        const fit = fitStain(stain.method, rgb);
+        if (fit) pixels = applyStain(rgb, fit, stain.target);
+        else unstained++;
+      }
+      return encodePng(pixels, tile, tile).then((png) => write(record.x, record.y, png));
+    });
+  }
+  if (stain) result.unstained = unstained;
+  return result;
 }

@@ -11,7 +11,7 @@ import { buildDeployGraph } from '../graph/deploy.ts';
 import type { DeployMember } from '../graph/deploy.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { encodeModel } from '../formats/protobuf.ts';
-import { inferenceMetadata } from '../formats/metadata.ts';
+import { inferenceMetadata, preparationMetadata } from '../formats/metadata.ts';
 import { readSafetensors } from '../formats/safetensors.ts';
 import { decodeTile } from '../data/decode.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -126,6 +126,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
     folds: folds.join(','),
     checkpoints: members.map((m) => `fold-${m.fold}/${m.checkpoint}`).join(','),
     batchnorm: 'folded into the preceding convolutions',
+    ...(run.dataset.preparation ? preparationMetadata(run.dataset.preparation) : {}),
     ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
   });
   const bytes = encodeModel(graph, { metadata });

@@ -1,5 +1,6 @@
 /** metadata_props that Netron shows and that tools read back: what a model is and where it came from. */
 import type { ModelConfig } from '../graph/model.ts';
+import type { Preparation } from './preparation.ts';
 
 export function inferenceMetadata(config: ModelConfig, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
@@ -12,5 +13,18 @@ export function inferenceMetadata(config: ModelConfig, extra: Readonly<Record<st
     input_layout: 'NCHW float32',
     seed: String(config.seed),
     ...extra,
+  };
+}
+
+/**
+ * How the training tiles were prepared, for whoever applies the model to new images: `tile_mpp`
+ * (µm per pixel, or `none`: tiles at each image's own resolution), `tissue_detection` and
+ * `stain_normalization` (JSON, as dataset.json's "preparation" holds them).
+ */
+export function preparationMetadata(p: Preparation): Record<string, string> {
+  return {
+    tile_mpp: p.mpp === null ? 'none' : String(p.mpp),
+    tissue_detection: JSON.stringify(p.tissue),
+    stain_normalization: JSON.stringify(p.stain),
   };
 }

@@ -35,6 +35,7 @@ import { UserError } from '../errors.ts';
 import type { ArtifactManifest } from './artifacts.ts';
 import { parseJson, readJson } from './json.ts';
 import type { InitRecord } from './state-dict.ts';
+import type { Preparation } from './preparation.ts';
 
 /** Per-channel normalisation applied after scaling bytes to [0, 1]: (x - mean) / std. */
 export interface Normalization {
@@ -84,6 +85,8 @@ export interface TrainOptions {
   readonly augment: boolean;
   /** Colour jitter strength, 0 for none. */
   readonly colorJitter: number;
+  /** HED stain jitter strength, 0 for none; absent in older runs (0). */
+  readonly stainJitter?: number;
   /** `fold`: the training fold's per-channel mean/std; `none`: pixels scaled to [0, 1] only; `imagenet`: torchvision's mean/std. */
   readonly normalize: 'fold' | 'none' | 'imagenet';
   readonly labelSmoothing: number;
@@ -123,6 +126,8 @@ export interface RunConfig {
     readonly folds: number;
     readonly test: number;
     readonly resize: string;
+    /** How the tiles were prepared (dataset.json's record); absent in runs from before it. */
+    readonly preparation?: Preparation;
   };
   readonly options: TrainOptions;
   /** Where the initial weights came from (--init): layout, what was re-initialised; absent without --init. */

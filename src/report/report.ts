@@ -67,7 +67,7 @@ export function configurationOf(config: RunConfig): Record<string, ConfigValue> 
     'steps per epoch': o.itersPerEpoch ?? 'one pass over the training tiles',
     optimizer: `SGD, momentum ${o.momentum}, weight decay ${o.weightDecay}`,
     'learning rate': describeSchedule({ kind: o.schedule, lr: o.lr, epochs: o.epochs, stepSize: o.stepSize, gamma: o.gamma, warmupEpochs: o.warmupEpochs }),
-    augmentation: o.augment ? `flips and 90° rotations${o.colorJitter > 0 ? `, colour jitter ${o.colorJitter}` : ''}` : o.colorJitter > 0 ? `colour jitter ${o.colorJitter}` : 'none',
+    augmentation: [o.augment ? 'flips and 90° rotations' : '', o.colorJitter > 0 ? `colour jitter ${o.colorJitter}` : '', (o.stainJitter ?? 0) > 0 ? `HED stain jitter ${o.stainJitter}` : ''].filter(Boolean).join(', ') || 'none',
     normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : o.normalize === 'imagenet' ? 'ImageNet mean and sd (torchvision)' : 'pixels scaled to [0, 1]',
     ...fineTuneRows(config),
     'label smoothing': o.labelSmoothing,

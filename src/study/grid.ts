@@ -38,7 +38,7 @@ type Kind = 'int' | 'number' | 'string' | 'bool';
 export const GRID_KEYS: Readonly<Record<string, Kind>> = {
   lr: 'number', momentum: 'number', weightDecay: 'number', reduction: 'int', batchSize: 'int', epochs: 'int',
   itersPerEpoch: 'int', schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int',
-  labelSmoothing: 'number', colorJitter: 'number', seed: 'int', normalize: 'string', augment: 'bool', preset: 'string',
+  labelSmoothing: 'number', colorJitter: 'number', stainJitter: 'number', seed: 'int', normalize: 'string', augment: 'bool', preset: 'string',
 };
 
 const camel = (key: string): string => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

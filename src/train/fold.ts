@@ -132,7 +132,7 @@ async function trainEpochs(ctx: RunContext, fold: number, setup: FoldSetup): Pro
     const started = performance.now();
     const batches = planEpoch({
       tiles: trainTiles, samples, batchSize: fixedBatch ?? options.batchSize, seed: options.seed, fold, epoch,
-      augmentation: { flips: options.augment, colorJitter: options.colorJitter },
+      augmentation: { flips: options.augment, colorJitter: options.colorJitter, stainJitter: options.stainJitter ?? 0 },
       square: options.input[1] === options.input[2], normalization,
     });
     const trained = await trainEpoch(ctx, fold, epoch, batches, step);

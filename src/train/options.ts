@@ -39,6 +39,7 @@ export interface TrainInput extends FineTuneInput {
   warmupEpochs?: number;
   augment?: boolean;
   colorJitter?: number;
+  stainJitter?: number;
   normalize?: string;
   labelSmoothing?: number;
   classWeights?: readonly number[] | null;
@@ -69,8 +70,11 @@ export const PRESETS: Readonly<Record<string, TrainInput>> = {
 /** Defaults of ort-train without a preset. */
 const DEFAULTS = {
   epochs: 30, batchSize: 64, lr: 0.01, momentum: 0.9, weightDecay: 0.0001, schedule: 'step', stepSize: 10, gamma: 0.1,
-  warmupEpochs: 0, augment: true, colorJitter: 0, normalize: 'fold', labelSmoothing: 0, seed: 0, keepAll: false,
+  warmupEpochs: 0, augment: true, colorJitter: 0, stainJitter: 0, normalize: 'fold', labelSmoothing: 0, seed: 0, keepAll: false,
 } as const;
+
+/** Options added after runs were first written, with the value an older run's config.json implies by leaving them out. */
+export const LATER_DEFAULTS: Readonly<Partial<TrainOptions>> = { stainJitter: 0 };
 
 /** Options that may differ between invocations on one run: they change how, not what, is trained. */
 export const RUNTIME_KEYS: ReadonlySet<keyof TrainOptions> = new Set(['folds', 'threads', 'device', 'kernels', 'workers', 'keepAll', 'out']);
@@ -133,6 +137,7 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
     warmupEpochs: given.warmupEpochs === undefined && o.warmupEpochs !== undefined ? Math.min(int(o.warmupEpochs, 'warmupEpochs', 0, 0), epochs - 1) : int(o.warmupEpochs, 'warmupEpochs', 0, DEFAULTS.warmupEpochs),
     augment: o.augment ?? DEFAULTS.augment,
     colorJitter: num(o.colorJitter, 'colorJitter', (v) => v >= 0 && v < 1, 'a number in [0, 1)', DEFAULTS.colorJitter),
+    stainJitter: num(o.stainJitter, 'stainJitter', (v) => v >= 0 && v < 1, 'a number in [0, 1)', DEFAULTS.stainJitter),
     normalize: oneOf(o.normalize, 'normalize', NORMALIZATIONS, DEFAULTS.normalize),
     labelSmoothing,
     classWeights,

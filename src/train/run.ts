@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import { environmentVersions } from './environment.ts';
 import type { TrainInput } from './options.ts';
-import { RUNTIME_KEYS, flag, modelConfig, resolveTrainOptions } from './options.ts';
+import { LATER_DEFAULTS, RUNTIME_KEYS, flag, modelConfig, resolveTrainOptions } from './options.ts';
 import { artifactSetup, checkArtifactsSetup, checkSameInit } from './init.ts';
 
 /** A run ready to train: its resolved options, its data set and its config. */
@@ -48,10 +48,12 @@ export function openRun(given: TrainInput): OpenedRun {
     const base: TrainInput = { ...stored, preset: undefined, out };
     const options = resolveTrainOptions({ ...base, ...definedOnly(given), out }, dataset);
     checkSameInit(out, stored, options);
-    for (const key of Object.keys(stored) as (keyof TrainOptions)[]) {
+    const keys = new Set([...Object.keys(stored), ...Object.keys(LATER_DEFAULTS)] as (keyof TrainOptions)[]);
+    for (const key of keys) {
       if (RUNTIME_KEYS.has(key) || key === 'preset') continue;
-      if (JSON.stringify(options[key]) !== JSON.stringify(stored[key])) {
-        throw new UserError(`${out}: holds a run with ${flag(key)} ${show(stored[key])}, not ${show(options[key])}; use another --out, or leave ${flag(key)} out to continue this run`);
+      const was = key in stored ? stored[key] : LATER_DEFAULTS[key];
+      if (JSON.stringify(options[key]) !== JSON.stringify(was)) {
+        throw new UserError(`${out}: holds a run with ${flag(key)} ${show(was)}, not ${show(options[key])}; use another --out, or leave ${flag(key)} out to continue this run`);
       }
     }
     const checksum = datasetChecksum(dataset.dir, dataset.classes, splitFiles(dataset));
@@ -77,6 +79,7 @@ export function openRun(given: TrainInput): OpenedRun {
       folds: dataset.splits.folds.length,
       test: dataset.splits.test.length,
       resize: RESIZE_METHOD,
+      preparation: dataset.preparation,
     },
     options,
   };

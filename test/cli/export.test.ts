@@ -42,6 +42,10 @@ describe('export and predict', () => {
     assert.equal(meta['input_shape'], 'Nx3x16x16');
     assert.equal(meta['source_tile_size'], '24');
     assert.ok(!('tile_size' in meta), 'no bare tile_size to mistake for the input size');
+    // How the tiles were prepared, from dataset.json through config.json: ready tiles, no filter, no stain step.
+    assert.equal(meta['tile_mpp'], 'none');
+    assert.deepEqual(JSON.parse(meta['tissue_detection']!), { method: 'none' });
+    assert.deepEqual(JSON.parse(meta['stain_normalization']!), { method: 'none' });
     assert.ok(!model.graph!.node!.some((n) => n.opType === 'BatchNormalization'), 'BatchNorm folded away');
   });
 

@@ -32,10 +32,11 @@ describe('ort-train', () => {
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('kill -9 mid-run, then --resume: the same final weights as an uninterrupted run, byte for byte', async () => {
-    const epochs = ['--epochs', '8'];
+  it('kill -9 mid-run, then --resume: the same final weights as an uninterrupted run, byte for byte (with stain jitter)', async () => {
+    // Stain jitter's draws come from the same seeded plan as the flips: a resumed run must replay them.
+    const epochs = ['--epochs', '8', '--stain-jitter', '0.05'];
     const whole = join(root, 'whole');
-    await train({ data, out: whole, arch: 'resnet20', input: [3, 16, 16], folds: [1], batchSize: 8, lr: 0.05, threads: 2, epochs: 8 }, { progress: createProgress(null, () => undefined) });
+    await train({ data, out: whole, arch: 'resnet20', input: [3, 16, 16], folds: [1], batchSize: 8, lr: 0.05, threads: 2, epochs: 8, stainJitter: 0.05 }, { progress: createProgress(null, () => undefined) });
 
     const killed = join(root, 'killed');
     const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args(data, killed), ...epochs], { cwd: REPO, stdio: 'ignore' });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IDENTITY_NORMALIZATION, channelSums, drawAugmentation, normalizationFromSums, writeSample } from '../../src/data/augment.ts';
+import { IDENTITY_NORMALIZATION, channelSums, drawAugmentation, jitterStain, normalizationFromSums, writeSample } from '../../src/data/augment.ts';
 import { createRng } from '../../src/util/random.ts';
+import { RGB_FROM_HED, invert3 } from '../../src/data/colour.ts';
 
 /** A packed-RGB image whose red channel numbers the pixels 0, 1, 2, ... row by row. */
 function numbered(width: number, height: number): Uint8Array {
@@ -47,7 +48,7 @@ describe('augmentation', () => {
     for (let i = 0; i < 200; i++) assert.ok(drawAugmentation(rng, { flips: true, colorJitter: 0 }, false).symmetry < 4);
     const draws = new Set(Array.from({ length: 200 }, () => drawAugmentation(rng, { flips: true, colorJitter: 0 }, true).symmetry));
     assert.equal(draws.size, 8);
-    assert.deepEqual(drawAugmentation(rng, { flips: false, colorJitter: 0 }, true), { symmetry: 0, jitter: null });
+    assert.deepEqual(drawAugmentation(rng, { flips: false, colorJitter: 0 }, true), { symmetry: 0, jitter: null, stain: null });
   });
 
   it('colour jitter: factors in [1 - s, 1 + s]; neutral factors change nothing; results stay in [0, 1]', () => {
@@ -69,6 +70,43 @@ describe('augmentation', () => {
     const gray = new Float32Array(48);
     writeSample(rgb, 4, 4, 0, [1, 1, 0], IDENTITY_NORMALIZATION, gray, 0);
     for (let p = 0; p < 16; p++) assert.ok(Math.abs(gray[p]! - gray[32 + p]!) < 1e-6); // saturation 0: R = B
+  });
+
+  it('stain jitter: seeded factors and offsets drawn after the colour jitter, the same stream without it as before', () => {
+    const draw = drawAugmentation(createRng(7), { flips: true, colorJitter: 0.1, stainJitter: 0.05 }, true);
+    // The stream by hand: symmetry, three colour factors, three stain factors, three stain offsets.
+    const rng = createRng(7);
+    const symmetry = rng.int(8);
+    const colour = [0, 1, 2].map(() => 0.9 + 0.2 * rng.next());
+    const factors = [0, 1, 2].map(() => 0.95 + 0.1 * rng.next());
+    const offsets = [0, 1, 2].map(() => -0.05 + 0.1 * rng.next());
+    assert.equal(draw.symmetry, symmetry);
+    draw.jitter!.forEach((v, i) => assert.ok(Math.abs(v - colour[i]!) < 1e-12));
+    draw.stain!.forEach((v, i) => assert.ok(Math.abs(v - [...factors, ...offsets][i]!) < 1e-12));
+    for (const v of draw.stain!.slice(0, 3)) assert.ok(v >= 0.95 && v <= 1.05);
+    for (const v of draw.stain!.slice(3)) assert.ok(v >= -0.05 && v <= 0.05);
+    // Off, it draws nothing: a run without stain jitter sees the stream it saw before the option existed.
+    const a = createRng(9);
+    const b = createRng(9);
+    drawAugmentation(a, { flips: true, colorJitter: 0.1, stainJitter: 0 }, true);
+    drawAugmentation(b, { flips: true, colorJitter: 0.1 }, true);
+    assert.equal(a.next(), b.next());
+  });
+
+  it('stain jitter: neutral numbers give back every byte; a factor on haematoxylin moves the colour along its OD vector', () => {
+    const all = Uint8Array.from({ length: 256 * 3 }, (_, i) => (i * 7 + (i % 3) * 50) % 256);
+    assert.deepEqual(jitterStain(all, [1, 1, 1, 0, 0, 0]), all);
+    // One pixel by hand: OD = -log10((v + 1) / 256); scaling H by 1.5 adds 0.5 * h * (0.65, 0.70, 0.29).
+    const pixel = new Uint8Array([120, 60, 150]);
+    const od = [...pixel].map((v) => -Math.log10((v + 1) / 256));
+    const hedFromRgb = invert3(RGB_FROM_HED);
+    const h = od[0]! * hedFromRgb[0]![0]! + od[1]! * hedFromRgb[1]![0]! + od[2]! * hedFromRgb[2]![0]!;
+    const expected = [0.65, 0.7, 0.29].map((m, c) => Math.round(256 * 10 ** -(od[c]! + 0.5 * h * m) - 1));
+    assert.deepEqual([...jitterStain(pixel, [1.5, 1, 1, 0, 0, 0])], expected);
+    assert.ok(expected.every((v, c) => v < pixel[c]!)); // more haematoxylin: darker in every channel
+    // An offset on eosin tints white: OD 0 becomes 0.1 * (0.07, 0.99, 0.11).
+    const white = jitterStain(new Uint8Array([255, 255, 255]), [1, 1, 1, 0, 0.1, 0]);
+    assert.deepEqual([...white], [0.07, 0.99, 0.11].map((m) => Math.round(256 * 10 ** -(0.1 * m) - 1)));
   });
 
   it('the mean and std of a set of tiles from per-tile sums', () => {

@@ -65,10 +65,29 @@ describe('senet-ort tile / split', () => {
       [['tile', join(root, 'missing'), join(root, 'o')], `senet-ort: expected existing folder for <input-dir> but received ${JSON.stringify(join(root, 'missing'))}\n`],
       [['split', root], `senet-ort: expected tile folder with manifest.csv for <dataset-dir> but received ${JSON.stringify(root)}\n`],
       [['split', root, '--test-fraction', '1.5'], 'senet-ort: expected number from 0 to below 1 for --test-fraction but received 1.5\n'],
+      [['tile', SAMPLE, join(root, 'o'), '--mpp', '0.5', '--scale', '2'], 'senet-ort: --mpp and --scale both given; use one (--mpp reads every image at that many µm per pixel, --scale shrinks each by a bare factor)\n'],
+      [['tile', SAMPLE, join(root, 'o'), '--stain-normalize', 'reinhard'], 'senet-ort: --stain-normalize reinhard needs --stain-target IMAGE, the image whose L*a*b* statistics the tiles are matched to\n'],
+      [['tile', SAMPLE, join(root, 'o'), '--stain-normalize', 'vahadane'], 'senet-ort: expected macenko or reinhard for --stain-normalize but received "vahadane"\n'],
+      [['tile', SAMPLE, join(root, 'o'), '--tissue', 'otsu', '--min-tissue', '1.5'], 'senet-ort: expected number from 0 to 1 for --min-tissue but received 1.5\n'],
     ];
     for (const [args, stderr] of cases) {
       const r = senet(...args);
       assert.deepEqual([r.code, r.stderr, r.stdout], [1, stderr, ''], args.join(' '));
     }
+    assert.ok(!existsSync(join(root, 'o')), 'nothing written');
+  });
+
+  it('tile --mpp --tissue otsu --stain-normalize macenko on ready tiles of unknown resolution, with --source-mpp', (t) => {
+    const root = tempDir(t);
+    const out = join(root, 'tiles');
+    // Kather 2016's tiles are 150 px at 0.495 µm/px; at 0.5 they are 148.5 px (149 after rounding).
+    const r = senet('tile', SAMPLE, out, '--mpp', '0.5', '--source-mpp', '0.495', '--tile', '149', '--tissue', 'otsu', '--filter', '--stain-normalize', 'macenko');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^tiled 80 sources into \d+ tiles in .* \(pass-through, at 0\.5 µm\/px, otsu tissue mask, stain normalised \(macenko, auto fit\)\)$/m);
+    // The mask drops the adipose and empty tiles (fat cells and glass are unsaturated); the rest are stained.
+    assert.match(r.stdout, /^07_ADIPOSE\s+10\s+0\s+10\s+0$/m);
+    assert.match(r.stdout, /^08_EMPTY\s+10\s+0\s+10\s+0$/m);
+    const dataset = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8')) as { mpp: number; preparation: { tissue: { method: string }; stain: { method: string } } };
+    assert.deepEqual([dataset.mpp, dataset.preparation.tissue.method, dataset.preparation.stain.method], [0.5, 'otsu', 'macenko']);
   });
 });

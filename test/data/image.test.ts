@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { UserError } from '../../src/errors.ts';
-import { encodePng, probeImage, readBand, scaledSize } from '../../src/data/image.ts';
+import { encodePng, planScale, probeImage, readBand } from '../../src/data/image.ts';
 import { put, synthetic, tempDir } from './fixtures.ts';
 
 async function decode(path: string, scale = 1): Promise<{ width: number; height: number; rgb: Buffer }> {
   const info = await probeImage(path, statSync(path).size);
-  const { width, height } = scaledSize(info, scale);
-  return { width, height, rgb: await readBand(path, info, scale, 0, height) };
+  const plan = planScale(info, scale);
+  return { width: plan.width, height: plan.height, rgb: await readBand(path, info, plan, 0, plan.height) };
 }
 
 const pixel = (d: { width: number; rgb: Buffer }, x: number, y: number): number[] => [...d.rgb.subarray((y * d.width + x) * 3, (y * d.width + x) * 3 + 3)];
@@ -58,7 +58,7 @@ describe('reading images as 8-bit RGB', () => {
     const dir = tempDir(t);
     const pyramid = put(join(dir, 'pyramid.tif'), await synthetic(700, 500, [120, 60, 150]).tiff({ tile: true, tileWidth: 128, tileHeight: 128, pyramid: true }).toBuffer());
     const info = await probeImage(pyramid, statSync(pyramid).size);
-    assert.deepEqual([info.format, info.page, info.width, info.height], ['tiff', 0, 700, 500]);
+    assert.deepEqual([info.format, info.levels[0], info.width, info.height], ['tiff', { page: 0, subifd: null, width: 700, height: 500 }, 700, 500]);
     const rotated = put(join(dir, 'rotated.jpg'), await synthetic(300, 150, (x) => (x < 150 ? [250, 0, 0] : [0, 0, 250])).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer());
     const r = await decode(rotated);
     assert.deepEqual([r.width, r.height], [150, 300]); // orientation 6: rotate 90° clockwise
@@ -93,6 +93,6 @@ describe('bad input gives a UserError whose message is the reason', () => {
     const full = await synthetic(300, 300, (x, y) => [x % 256, y % 256, (x + y) % 256]).png().toBuffer();
     const cut = put(join(dir, 'cut.png'), full.subarray(0, Math.floor(full.length / 2)));
     const info = await probeImage(cut, statSync(cut).size); // the header is intact
-    assert.equal(await rejection(readBand(cut, info, 1, 0, 300)), 'corrupt or truncated PNG image: its pixels could not be decoded');
+    assert.equal(await rejection(readBand(cut, info, planScale(info, 1), 0, 300)), 'corrupt or truncated PNG image: its pixels could not be decoded');
   });
 });

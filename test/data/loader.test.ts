@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
 import { decodeTile } from '../../src/data/decode.ts';
-import { IDENTITY_NORMALIZATION, writeSample } from '../../src/data/augment.ts';
+import { IDENTITY_NORMALIZATION, jitterStain, writeSample } from '../../src/data/augment.ts';
 import { TileLoader } from '../../src/data/loader.ts';
 import { planEpoch, planEvaluation } from '../../src/data/plan.ts';
 import { put, synthetic, tempDir } from './fixtures.ts';
@@ -48,6 +48,30 @@ describe('TileLoader', () => {
       } finally {
         await loader.close();
       }
+    }
+  });
+
+  it('applies each sample\'s stain jitter before its colour jitter and symmetry', async (t) => {
+    const dir = tempDir(t);
+    const files = await makeTiles(dir, 4);
+    const requests = planEpoch({ ...plan, tiles: [0, 1, 2, 3], samples: 4, augmentation: { flips: true, colorJitter: 0.1, stainJitter: 0.2 } });
+    const r = requests[0]!;
+    assert.ok(r.stain && r.stain.length === 4 * 6);
+    const expected = new Float32Array(4 * 768);
+    const plain = new Float32Array(4 * 768);
+    for (let i = 0; i < 4; i++) {
+      const rgb = await decodeTile(join(dir, files[r.indices[i]!]!), 16, 16);
+      const jitter = [...r.jitter!.subarray(i * 3, i * 3 + 3)] as [number, number, number];
+      writeSample(jitterStain(rgb, r.stain.subarray(i * 6, i * 6 + 6)), 16, 16, r.symmetries[i]!, jitter, IDENTITY_NORMALIZATION, expected, i * 768);
+      writeSample(rgb, 16, 16, r.symmetries[i]!, jitter, IDENTITY_NORMALIZATION, plain, i * 768);
+    }
+    const loader = new TileLoader({ dir, files, width: 16, height: 16 }, { workers: 1 });
+    try {
+      const got = await loader.batch(r);
+      assert.deepEqual(got, expected);
+      assert.notDeepEqual(got, plain);
+    } finally {
+      await loader.close();
     }
   });
 

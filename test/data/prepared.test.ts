@@ -31,6 +31,17 @@ describe('prepared data sets', () => {
     assert.throws(() => readPreparedDataset(root), /dataset\.json: not found; prepare the data set first: senet-ort tile <images> .* --split$/);
   });
 
+  it('reads how the tiles were prepared, and reconstructs it for a data set from before it was recorded', async (t) => {
+    const data = await prepared(tempDir(t));
+    // 16x16 images are one tile each: passed through with the tissue filter off.
+    assert.deepEqual(readPreparedDataset(data).preparation, { mpp: null, tile: 16, tissue: { method: 'none' }, stain: { method: 'none' } });
+    const path = join(data, 'dataset.json');
+    const dataset = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const { preparation: _, ...older } = dataset;
+    writeFileSync(path, JSON.stringify({ ...older, options: { tile: 16, stride: 16, scale: 1, whiteThreshold: 210, maxWhite: 0.4, filter: true } }));
+    assert.deepEqual(readPreparedDataset(data).preparation, { mpp: null, tile: 16, tissue: { method: 'white', whiteThreshold: 210, maxWhite: 0.4 }, stain: { method: 'none' } });
+  });
+
   it('a broken splits.json is one line naming the file and what is wrong', async (t) => {
     const data = await prepared(tempDir(t));
     const path = join(data, 'splits.json');

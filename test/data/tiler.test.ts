@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { probeImage } from '../../src/data/image.ts';
+import { planScale, probeImage } from '../../src/data/image.ts';
 import { gridPositions, rowsPerBand, tileImage } from '../../src/data/tiler.ts';
 import type { GridSettings, TileRecord } from '../../src/data/tiler.ts';
 import { WHOLE_IMAGES } from './fixtures.ts';
@@ -11,12 +11,12 @@ import { requireData } from '../helpers/needs.ts';
 const SVS = join(WHOLE_IMAGES, 'CMU-1-Small-Region.svs');
 const PNG = join(WHOLE_IMAGES, 'CMU-1-Small-Region.png');
 const IHC = join(WHOLE_IMAGES, 'skimage_ihc.png');
-const study: GridSettings = { tile: 150, stride: 150, scale: 1, whiteThreshold: 220, maxWhite: 0.5, filter: true, bandPixels: 1 << 24 };
+const study: GridSettings = { tile: 150, stride: 150, whiteThreshold: 220, maxWhite: 0.5, filter: true, tissue: 'white', minTissue: 0.5, stain: null, bandPixels: 1 << 24 };
 
 async function run(path: string, settings: GridSettings): Promise<{ records: TileRecord[]; pngs: Map<string, Buffer> }> {
   const info = await probeImage(path, statSync(path).size);
   const pngs = new Map<string, Buffer>();
-  const records = await tileImage(path, info, settings, (x, y, png) => pngs.set(`${x},${y}`, png));
+  const { tiles: records } = await tileImage(path, info, planScale(info, 1), settings, { minAreaPixels: 0 }, (x, y, png) => pngs.set(`${x},${y}`, png));
   return { records, pngs };
 }
 

@@ -28,6 +28,7 @@ const quiet = { progress: createProgress(null, () => undefined) };
 const noTiles = { train: [], val: [] };
 const fakeDataset: PreparedDataset = {
   dir: '/data', classes: ['a', 'b', 'c'], tileSize: 32, labels: new Map(), splitsFile: '/data/splits.json',
+  preparation: { mpp: null, tile: 32, tissue: { method: 'none' }, stain: { method: 'none' } },
   splits: {
     format: 'senet-ort splits', version: 1, tool: 'test', seed: 0, testFraction: 0.2, k: 2, groupBy: { kind: 'source' }, classes: ['a', 'b', 'c'],
     test: [], folds: [noTiles, noTiles], groups: { test: [], folds: [{ val: [] }, { val: [] }], trainOnly: [] },

@@ -28,6 +28,7 @@ const tiny = (data: string, out: string, more: TrainInput = {}): TrainInput => (
 
 const fakeDataset: PreparedDataset = {
   dir: '/data', classes: ['a', 'b', 'c'], tileSize: 150, labels: new Map(), splitsFile: '/data/splits.json',
+  preparation: { mpp: null, tile: 150, tissue: { method: 'none' }, stain: { method: 'none' } },
   // Only what the options read: four folds.
   splits: { test: [], folds: [{ train: [], val: [] }, { train: [], val: [] }, { train: [], val: [] }, { train: [], val: [] }] } as Partial<Splits> as Splits,
 };

@@ -20,7 +20,7 @@ type Kind = 'string' | 'int' | 'number' | 'bool' | 'shape' | 'folds' | 'numbers'
 export const TRAIN_OPTIONS: Readonly<Record<string, Kind>> = {
   data: 'string', arch: 'string', reduction: 'int', input: 'shape', fold: 'int', folds: 'folds', epochs: 'int',
   batchSize: 'int', itersPerEpoch: 'nullableInt', lr: 'number', momentum: 'number', weightDecay: 'number',
-  schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int', augment: 'bool', colorJitter: 'number',
+  schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int', augment: 'bool', colorJitter: 'number', stainJitter: 'number',
   normalize: 'string', labelSmoothing: 'number', classWeights: 'numbers', seed: 'int', threads: 'int', device: 'string', kernels: 'string',
   workers: 'int', keepAll: 'bool', out: 'string', preset: 'string', resume: 'bool',
   init: 'string', initFormat: 'string', seWidth: 'string', freeze: 'names', freezeBn: 'bool',
@@ -127,6 +127,7 @@ export function addTrainingOptions(command: Command): Command {
     .option('--augment', 'Random flips and 90-degree rotations (default on; --no-augment turns them off)')
     .option('--no-augment', 'Train on the tiles as they are')
     .option('--color-jitter <s>', 'Brightness, contrast and saturation jitter of strength s, e.g. 0.1 (default 0: off)')
+    .option('--stain-jitter <s>', 'H&E stain jitter in HED space: per stain a factor from [1-s, 1+s] and an offset from [-s, s], e.g. 0.05 (default 0: off)')
     .option('--normalize <how>', 'fold: per-channel mean/std of the training fold; imagenet: torchvision\'s mean/std (for ImageNet weights); none: pixels in [0, 1] (default fold)')
     .option('--label-smoothing <x>', 'CrossEntropyLoss label smoothing (default 0)')
     .option('--class-weights <w,w,...>', 'CrossEntropyLoss class weights, one per class')

@@ -10,6 +10,14 @@ interface TileFlags extends SplitFlags {
   whiteThreshold?: number | string;
   maxWhite?: number | string;
   scale?: number | string;
+  mpp?: number | string;
+  sourceMpp?: number | string;
+  tissue?: string;
+  minTissue?: number | string;
+  tissueMinArea?: number | string;
+  stainNormalize?: string;
+  stainFit?: string;
+  stainTarget?: string;
   filter?: boolean;
   concurrency?: number | string;
   contactSheet?: string | number;
@@ -19,8 +27,10 @@ interface TileFlags extends SplitFlags {
 /** The tile options of parsed flags; checks happen in tileDataset, in one place. */
 export function tileOptions(input: string, output: string, flags: TileFlags): TileOptions {
   const options: TileOptions = { input, output };
-  const numeric = ['tile', 'stride', 'whiteThreshold', 'maxWhite', 'scale', 'concurrency'] as const;
+  const numeric = ['tile', 'stride', 'whiteThreshold', 'maxWhite', 'scale', 'mpp', 'sourceMpp', 'minTissue', 'tissueMinArea', 'concurrency'] as const;
   for (const name of numeric) if (flags[name] !== undefined) options[name] = flags[name] as number;
+  const text = ['tissue', 'stainNormalize', 'stainFit', 'stainTarget'] as const;
+  for (const name of text) if (flags[name] !== undefined) options[name] = String(flags[name]);
   if (flags.filter !== undefined) options.filter = flags.filter;
   if (flags.contactSheet !== undefined) options.contactSheet = String(flags.contactSheet);
   return options;
@@ -39,11 +49,20 @@ export function register(cli: CAC): void {
     .option('--white-threshold <0-255>', 'A pixel is background when R, G and B are all above this (default: 220)')
     .option('--max-white <fraction>', 'Drop tiles with a larger background fraction (default: 0.5)')
     .option('--scale <factor>', 'Downscale images by this factor before tiling (default: 1)')
-    .option('--filter', 'Drop mostly-white tiles, or keep every tile with --no-filter (default: on, but off when every image is already one tile)')
+    .option('--mpp <µm>', 'Tile every image at this many micrometres per pixel (e.g. 0.5 for 20x), read from the coarsest fine-enough pyramid level')
+    .option('--source-mpp <µm>', 'The images\' own micrometres per pixel, where their files do not say (or say wrongly)')
+    .option('--tissue <white|otsu>', 'Tissue rule: white (the original study\'s background fraction) or otsu (a saturation mask on a thumbnail; default: white)')
+    .option('--min-tissue <fraction>', 'With --tissue otsu: keep tiles the mask covers at least this much (default: 0.5)')
+    .option('--tissue-min-area <µm²>', 'With --tissue otsu: drop tissue regions smaller than this (default: half a tile)')
+    .option('--stain-normalize <macenko|reinhard>', 'Normalise the stain of the kept tiles (Macenko 2009 to its published reference, or Reinhard 2001 to --stain-target)')
+    .option('--stain-fit <tile|slide>', 'Fit the stain on each tile alone, or once per image on its kept tiles (default: slide for images larger than a tile)')
+    .option('--stain-target <image>', 'Normalise towards this image\'s stain (Macenko: instead of the published reference; Reinhard: required)')
+    .option('--filter', 'Drop tiles the tissue rule rejects, or keep every tile with --no-filter (default: on, but off when every image is already one tile)')
     .option('--concurrency <n>', 'Images processed at once (default: number of CPUs)')
-    .option('--contact-sheet <file.png>', 'Also draw every image with kept tiles outlined green and dropped tiles shaded red')
+    .option('--contact-sheet <file.png>', 'Also draw every image with kept tiles outlined green, dropped tiles shaded red and (otsu) the mask\'s background tinted blue')
     .option('--split', 'Then split the tiles as `split` does (with the options below)')
     .example('senet-ort tile slides/ tiles/ --contact-sheet tiles-check.png')
+    .example('senet-ort tile slides/ tiles/ --mpp 0.5 --tissue otsu --stain-normalize macenko')
     .ignoreOptionDefaultValue();
   addSplitOptions(command).action(async (input: string, output: string, flags: TileFlags) => {
     const summary = await tileDataset({ ...tileOptions(input, output, flags), onSource: progress });

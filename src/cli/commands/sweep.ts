@@ -11,8 +11,8 @@ import { writeSweepReport } from '../../study/sweep-report.ts';
 import type { SweepPlan, TaskState } from '../../study/sweep.ts';
 import { formatStatus, planSweep, readSweepPlan, runLocal, runTask, sweepStatus, taskIndex } from '../../study/sweep.ts';
 import { intFlag } from '../flags.ts';
-import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
-import type { RawFlags } from './ort-train.ts';
+import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
+import type { RawFlags } from '../train-flags.ts';
 
 /**
  * `sweep`: plan a grid of trainings and run it with an engine; `sweep task|status|submit|report <dir>`

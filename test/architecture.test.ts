@@ -45,6 +45,29 @@ export function upwardImports(files: readonly string[], read: (file: string) => 
   return bad;
 }
 
+/**
+ * Import circles, as "a -> b -> a" lines: one per edge that closes a circle in a depth-first walk,
+ * so every circle shows, though one with several entries may show more than once.
+ */
+export function importCircles(files: readonly string[], read: (file: string) => string = (f) => readFileSync(f, 'utf8')): string[] {
+  const edges = new Map(files.map((f) => [f, importsOf(f, read(f))]));
+  const done = new Set<string>();
+  const path: string[] = [];
+  const circles: string[] = [];
+  const visit = (file: string): void => {
+    path.push(file);
+    for (const target of edges.get(file) ?? []) {
+      const at = path.indexOf(target);
+      if (at >= 0) circles.push([...path.slice(at), target].map((f) => relative(ROOT, f)).join(' -> '));
+      else if (!done.has(target)) visit(target);
+    }
+    path.pop();
+    done.add(file);
+  };
+  for (const file of files) if (!done.has(file)) visit(file);
+  return circles;
+}
+
 test('every folder under src/ is a stage', () => {
   for (const file of sources(SRC)) stageOf(file);
 });
@@ -57,6 +80,21 @@ test('the check finds an upward import (train importing report)', () => {
   const file = join(SRC, 'train', 'fake.ts');
   const bad = upwardImports([file], () => "import { renderReport } from '../report/html.ts';\nimport type { X } from '../graph/ir.ts';");
   assert.deepEqual(bad, ['src/train/fake.ts -> src/report/html.ts']);
+});
+
+test('no two modules import each other, directly or around a circle (type-only imports count too)', () => {
+  assert.deepEqual(importCircles(sources(SRC)), []);
+});
+
+test('the check finds a circle inside a folder (a -> b -> c -> a)', () => {
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((name) => join(SRC, 'study', `${name}.ts`));
+  const text: Record<string, string> = {
+    [a!]: "import { b } from './b.ts';",
+    [b!]: "import type { C } from './c.ts';\nimport { d } from './d.ts';",
+    [c!]: "export { a } from './a.ts';",
+    [d!]: '',
+  };
+  assert.deepEqual(importCircles([a!, b!, c!, d!], (f) => text[f]!), ['src/study/a.ts -> src/study/b.ts -> src/study/c.ts -> src/study/a.ts']);
 });
 
 test('only the training and inference stages import onnxruntime-node, only data and image output import sharp', () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { cac } from 'cac';
-import { parseArgv, runCli } from './process.ts';
+import { parseArgv, runCli, runMatched } from './process.ts';
 import { UserError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { helpFormatter } from './help.ts';
@@ -35,5 +35,5 @@ await runCli('senet-ort', async () => {
     cli.outputHelp();
     return;
   }
-  await cli.runMatchedCommand();
+  await runMatched(cli);
 });

@@ -2,7 +2,7 @@ import { cac } from 'cac';
 import type { CAC, Command } from 'cac';
 import { UserError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { joinNegativeValues } from './flags.ts';
+import { joinNegativeValues, typedOption, unknownOptionMessage } from './flags.ts';
 import { helpFormatter } from './help.ts';
 
 /**
@@ -32,6 +32,23 @@ export function parseArgv(cli: CAC): void {
   cli.parse(joinNegativeValues(process.argv), { run: false });
 }
 
+/**
+ * Run the command cac matched, after its check for unknown options done here: cac names an
+ * unknown option by its camelCase key (`--testFractions`), which nobody typed.
+ */
+export async function runMatched(cli: CAC): Promise<void> {
+  const command = cli.matchedCommand;
+  if (command && !command.config.allowUnknownOptions) {
+    for (const key of Object.keys(cli.options)) {
+      if (key === '--' || command.hasOption(key) || cli.globalCommand.hasOption(key)) continue;
+      const help = `${cli.name}${command.isDefaultCommand ? '' : ` ${cli.matchedCommandName ?? command.name}`} --help`;
+      const declared = [...command.options, ...cli.globalCommand.options].map((o) => o.rawName);
+      throw new UserError(unknownOptionMessage(typedOption(cli.rawArgs.slice(2), key), declared, help));
+    }
+  }
+  await cli.runMatchedCommand();
+}
+
 /** A bin that is one command (`gen-graph`, `ort-train`): its flags, --help and --version, then the run. */
 export async function runCommandBin(program: string, usage: string, description: string, define: (command: Command) => void): Promise<void> {
   const cli = cac(program);
@@ -40,6 +57,6 @@ export async function runCommandBin(program: string, usage: string, description:
   cli.version(VERSION);
   await runCli(program, async () => {
     parseArgv(cli);
-    await cli.runMatchedCommand();
+    await runMatched(cli);
   });
 }

@@ -2,8 +2,8 @@ import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { NO_PROJECT, PROJECT_KEYS, findProject } from '../study/project.ts';
 import type { TrainInput } from '../train/options.ts';
-import type { RawFlags } from './commands/ort-train.ts';
-import { readOptions, trainInput } from './commands/ort-train.ts';
+import type { RawFlags } from './train-flags.ts';
+import { readOptions, trainInput } from './train-flags.ts';
 import { readJson } from '../formats/json.ts';
 
 /**

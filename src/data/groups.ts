@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 
@@ -14,6 +15,14 @@ export type GroupBy = { kind: 'source' } | { kind: 'regex'; pattern: string } | 
 
 /** The slide id in Kather 2016 tile names, e.g. `10009_CRC-Prim-HE-03_009.tif_Row_301_Col_151.tif`. */
 export const KATHER_SLIDE_REGEX = 'CRC-Prim-HE-\\d+';
+
+/** Kather 2016 names carry their slide (CRC-Prim-HE-07): group by it when every source does, so no slide straddles splits. */
+export function defaultGrouping(data: string): string | undefined {
+  const [header, ...rows] = parseCsv(readFileSync(join(data, 'manifest.csv'), 'utf8'));
+  const source = header?.indexOf('source') ?? -1;
+  const re = new RegExp(KATHER_SLIDE_REGEX);
+  return source >= 0 && rows.length > 0 && rows.every((r) => re.test(r[source]!)) ? KATHER_SLIDE_REGEX : undefined;
+}
 
 export function compileGroupRegex(pattern: string): RegExp {
   try {

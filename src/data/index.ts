@@ -4,7 +4,7 @@ export type { ClassCount, TileSummary } from './dataset.ts';
 export type { TileOptions } from './options.ts';
 export { splitDataset } from './split.ts';
 export type { SplitOptions, SplitResult, Splits } from './split.ts';
-export { KATHER_SLIDE_REGEX } from './groups.ts';
+export { KATHER_SLIDE_REGEX, defaultGrouping } from './groups.ts';
 export type { GroupBy } from './groups.ts';
 export { contactSheet } from './contact-sheet.ts';
 export type { SheetOptions, SheetSource } from './contact-sheet.ts';

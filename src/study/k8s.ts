@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import type { SweepPlan } from './sweep.ts';
+import { CPUS_PER_TASK } from './sweep.ts';
 
 export interface ObjectMeta {
   name?: string;
@@ -94,7 +95,7 @@ export interface K8sOptions {
   readonly claim?: string;
   /** Pods at once (default: every task). */
   readonly parallel?: number;
-  /** CPU request per pod, also the ONNX Runtime threads (default 4). */
+  /** CPU request per pod, also its ONNX Runtime threads (default CPUS_PER_TASK, 4). */
   readonly cpusPerTask?: number;
   /** Memory request and limit, as Slurm's --mem (8G) or a Kubernetes quantity (8Gi) (default 8Gi). */
   readonly mem?: string;
@@ -126,7 +127,7 @@ export function sweepJob(dir: string, plan: SweepPlan, o: K8sOptions = {}): Job 
   const tasks = plan.tasks.length;
   if (o.parallel !== undefined && (!Number.isInteger(o.parallel) || o.parallel < 1)) throw expected('positive integer', '--parallel', o.parallel);
   if (o.cpusPerTask !== undefined && (!Number.isInteger(o.cpusPerTask) || o.cpusPerTask < 1)) throw expected('positive integer', '--cpus-per-task', o.cpusPerTask);
-  const cpus = o.cpusPerTask ?? 4;
+  const cpus = o.cpusPerTask ?? CPUS_PER_TASK;
   const mem = quantity(o.mem ?? '8Gi');
   const gpu: Record<string, string> = o.gpu ? { 'nvidia.com/gpu': '1' } : {};
   const labels = { 'app.kubernetes.io/name': 'senet-ort', 'app.kubernetes.io/component': 'sweep' };

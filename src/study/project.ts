@@ -16,11 +16,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { splitDataset, tileDataset } from '../data/index.ts';
+import { defaultGrouping, splitDataset, tileDataset } from '../data/index.ts';
 import { readPreparedDataset } from '../data/prepared.ts';
 import type { TrainInput } from '../train/options.ts';
 import { resolveTrainOptions } from '../train/options.ts';
-import { defaultGrouping } from './study.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 
 export const PROJECT_FILE = 'senet-ort.json';

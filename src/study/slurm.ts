@@ -18,15 +18,17 @@ import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
-import type { SweepPlan } from './sweep.ts';
+import type { SchedulerState, SweepPlan } from './sweep.ts';
+import { CPUS_PER_TASK } from './sweep.ts';
 import { readJson } from '../formats/json.ts';
+import { readPartitions, unmeetable } from './slurm-nodes.ts';
 
 export interface SlurmOptions {
   /** Array tasks running at once (`%P`; default: no limit). */
   readonly parallel?: number;
-  /** `--cpus-per-task`, also the tasks' ONNX Runtime threads (default 4). */
+  /** `--cpus-per-task`, also the tasks' ONNX Runtime threads (default CPUS_PER_TASK, 4). */
   readonly cpusPerTask?: number;
-  /** `--mem`, e.g. 8G (default 8G). */
+  /** `--mem`, e.g. 8G (default MEM_PER_TASK, 8G). */
   readonly mem?: string;
   /** `--time`, e.g. 24:00:00 (default: the partition's limit). */
   readonly time?: string;
@@ -53,6 +55,9 @@ export interface SlurmJobs {
   readonly tool: string;
   readonly submissions: readonly SlurmSubmission[];
 }
+
+/** Memory a task asks for when --mem is not given. */
+export const MEM_PER_TASK = '8G';
 
 export const slurmDir = (dir: string): string => join(dir, 'slurm');
 const optionsPath = (dir: string): string => join(slurmDir(dir), 'options.json');
@@ -93,7 +98,7 @@ export function checkSlurmOptions(o: SlurmOptions): void {
 /** The array job's script. `command` starts this program (`senet-ort`, or node and its script). */
 export function sweepScript(dir: string, plan: SweepPlan, o: SlurmOptions, command: readonly string[]): string {
   const last = plan.tasks.length - 1;
-  const cpus = o.cpusPerTask ?? 4;
+  const cpus = o.cpusPerTask ?? CPUS_PER_TASK;
   const lines = [
     '#!/bin/bash',
     `# senet-ort sweep: ${plan.tasks.length} tasks (${plan.points.length} grid points x ${plan.archs.length} networks x ${plan.folds.length} folds).`,
@@ -101,7 +106,7 @@ export function sweepScript(dir: string, plan: SweepPlan, o: SlurmOptions, comma
     `#SBATCH --job-name=senet-ort-sweep`,
     `#SBATCH --array=0-${last}${o.parallel !== undefined ? `%${o.parallel}` : ''}`,
     `#SBATCH --cpus-per-task=${cpus}`,
-    `#SBATCH --mem=${o.mem ?? '8G'}`,
+    `#SBATCH --mem=${o.mem ?? MEM_PER_TASK}`,
     ...(o.time !== undefined ? [`#SBATCH --time=${o.time}`] : []),
     ...(o.partition !== undefined ? [`#SBATCH --partition=${o.partition}`] : []),
     ...(o.account !== undefined ? [`#SBATCH --account=${o.account}`] : []),
@@ -122,8 +127,8 @@ export function reportScript(dir: string, o: SlurmOptions, command: readonly str
     '#!/bin/bash',
     '# senet-ort sweep: the report, once every array task succeeded (submitted with --dependency=afterok).',
     '#SBATCH --job-name=senet-ort-sweep-report',
-    `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 4}`,
-    `#SBATCH --mem=${o.mem ?? '8G'}`,
+    `#SBATCH --cpus-per-task=${o.cpusPerTask ?? CPUS_PER_TASK}`,
+    `#SBATCH --mem=${o.mem ?? MEM_PER_TASK}`,
     ...(o.partition !== undefined ? [`#SBATCH --partition=${o.partition}`] : []),
     ...(o.account !== undefined ? [`#SBATCH --account=${o.account}`] : []),
     `#SBATCH --output=${slurmDir(dir)}/report_%j.out`,
@@ -138,6 +143,22 @@ const SBATCH_MISSING = '--engine slurm: sbatch not found on PATH; run this on a 
 export function checkSbatch(env: NodeJS.ProcessEnv = process.env): void {
   const r = spawnSync('sbatch', ['--version'], { encoding: 'utf8', env });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(SBATCH_MISSING);
+}
+
+/**
+ * What `sweep --engine slurm` checks before anything is written: sbatch is there, and a node of
+ * the partition can run a task (CPUs, memory, a GPU; --time within the partition's limit), which
+ * Slurm itself does not refuse but leaves pending for ever.
+ */
+export function checkSlurmSubmission(o: SlurmOptions, env: NodeJS.ProcessEnv = process.env): void {
+  checkSbatch(env);
+  const partitions = readPartitions(env);
+  if (partitions === null) return;
+  const cpus = o.cpusPerTask ?? CPUS_PER_TASK;
+  const mem = o.mem ?? MEM_PER_TASK;
+  const flags = [`--cpus-per-task ${cpus}`, `--mem ${mem}`, ...(o.gpu ? ['--device'] : [])].join(', ');
+  const problem = unmeetable(partitions, { partition: o.partition, cpus, mem, gpus: o.gpu ? 1 : 0, time: o.time, flags });
+  if (problem !== null) throw new UserError(problem);
 }
 
 function sbatch(args: readonly string[], env: NodeJS.ProcessEnv): string {
@@ -171,7 +192,7 @@ export interface SubmitResult {
 export function submitSlurm(dir: string, plan: SweepPlan, o: SlurmOptions & { dryRun?: boolean; tasks?: readonly number[]; env?: NodeJS.ProcessEnv }, command: readonly string[]): SubmitResult {
   checkSlurmOptions(o);
   const env = o.env ?? process.env;
-  if (!o.dryRun) checkSbatch(env);
+  if (!o.dryRun) checkSlurmSubmission(o, env);
   if (o.tasks !== undefined && o.tasks.length === 0) throw new UserError(`${dir}: every task is done; nothing to submit`);
   const script = join(slurmDir(dir), 'sweep.sbatch');
   const report = join(slurmDir(dir), 'report.sbatch');
@@ -202,22 +223,19 @@ export function expandArray(spec: string): number[] {
 }
 
 /**
- * Slurm's state of each recorded array task, the latest submission winning: `scontrol show job -o`
- * lists queued, running and (for MinJobAge) finished tasks. Null when Slurm is not reachable.
+ * Slurm's state of each recorded array task, the latest submission winning, with the reason a
+ * queued one waits: `scontrol show job -o` lists queued, running and (for MinJobAge) finished
+ * tasks. Null when Slurm is not reachable.
  */
-export function slurmStates(dir: string, env: NodeJS.ProcessEnv = process.env): { tasks: Map<number, string>; reports: Map<string, string> } | null {
+export function slurmStates(dir: string, env: NodeJS.ProcessEnv = process.env): { tasks: Map<number, SchedulerState>; reports: Map<string, string> } | null {
   const jobs = readSlurmJobs(dir);
   if (!jobs || jobs.submissions.length === 0) return null;
-  const tasks = new Map<number, string>();
+  const tasks = new Map<number, SchedulerState>();
   const reports = new Map<string, string>();
   for (const s of jobs.submissions) {
     const r = spawnSync('scontrol', ['show', 'job', '-o', s.job], { encoding: 'utf8', env });
     if (r.error) return null;
-    for (const line of r.stdout.split('\n')) {
-      const state = /\bJobState=(\S+)/.exec(line)?.[1];
-      const ids = /\bArrayTaskId=(\S+)/.exec(line)?.[1];
-      if (state && ids) for (const i of expandArray(ids)) tasks.set(i, state);
-    }
+    for (const [i, state] of parseJobStates(r.stdout)) tasks.set(i, state);
     if (s.report) {
       const rr = spawnSync('scontrol', ['show', 'job', '-o', s.report], { encoding: 'utf8', env });
       const state = /\bJobState=(\S+)/.exec(rr.stdout)?.[1];
@@ -227,8 +245,62 @@ export function slurmStates(dir: string, env: NodeJS.ProcessEnv = process.env): 
   return { tasks, reports };
 }
 
+const WAITING = new Set(['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'CONFIGURING', 'SUSPENDED']);
+
+/**
+ * Each array task's JobState, and for a waiting one its Reason (a pending array is one record,
+ * `ArrayTaskId=0-7%2`, with one reason for all), from `scontrol show job -o` lines.
+ */
+export function parseJobStates(text: string): Map<number, SchedulerState> {
+  const tasks = new Map<number, SchedulerState>();
+  for (const line of text.split('\n')) {
+    const state = /\bJobState=(\S+)/.exec(line)?.[1];
+    const ids = /\bArrayTaskId=(\S+)/.exec(line)?.[1];
+    if (!state || !ids) continue;
+    const reason = /\bReason=(\S+)/.exec(line)?.[1] ?? 'None';
+    const waiting = WAITING.has(state) && reason !== 'None';
+    const why = waiting ? { reason, meaning: reasonMeaning(reason) } : { reason: null, meaning: null };
+    for (const i of expandArray(ids)) tasks.set(i, { state, ...why });
+  }
+  return tasks;
+}
+
+/**
+ * Slurm's commonest pending reasons in plain words (squeue(1), JOB REASON CODES); null for the
+ * rest, which are shown as Slurm names them. Those that never clear say what to do.
+ */
+const REASONS: Readonly<Record<string, string>> = {
+  Resources: 'waiting for free CPUs, memory or GPUs',
+  Priority: 'jobs of higher priority go first',
+  JobArrayTaskLimit: 'waiting for a running task to end (--parallel)',
+  Dependency: 'waiting for the job it depends on',
+  DependencyNeverSatisfied: 'the job it depends on failed; it will never start: scancel it',
+  BeginTime: 'not to start before its begin time',
+  JobHeldUser: 'held by its owner: scontrol release it',
+  JobHeldAdmin: 'held by an administrator',
+  PartitionConfig: 'asks for more CPUs, memory or GPUs than the partition\'s nodes or limits allow; it will never start: scancel it and submit with less',
+  PartitionTimeLimit: '--time is over the partition\'s limit; it will never start: scancel it and submit with a shorter --time',
+  PartitionNodeLimit: 'outside the partition\'s node limits, or its nodes are down or drained',
+  PartitionDown: 'the partition is down',
+  PartitionInactive: 'the partition is inactive',
+  ReqNodeNotAvail: 'the nodes it needs are down, drained or reserved',
+  NodeDown: 'a node it needs is down',
+  BadConstraints: 'its constraints can never be met; scancel it',
+  InvalidAccount: 'its account is invalid; scancel it and submit with another --account',
+  InvalidQOS: 'its QOS is invalid',
+  Reservation: 'waiting for its reservation',
+};
+
+export function reasonMeaning(reason: string): string | null {
+  const code = reason.split(',')[0]!;
+  if (REASONS[code]) return REASONS[code]!;
+  if (/^QOS/.test(code)) return 'a limit of its QOS';
+  if (/^Assoc/.test(code)) return 'a limit of its account';
+  return null;
+}
+
 /** Jobs still queued or running: what `sweep status --wait` waits for. */
-export function slurmActive(states: { tasks: Map<number, string>; reports: Map<string, string> }): boolean {
+export function slurmActive(states: { tasks: Map<number, SchedulerState>; reports: Map<string, string> }): boolean {
   const busy = (s: string): boolean => !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE'].includes(s.replace(/\+$/, ''));
-  return [...states.tasks.values(), ...states.reports.values()].some(busy);
+  return [...[...states.tasks.values()].map((t) => t.state), ...states.reports.values()].some(busy);
 }

@@ -17,9 +17,9 @@ import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
-import { formatSplitTable, formatTileSummary, KATHER_SLIDE_REGEX, splitDataset, tileDataset } from '../data/index.ts';
+import { defaultGrouping, formatSplitTable, formatTileSummary, splitDataset, tileDataset } from '../data/index.ts';
 import type { SplitOptions } from '../data/index.ts';
-import { parseCsv, toCsv } from '../formats/csv.ts';
+import { toCsv } from '../formats/csv.ts';
 import { evaluateAndSummarise } from '../report/summaries.ts';
 import type { RunMetrics } from '../evaluate/evaluate.ts';
 import { writeReport } from '../report/report.ts';
@@ -75,14 +75,6 @@ export interface StudyResult {
 
 export interface StudyHooks {
   readonly progress?: Progress;
-}
-
-/** Kather 2016 names carry their slide (CRC-Prim-HE-07): group by it when every source does, so no slide straddles splits. */
-export function defaultGrouping(data: string): string | undefined {
-  const [header, ...rows] = parseCsv(readFileSync(join(data, 'manifest.csv'), 'utf8'));
-  const source = header?.indexOf('source') ?? -1;
-  const re = new RegExp(KATHER_SLIDE_REGEX);
-  return source >= 0 && rows.length > 0 && rows.every((r) => re.test(r[source]!)) ? KATHER_SLIDE_REGEX : undefined;
 }
 
 /** The accuracy table: one row per fold, then mean, std and the fold ensemble, one column per network. */

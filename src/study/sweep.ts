@@ -26,7 +26,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, expected, either } from '../errors.ts';
-import { splitDataset, tileDataset } from '../data/index.ts';
+import { defaultGrouping, splitDataset, tileDataset } from '../data/index.ts';
 import type { SplitOptions } from '../data/index.ts';
 import { readPreparedDataset, splitFiles } from '../data/prepared.ts';
 import { datasetChecksum, isRun, readFoldState } from '../formats/rundir.ts';
@@ -38,7 +38,6 @@ import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import type { GridAxis } from './grid.ts';
 import { SWEEP_PRESETS, gridPoints, kebab } from './grid.ts';
-import { defaultGrouping } from './study.ts';
 import { writeProject } from './project.ts';
 import { readJson } from '../formats/json.ts';
 import { textTable } from '../util/table.ts';
@@ -353,6 +352,15 @@ export async function runTask(dir: string, index: number, settings: TaskSettings
 
 export type TaskStatus = 'done' | 'running' | 'part-done' | 'failed' | 'pending';
 
+/** A scheduler's word for a task (Slurm's JobState) and, while it waits, why (Slurm's Reason). */
+export interface SchedulerState {
+  readonly state: string;
+  /** Slurm's reason a waiting task is not running (PartitionConfig, Resources, ...), else null. */
+  readonly reason: string | null;
+  /** The reason in plain words, where it is a common one. */
+  readonly meaning: string | null;
+}
+
 export interface TaskState {
   readonly task: SweepTask;
   readonly status: TaskStatus;
@@ -360,6 +368,8 @@ export interface TaskState {
   readonly epochs: number | null;
   /** The scheduler's word for the task (Slurm's JobState), where one was asked. */
   readonly scheduler: string | null;
+  /** Why the scheduler keeps a pending task waiting (Slurm's Reason), where it said. */
+  readonly reason: string | null;
   readonly message: string | null;
 }
 
@@ -370,20 +380,25 @@ const ACTIVE = new Set(['RUNNING', 'COMPLETING', 'STAGE_OUT', 'SIGNALING']);
  * Every task's state from the run folders (finished folds, epochs done) and the task records,
  * refined by the scheduler's states (Slurm JobState per task index) when given.
  */
-export function sweepStatus(dir: string, scheduler: ReadonlyMap<number, string> = new Map()): TaskState[] {
+export function sweepStatus(dir: string, scheduler: ReadonlyMap<number, SchedulerState> = new Map()): TaskState[] {
   const plan = readSweepPlan(dir);
   return plan.tasks.map((task) => {
     const run = runDir(dir, task);
     const state = isRun(run) ? readFoldState(run, task.fold) : null;
     const record = readTaskRecord(dir, task.index);
-    const slurm = scheduler.get(task.index) ?? null;
+    const said = scheduler.get(task.index);
+    const slurm = said?.state ?? null;
     const epochsDone = state?.epochsDone ?? 0;
-    const base = { task, epochsDone, epochs: state?.epochs ?? null, scheduler: slurm, message: record?.message ?? null };
+    const base = { task, epochsDone, epochs: state?.epochs ?? null, scheduler: slurm, reason: null, message: record?.message ?? null };
     if (state?.finished) return { ...base, status: 'done' };
     const running = slurm !== null ? ACTIVE.has(slurm)
       : record?.status === 'running' && (record.host !== hostname() || alive(record.pid));
     if (running) return { ...base, status: 'running' };
-    if (slurm !== null && QUEUED.has(slurm)) return { ...base, status: 'pending' };
+    if (slurm !== null && QUEUED.has(slurm)) {
+      // The reason it waits comes first; an earlier attempt's message after it.
+      const note = [said?.meaning ?? null, record?.message ? `last attempt: ${record.message}` : null].filter((n) => n !== null).join('; ');
+      return { ...base, status: 'pending', reason: said?.reason ?? null, message: note === '' ? null : note };
+    }
     if (epochsDone > 0) return { ...base, status: 'part-done' };
     if (record && record.status !== 'done') return { ...base, status: 'failed', message: record.message ?? (record.status === 'running' ? 'ended without a word (killed?)' : null) };
     return { ...base, status: 'pending' };
@@ -394,13 +409,37 @@ export function formatStatus(plan: SweepPlan, states: readonly TaskState[]): str
   const rows = states.map((s) => {
     const point = plan.points[s.task.point]!;
     const epochs = s.epochs === null ? '-' : `${s.epochsDone}/${s.epochs}`;
-    return [String(s.task.index), point.id, s.task.arch, String(s.task.fold), s.status, epochs, s.scheduler ?? '', s.message ?? ''];
+    const scheduler = s.scheduler === null ? '' : s.reason === null ? s.scheduler : `${s.scheduler} (${s.reason})`;
+    return [String(s.task.index), point.id, s.task.arch, String(s.task.fold), s.status, epochs, scheduler, s.message ?? ''];
   });
   const header = ['task', 'point', 'arch', 'fold', 'status', 'epochs', 'scheduler', 'note'];
   const counts = new Map<string, number>();
   for (const s of states) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
-  const summary = ['done', 'running', 'part-done', 'failed', 'pending'].filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`).join(', ');
+  // Pending tasks say why they wait (`6 pending (4 Priority, 2 Resources)`), so `status --wait` shows a wait that will not end.
+  const reasons = new Map<string, number>();
+  for (const s of states) if (s.status === 'pending' && s.reason !== null) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
+  const why = [...reasons].map(([reason, n]) => (reasons.size === 1 && n === counts.get('pending') ? reason : `${n} ${reason}`)).join(', ');
+  const summary = ['done', 'running', 'part-done', 'failed', 'pending'].filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}${k === 'pending' && why ? ` (${why})` : ''}`).join(', ');
   return `${textTable(header, rows, header.map((): Align => 'l'))}\n${states.length} tasks: ${summary}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster engines (slurm.ts, k8s.ts).
+
+/** CPUs a cluster task asks for when --cpus-per-task is not given. */
+export const CPUS_PER_TASK = 4;
+
+/**
+ * On a cluster each task runs one ONNX Runtime thread per CPU it asks for (--cpus-per-task), so a
+ * --threads that says otherwise is refused rather than silently replaced: fewer threads would
+ * leave CPUs the scheduler holds idle, more would contend for them.
+ */
+export function checkClusterThreads(threads: number | undefined, cpusPerTask: number | undefined): void {
+  const cpus = cpusPerTask ?? CPUS_PER_TASK;
+  if (threads === undefined || threads === cpus) return;
+  throw new UserError(cpusPerTask === undefined
+    ? `--threads ${threads} differs from --cpus-per-task ${cpus} (the default): on a cluster --cpus-per-task sets each task's threads; give --cpus-per-task ${threads} instead`
+    : `--threads ${threads} differs from --cpus-per-task ${cpus}: on a cluster --cpus-per-task sets each task's threads; leave --threads out`);
 }
 
 // ---------------------------------------------------------------------------------------------

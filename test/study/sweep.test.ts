@@ -13,7 +13,7 @@ import { holm } from '../../src/evaluate/stats.ts';
 
 import { readSweepPlan, taskIndex } from '../../src/study/sweep.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { TINY, senet } from './helpers.ts';
+import { CLUSTER_TINY, TINY, senet } from './helpers.ts';
 import { SAMPLE, splitSample } from '../data/fixtures.ts';
 
 describe('sweep grid and numbering', () => {
@@ -75,7 +75,10 @@ describe('sweep on the embedded sample', () => {
       [['--grid', 'batch-size=8,big'], /^senet-ort: expected integer for --grid batch-size but received "big"$/],
       [['--grid', 'lr=-0.1,0.1'], /^senet-ort: grid point lr--0\.1, resnet20: expected positive number for --lr but received -0\.1$/],
       [['--engine', 'mpi'], /^senet-ort: expected local, slurm or k8s for --engine but received "mpi"$/],
-      [['--engine', 'slurm'], /^senet-ort: --engine slurm: sbatch not found on PATH; .*apt-get install slurm-client/, { ...process.env, PATH: '/nonexistent' }],
+      [['--engine', 'slurm', '--cpus-per-task', '1'], /^senet-ort: --engine slurm: sbatch not found on PATH; .*apt-get install slurm-client/, { ...process.env, PATH: '/nonexistent' }],
+      // On a cluster --cpus-per-task sets the threads: TINY's --threads 1 contradicts it.
+      [['--engine', 'slurm', '--dry-run'], /^senet-ort: --threads 1 differs from --cpus-per-task 4 \(the default\): on a cluster --cpus-per-task sets each task's threads; give --cpus-per-task 1 instead$/],
+      [['--engine', 'k8s', '--cpus-per-task', '2'], /^senet-ort: --threads 1 differs from --cpus-per-task 2: on a cluster --cpus-per-task sets each task's threads; leave --threads out$/],
       [['--engine', 'slurm', '--mem', 'lots'], /^senet-ort: expected a size such as 8G or 4000M for --mem but received "lots"$/],
       [['--folds', '9'], /^senet-ort: expected fold from 1 to 4 for --folds but received 9$/],
       [['--arch', 'resnet20,resnet20'], /a network is repeated/],
@@ -91,7 +94,7 @@ describe('sweep on the embedded sample', () => {
 
   it('plans sweep.json with numbered tasks, refuses another plan or data set in its folder, a task out of range', () => {
     const out = join(root, 'plan');
-    const r = senet(['sweep', data, '--out', out, '--grid', 'lr=0.1,0.01', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...TINY]);
+    const r = senet(['sweep', data, '--out', out, '--grid', 'lr=0.1,0.01', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^dry run, nothing submitted; to submit:\n {2}sbatch --parsable .*\/slurm\/sweep\.sbatch$/m);
     const plan = readSweepPlan(out);
@@ -105,13 +108,13 @@ describe('sweep on the embedded sample', () => {
     assert.match(script, /^#SBATCH --array=0-7$/m);
     assert.match(script, /^exec .* sweep task .* --threads "\$\{SLURM_CPUS_PER_TASK:-4\}"$/m);
 
-    const again = senet(['sweep', data, '--out', out, '--grid', 'lr=0.1,0.01', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...TINY]);
+    const again = senet(['sweep', data, '--out', out, '--grid', 'lr=0.1,0.01', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr + again.stdout, /plan unchanged/);
-    const other = senet(['sweep', data, '--out', out, '--grid', 'lr=0.1,0.001', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...TINY]);
+    const other = senet(['sweep', data, '--out', out, '--grid', 'lr=0.1,0.001', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY]);
     assert.equal(other.code, 1);
     assert.match(other.stderr, /^senet-ort: .*\/plan\/sweep\.json: holds another plan \(its grid differs: .*\); use another --out\n$/);
-    const otherData = senet(['sweep', SAMPLE, '--out', out, '--grid', 'lr=0.1,0.01', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...TINY]);
+    const otherData = senet(['sweep', SAMPLE, '--out', out, '--grid', 'lr=0.1,0.01', '--folds', '1,2', '--epochs', '1', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY]);
     assert.equal(otherData.code, 1);
     assert.match(otherData.stderr, /^senet-ort: .*sweep\.json: planned from .*tiles, not .*kather2016-crc-texture-sample; use another --out\n$/);
 
@@ -126,7 +129,7 @@ describe('sweep on the embedded sample', () => {
   it('--preset original-cases: the three cases of the original study over resnet20 and se_resnet20, at its scale unless shrunk', async () => {
     const { readRunConfig } = await import('../../src/formats/rundir.ts');
     const out = join(root, 'cases');
-    const r = senet(['sweep', data, '--out', out, '--preset', 'original-cases', '--epochs', '2', '--iters-per-epoch', '3', '--engine', 'slurm', '--dry-run', ...TINY]);
+    const r = senet(['sweep', data, '--out', out, '--preset', 'original-cases', '--epochs', '2', '--iters-per-epoch', '3', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY]);
     assert.equal(r.code, 0, r.stderr);
     const plan = readSweepPlan(out);
     assert.deepEqual(plan.points.map((p) => p.id), ['case-1', 'case-2', 'case-3']);
@@ -177,7 +180,7 @@ describe('sweep on the embedded sample', () => {
   it('--device cuda: one GPU per task, as --gres=gpu:1 and nvidia.com/gpu', async () => {
     const { checkJob } = await import('./job-schema.ts');
     const out = join(root, 'cuda');
-    const r = senet(['sweep', data, '--out', out, '--arch', 'se_resnet20', '--folds', '1', '--epochs', '1', '--device', 'cuda', '--engine', 'slurm', '--dry-run', '--partition', 'gpu', '--time', '36:00:00', '--account', 'lab', '--parallel', '2', '--no-requeue', ...TINY]);
+    const r = senet(['sweep', data, '--out', out, '--arch', 'se_resnet20', '--folds', '1', '--epochs', '1', '--device', 'cuda', '--engine', 'slurm', '--dry-run', '--partition', 'gpu', '--time', '36:00:00', '--account', 'lab', '--parallel', '2', '--no-requeue', ...CLUSTER_TINY]);
     assert.equal(r.code, 0, r.stderr);
     const script = readFileSync(join(out, 'slurm', 'sweep.sbatch'), 'utf8');
     for (const line of ['--array=0-0%2', '--gres=gpu:1', '--partition=gpu', '--time=36:00:00', '--account=lab']) assert.match(script, new RegExp(`^#SBATCH ${line}$`, 'm'));
@@ -194,7 +197,7 @@ describe('sweep on the embedded sample', () => {
     // As with cuda, whether the GPU runs is checked where a task trains: here there is no Vulkan driver at all.
     const noAdapter = { ...process.env, VK_ICD_FILENAMES: '/nonexistent.json', VK_DRIVER_FILES: '/nonexistent.json' };
     const out = join(root, 'webgpu');
-    const r = senet(['sweep', data, '--out', out, '--arch', 'se_resnet20', '--folds', '1', '--epochs', '1', '--device', 'webgpu', '--engine', 'slurm', '--dry-run', ...TINY], noAdapter);
+    const r = senet(['sweep', data, '--out', out, '--arch', 'se_resnet20', '--folds', '1', '--epochs', '1', '--device', 'webgpu', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY], noAdapter);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readSweepPlan(out).options.device, 'webgpu');
     assert.match(readFileSync(join(out, 'slurm', 'sweep.sbatch'), 'utf8'), /^#SBATCH --gres=gpu:1$/m);
@@ -208,7 +211,7 @@ describe('sweep on the embedded sample', () => {
   });
 
   it('SIGTERM stops a task at a step boundary keeping its finished epochs; the task run again resumes to the uninterrupted weights', async () => {
-    const plan = (out: string): string[] => ['sweep', data, '--out', out, '--arch', 'resnet20', '--folds', '1', '--epochs', '4', '--iters-per-epoch', '12', '--engine', 'slurm', '--dry-run', ...TINY];
+    const plan = (out: string): string[] => ['sweep', data, '--out', out, '--arch', 'resnet20', '--folds', '1', '--epochs', '4', '--iters-per-epoch', '12', '--engine', 'slurm', '--dry-run', ...CLUSTER_TINY];
     const whole = join(root, 'whole');
     const stopped = join(root, 'stopped');
     for (const out of [whole, stopped]) assert.equal(senet(plan(out)).code, 0);

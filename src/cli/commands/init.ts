@@ -1,7 +1,7 @@
 import type { CAC } from 'cac';
 import { PROJECT_FILE, initProject } from '../../study/project.ts';
-import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
-import type { RawFlags } from './ort-train.ts';
+import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
+import type { RawFlags } from '../train-flags.ts';
 
 /** Options a project records; data, runs and folds are its own business. */
 const PROJECT_TRAINING = Object.fromEntries(Object.entries(TRAIN_OPTIONS).filter(([k]) => !['data', 'arch', 'fold', 'folds', 'out', 'resume', 'threads', 'workers'].includes(k)));

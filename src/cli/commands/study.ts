@@ -3,8 +3,8 @@ import { KATHER_SLIDE_REGEX } from '../../data/index.ts';
 import type { SplitOptions } from '../../data/index.ts';
 import { runStudy } from '../../study/study.ts';
 import type { StudyInput } from '../../study/study.ts';
-import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
-import type { RawFlags } from './ort-train.ts';
+import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
+import type { RawFlags } from '../train-flags.ts';
 
 /** Training options a study takes; it sets the data, networks, run directories and folds itself. */
 const STUDY_TRAINING = Object.fromEntries(Object.entries(TRAIN_OPTIONS).filter(([k]) => !['data', 'arch', 'fold', 'folds', 'out', 'resume'].includes(k)));

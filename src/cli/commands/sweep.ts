@@ -6,13 +6,13 @@ import { SWEEP_PRESETS, parseGrid } from '../../study/grid.ts';
 import type { K8sOptions } from '../../study/k8s.ts';
 import { quantity, writeSweepJob } from '../../study/k8s.ts';
 import type { SlurmOptions } from '../../study/slurm.ts';
-import { checkSbatch, checkSlurmOptions, readSlurmOptions, slurmActive, slurmStates, submitSlurm } from '../../study/slurm.ts';
+import { checkSlurmOptions, checkSlurmSubmission, readSlurmOptions, slurmActive, slurmStates, submitSlurm } from '../../study/slurm.ts';
 import { writeSweepReport } from '../../study/sweep-report.ts';
 import type { SweepPlan, TaskState } from '../../study/sweep.ts';
-import { formatStatus, planSweep, readSweepPlan, runLocal, runTask, sweepStatus, taskIndex } from '../../study/sweep.ts';
+import { checkClusterThreads, formatStatus, planSweep, readSweepPlan, runLocal, runTask, sweepStatus, taskIndex } from '../../study/sweep.ts';
 import { intFlag } from '../flags.ts';
-import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
-import type { RawFlags } from './ort-train.ts';
+import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
+import type { RawFlags } from '../train-flags.ts';
 
 /**
  * `sweep`: plan a grid of trainings and run it with an engine; `sweep task|status|submit|report <dir>`
@@ -77,6 +77,7 @@ function slurmOptions(flags: RawFlags, plan: { device?: string | undefined }, st
     extra,
   };
   checkSlurmOptions(o);
+  checkClusterThreads(intFlag(text(flags, 'threads'), '--threads', 1), o.cpusPerTask);
   return o;
 }
 
@@ -91,6 +92,7 @@ function k8sOptions(flags: RawFlags, plan: { device?: string | undefined }): K8s
     graphics: plan.device === 'webgpu',
   };
   if (o.mem !== undefined) quantity(o.mem);
+  checkClusterThreads(intFlag(text(flags, 'threads'), '--threads', 1), o.cpusPerTask);
   return o;
 }
 
@@ -116,10 +118,10 @@ async function sweep(source: string, flags: RawFlags): Promise<void> {
   const archs = text(flags, 'arch')?.split(',').map((a) => a.trim());
   const jobs = intFlag(text(flags, 'jobs'), '--jobs', 1);
   const device = shared.device;
-  // Engine options are checked, and sbatch looked for, before anything is written.
+  // Engine options are checked, and sbatch and the partition's nodes asked, before anything is written.
   const slurm = engine === 'slurm' ? slurmOptions(flags, { device }) : null;
   const k8s = engine === 'k8s' ? k8sOptions(flags, { device }) : null;
-  if (slurm && !flags['dryRun']) checkSbatch();
+  if (slurm && !flags['dryRun']) checkSlurmSubmission(slurm);
   const folds = foldsFlag(flags);
   const out = text(flags, 'out');
   const { dir, plan, reused } = await planSweep({
@@ -263,7 +265,7 @@ export function register(cli: CAC): void {
     .option('--jobs <n>', 'local: tasks at once, the CPUs divided between them (default 1)')
     .option('--command <cmd>', 'How nodes start senet-ort (default: this node and script)')
     .option('--parallel <n>', 'slurm, k8s: tasks running at once (default: no limit)')
-    .option('--cpus-per-task <n>', 'slurm, k8s: CPUs of each task, also its threads (default 4)')
+    .option('--cpus-per-task <n>', 'slurm, k8s: CPUs of each task, also its threads (default 4); a --threads that differs is refused')
     .option('--mem <size>', 'slurm, k8s: memory of each task (default 8G)')
     .option('--time <t>', 'slurm: --time of each task, e.g. 24:00:00')
     .option('--partition <p>', 'slurm: partition')

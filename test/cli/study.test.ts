@@ -19,7 +19,7 @@ describe('study', () => {
     const r = senet('study', ...toy);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^study: resnet20 vs se_resnet20 on .*data\/kather2016-crc-texture-sample$/m);
-    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/: test 0\.2, 2 folds, seed 0 -> /m);
+    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/ on file names: test 0\.2, 2 folds, seed 0 -> /m);
     assert.match(r.stdout, /^fold 2 epoch 1\/1 /m);
     assert.match(r.stdout, /^test accuracy on \d+ held-out tiles \(each fold's model after its last epoch\):\nfold\s+resnet20\s+se_resnet20\n1\s+0\.\d{4}\s+0\.\d{4}\n2\s+0\.\d{4}\s+0\.\d{4}\nmean\s+0\.\d{4}\s+0\.\d{4}\nstd\s+0\.\d{4}\s+0\.\d{4}\nensemble\s+0\.\d{4}\s+0\.\d{4}$/m);
     const csv = readFileSync(join(root, 'accuracy.csv'), 'utf8').trim().split('\n');

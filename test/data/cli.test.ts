@@ -43,7 +43,7 @@ describe('senet-ort tile / split', () => {
     const r = senet('tile', SAMPLE, out, '--split', '--group-regex', 'CRC-Prim-HE-\\d+', '--seed', '3');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^tiled 80 sources into 80 tiles in .* \(pass-through, white filter off\)$/m);
-    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/: test 0\.2, 4 folds, seed 3 -> .*splits\.json$/m);
+    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/ on file names: test 0\.2, 4 folds, seed 3 -> .*splits\.json$/m);
     assert.match(r.stdout, /^class\s+groups\s+tiles\s+test\s+val1\s+val2\s+val3\s+val4$/m);
     assert.match(r.stdout, /^08_EMPTY\s+2\s+10\s/m);
     assert.match(r.stdout, /^warning: class 08_EMPTY has one group in the development set/m);
@@ -65,6 +65,7 @@ describe('senet-ort tile / split', () => {
       [['tile', join(root, 'missing'), join(root, 'o')], `senet-ort: expected existing folder for <input-dir> but received ${JSON.stringify(join(root, 'missing'))}\n`],
       [['split', root], `senet-ort: expected tile folder with manifest.csv for <dataset-dir> but received ${JSON.stringify(root)}\n`],
       [['split', root, '--test-fraction', '1.5'], 'senet-ort: expected number from 0 to below 1 for --test-fraction but received 1.5\n'],
+      [['split', root, '--group-regex', '^\\d+', '--group-on', 'folder'], 'senet-ort: expected name or path for --group-on but received "folder"\n'],
     ];
     for (const [args, stderr] of cases) {
       const r = senet(...args);

@@ -88,6 +88,8 @@ export interface TrainOptions {
   readonly normalize: 'fold' | 'none' | 'imagenet';
   readonly labelSmoothing: number;
   readonly classWeights: readonly number[] | null;
+  /** How classWeights were set: given as numbers, or `balanced` from the class counts; absent in older runs. */
+  readonly classWeighting?: 'given' | 'balanced' | null;
   readonly seed: number;
   readonly threads: number;
   readonly device: 'cpu' | 'cuda' | 'webgpu';

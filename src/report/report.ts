@@ -71,7 +71,7 @@ export function configurationOf(config: RunConfig): Record<string, ConfigValue> 
     normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : o.normalize === 'imagenet' ? 'ImageNet mean and sd (torchvision)' : 'pixels scaled to [0, 1]',
     ...fineTuneRows(config),
     'label smoothing': o.labelSmoothing,
-    'class weights': o.classWeights,
+    'class weights': o.classWeighting === 'balanced' && o.classWeights ? `balanced (n / (classes × count) over the non-test tiles): ${o.classWeights.map((w) => Number(w.toPrecision(4))).join(', ')}` : o.classWeights,
     seed: o.seed,
     preset: o.preset,
     'data set': config.dataset.dir,

@@ -23,6 +23,8 @@
  *                               init.safetensors' names; the last and the best (lowest validation loss)
  *                               are kept, every epoch with --keep-all
  *       test-predictions.csv    (evaluateRun) file, label, predicted, one probability column per class
+ *       test-group-predictions.csv   (evaluateRun) group, tiles, label, predicted, probabilities: the
+ *                               test groups (patients, slides) whose tiles share one class
  *
  * Every file is written atomically (temporary file, then rename). An epoch counts as done once
  * state.json says so; files of a later epoch that a killed run left behind are ignored and cleaned
@@ -198,6 +200,7 @@ export const checkpointsDir = (run: string, fold: number): string => join(foldDi
 export const checkpointName = (epoch: number): string => `checkpoints/epoch-${epoch}.safetensors`;
 export const checkpointPath = (run: string, fold: number, epoch: number): string => join(foldDir(run, fold), checkpointName(epoch));
 export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-predictions.csv');
+export const groupPredictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-group-predictions.csv');
 
 export function isRun(run: string): boolean {
   return existsSync(configPath(run));

@@ -3,6 +3,7 @@ import { KATHER_SLIDE_REGEX } from '../../data/index.ts';
 import type { SplitOptions } from '../../data/index.ts';
 import { addGroupingOptions, groupingOptions } from './split.ts';
 import { runStudy } from '../../study/study.ts';
+import { metricFlag } from '../flags.ts';
 import type { StudyInput } from '../../study/study.ts';
 import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from './ort-train.ts';
 import type { RawFlags } from './ort-train.ts';
@@ -19,13 +20,14 @@ function splitOptions(flags: RawFlags): Omit<SplitOptions, 'dir'> {
 }
 
 export function studyInput(images: string | undefined, flags: RawFlags): StudyInput {
-  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groupOn: _o, groups: _p, name, root, arch, seInit, ...rest } = flags;
+  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groupOn: _o, groups: _p, name, root, arch, seInit, metric, ...rest } = flags;
   return {
     ...(images !== undefined ? { images } : {}),
     ...(name !== undefined ? { name: String(name) } : {}),
     ...(root !== undefined ? { root: String(root) } : {}),
     ...(arch !== undefined ? { arch: String(arch) } : {}),
     ...(seInit !== undefined ? { seInit: String(seInit) } : {}),
+    ...(metric !== undefined ? { metric: metricFlag(metric)! } : {}),
     split: splitOptions(flags),
     train: trainInput(rest, STUDY_TRAINING),
   };
@@ -40,6 +42,7 @@ export function register(cli: CAC): void {
     .option('--test-fraction <f>', 'Share of each class held out as the test set (default 0.2)')
     .option('--folds <k>', 'Cross-validation folds (default 4)')
     .option('--split-seed <n>', 'Seed of the split (default 0)')
+    .option('--metric <accuracy|balanced-accuracy>', 'The comparison\'s primary metric (default: balanced accuracy when the test split\'s classes are imbalanced more than 2:1, else accuracy)')
     .option('--se-init <file.safetensors>', 'With --init (the plain network\'s weights): the SE twin\'s initial weights, e.g. timm seresnet18 with --se-width timm');
   addGroupingOptions(command, `'${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image`);
   addTrainingOptions(command)

@@ -1,6 +1,8 @@
 import { expected, either } from '../errors.ts';
 import { DEVICES } from '../infer/session.ts';
 import type { Device } from '../infer/session.ts';
+import { SCORE_METRICS } from '../evaluate/stats.ts';
+import type { ScoreMetric } from '../evaluate/stats.ts';
 
 const WHAT: Record<string, string> = { none: 'integer', 0: 'non-negative integer', 1: 'positive integer' };
 
@@ -21,6 +23,14 @@ export function deviceFlag(value: unknown, flag = '--device'): Device | undefine
   const v = Array.isArray(value) ? value.at(-1) : value;
   if (!(DEVICES as readonly unknown[]).includes(v)) throw expected(either(DEVICES), flag, v);
   return v as Device;
+}
+
+/** A --metric flag (accuracy or balanced-accuracy), or undefined when not given. */
+export function metricFlag(value: unknown): ScoreMetric | undefined {
+  if (value === undefined) return undefined;
+  const v = Array.isArray(value) ? value.at(-1) : value;
+  if (!(SCORE_METRICS as readonly unknown[]).includes(v)) throw expected(either(SCORE_METRICS), '--metric', v);
+  return v as ScoreMetric;
 }
 
 /**

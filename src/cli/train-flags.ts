@@ -12,13 +12,13 @@ import { PRESETS } from '../train/options.ts';
  */
 
 /** How each option's raw value (a flag's string or number, a config file's JSON value) is read. */
-type Kind = 'string' | 'int' | 'number' | 'bool' | 'shape' | 'folds' | 'numbers' | 'nullableInt' | 'names';
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'shape' | 'folds' | 'numbers' | 'nullableInt' | 'names' | 'weights';
 
 export const TRAIN_OPTIONS: Readonly<Record<string, Kind>> = {
   data: 'string', arch: 'string', reduction: 'int', input: 'shape', fold: 'int', folds: 'folds', epochs: 'int',
   batchSize: 'int', itersPerEpoch: 'nullableInt', lr: 'number', momentum: 'number', weightDecay: 'number',
   schedule: 'string', stepSize: 'int', gamma: 'number', warmupEpochs: 'int', augment: 'bool', colorJitter: 'number', stainJitter: 'number',
-  normalize: 'string', labelSmoothing: 'number', classWeights: 'numbers', seed: 'int', threads: 'int', device: 'string', kernels: 'string',
+  normalize: 'string', labelSmoothing: 'number', classWeights: 'weights', seed: 'int', threads: 'int', device: 'string', kernels: 'string',
   workers: 'int', keepAll: 'bool', out: 'string', preset: 'string', resume: 'bool',
   init: 'string', initFormat: 'string', seWidth: 'string', freeze: 'names', freezeBn: 'bool',
 };
@@ -51,6 +51,14 @@ function read(kind: Kind, raw: unknown, where: string): unknown {
       return parseInputShape(String(raw));
     case 'names':
       return (Array.isArray(raw) ? raw : String(raw).split(',')).map((p) => String(p).trim());
+    case 'weights':
+      if (raw === 'balanced') return raw;
+      try {
+        return read('numbers', raw, where);
+      } catch (err) {
+        if (err instanceof UserError) throw expected('numbers w,w,... or balanced', where, raw);
+        throw err;
+      }
     case 'numbers': {
       const parts = Array.isArray(raw) ? raw : String(raw).split(',');
       return parts.map((p) => number(p, where, false));
@@ -127,7 +135,7 @@ export function addTrainingOptions(command: Command): Command {
     .option('--stain-jitter <s>', 'H&E stain jitter in HED space: per stain a factor from [1-s, 1+s] and an offset from [-s, s], e.g. 0.05 (default 0: off)')
     .option('--normalize <how>', 'fold: per-channel mean/std of the training fold; imagenet: torchvision\'s mean/std (for ImageNet weights); none: pixels in [0, 1] (default fold)')
     .option('--label-smoothing <x>', 'CrossEntropyLoss label smoothing (default 0)')
-    .option('--class-weights <w,w,...>', 'CrossEntropyLoss class weights, one per class')
+    .option('--class-weights <w,w,...|balanced>', 'CrossEntropyLoss class weights, one per class, or balanced: n / (classes x count) from the non-test tiles (scikit-learn\'s), once per run')
     .option('--seed <n>', 'Seed of weight initialisation, shuffling and augmentation (default 0)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: the number of CPUs)')
     .option('--device <cpu|cuda|webgpu>', 'Execution provider: cpu (default); cuda (ONNX Runtime\'s CUDA binaries, NVIDIA); webgpu (the bundled WebGPU provider: Vulkan on Linux, Metal on macOS, D3D12 on Windows)')

@@ -6,12 +6,32 @@ import { parseCsv } from '../formats/csv.ts';
 /**
  * What `split` keeps together. Tiles of one group never land on two sides of a split.
  *   source  the source image (manifest.csv's `group` column), the default;
- *   regex   a pattern applied to each tile's source path: its first capture group, or the whole
- *           match. Kather 2016 tiles name their slide, so `CRC-Prim-HE-\d+` groups them by slide;
+ *   regex   a pattern applied to each tile's source: its first capture group, or the whole match.
+ *           `on` says to what: the source's file name (`name`, the default), or its path inside the
+ *           input folder (`path`: `class/patient-7/slide.svs`), which begins with the class folder,
+ *           so `^\d+` there would match a class named `0`. Kather 2016 tiles name their slide, so
+ *           `CRC-Prim-HE-\d+` groups them by slide either way. Splits written before `on` existed
+ *           matched the path, and say so by leaving it out;
  *   file    a CSV/TSV of `source,group` rows (a `source,group` header is allowed) mapping every
  *           source path of manifest.csv to a patient or slide.
  */
-export type GroupBy = { kind: 'source' } | { kind: 'regex'; pattern: string } | { kind: 'file'; file: string };
+export type GroupBy = { kind: 'source' } | { kind: 'regex'; pattern: string; on?: GroupOn } | { kind: 'file'; file: string };
+
+/** What `--group-regex` is matched against: the source's file name, or its relative path. */
+export type GroupOn = 'name' | 'path';
+export const GROUP_ON: readonly GroupOn[] = ['name', 'path'];
+
+/** The part of a source path (`class/sub/file.png`, always with `/`) a pattern is matched against. */
+export function groupSubject(source: string, on: GroupOn): string {
+  return on === 'name' ? source.slice(source.lastIndexOf('/') + 1) : source;
+}
+
+/** The grouping in words, as tables and reports name it: `/^\d+/ on file names`. */
+export function describeGroupBy(by: GroupBy): string {
+  if (by.kind === 'source') return 'source image';
+  if (by.kind === 'file') return `--groups ${by.file}`;
+  return `/${by.pattern}/ on ${(by.on ?? 'path') === 'name' ? 'file names' : 'source paths'}`;
+}
 
 /** The slide id in Kather 2016 tile names, e.g. `10009_CRC-Prim-HE-03_009.tif_Row_301_Col_151.tif`. */
 export const KATHER_SLIDE_REGEX = 'CRC-Prim-HE-\\d+';
@@ -53,10 +73,11 @@ export function resolveGroups(tiles: readonly { source: string; group: string }[
   if (by.kind === 'source') return tiles.map((t) => t.group);
   const misses = new Set<string>();
   let find: (source: string) => string | undefined;
+  const on = by.kind === 'regex' ? by.on ?? 'path' : 'path';
   if (by.kind === 'regex') {
     const re = compileGroupRegex(by.pattern);
     find = (source) => {
-      const m = re.exec(source);
+      const m = re.exec(groupSubject(source, on));
       return m ? (m[1] ?? m[0]) : undefined;
     };
   } else {
@@ -71,9 +92,9 @@ export function resolveGroups(tiles: readonly { source: string; group: string }[
   if (misses.size > 0) {
     const first = [...misses][0]!;
     const more = misses.size > 1 ? ` (and ${misses.size - 1} more sources)` : '';
-    throw by.kind === 'regex'
-      ? new UserError(`--group-regex /${by.pattern}/ does not match source "${first}"${more}`)
-      : new UserError(`--groups ${by.file}: no group for source "${first}"${more}`);
+    if (by.kind === 'file') throw new UserError(`--groups ${by.file}: no group for source "${first}"${more}`);
+    const subject = on === 'name' ? `file name "${groupSubject(first, on)}" (source "${first}")` : `source "${first}"`;
+    throw new UserError(`--group-regex /${by.pattern}/ does not match ${subject}${more}${on === 'name' ? '; --group-on path matches the path inside the input folder' : ''}`);
   }
   return groups;
 }

@@ -4,10 +4,11 @@
  *
  *   dataset.json   the class list (a tile's label is its class's index) and the tile size
  *   manifest.csv   each tile file's class
- *   splits.json    the test split and the folds (src/data/split.ts writes it; a run keeps a copy)
+ *   splits.json    the test split, the folds and each tile's group (src/data/split.ts writes it; a
+ *                  run keeps a copy)
  *
  * Each check fails with one line that names the file. Only the parts senet-ort reads back are
- * checked; the rest of splits.json (groups, counts, warnings) is there for people.
+ * checked; the rest of splits.json (group lists, counts, warnings) is there for people.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { UserError } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import { readJson } from '../formats/json.ts';
 import type { Preparation } from '../formats/preparation.ts';
+import { resolveGroups } from './groups.ts';
 import type { Splits } from './split.ts';
 
 export interface PreparedDataset {
@@ -48,6 +50,10 @@ export function readSplits(path: string, hint?: string): Splits {
   folds.forEach((fold: unknown, k) => {
     if (!isObject(fold) || !isStringList(fold['train']) || !isStringList(fold['val'])) bad(`expected fold ${k + 1} to have "train" and "val" lists of tile files`);
   });
+  const groups = splits['tileGroups'];
+  if (groups !== undefined && !(isObject(groups) && Object.values(groups).every((g) => typeof g === 'string' && g !== ''))) {
+    bad('expected "tileGroups", an object of tile file to group name');
+  }
   return splits as unknown as Splits;
 }
 
@@ -68,6 +74,7 @@ export function readPreparedDataset(dir: string, splitsFile: string = join(dir, 
   const labels = readLabels(join(dir, 'manifest.csv'), classes, hint);
   for (const file of [...splits.test, ...splits.folds.flatMap((f) => [...f.train, ...f.val])]) {
     if (!labels.has(file)) throw new UserError(`${splitsFile}: tile ${file} is not in manifest.csv with a known class; split the data set again`);
+    if (splits.tileGroups && splits.tileGroups[file] === undefined) throw new UserError(`${splitsFile}: tile ${file} has no group in "tileGroups"; split the data set again`);
   }
   const tileSize = typeof dataset.tileSize === 'number' ? dataset.tileSize : null;
   return { dir, classes, tileSize, preparation: readPreparation(dataset, tileSize), labels, splits, splitsFile };
@@ -100,6 +107,27 @@ function readLabels(manifest: string, classes: readonly string[], hint: string):
     if (label !== undefined) labels.set(row[fileCol]!, label);
   }
   return labels;
+}
+
+/** Where each tile's group came from: splits.json, or resolved again for splits written before it was recorded. */
+export type TileGroupsSource = 'splits.json' | 'resolved again';
+
+/**
+ * The group of every tile the splits use. Splits written before "tileGroups" are resolved again
+ * from manifest.csv as `split` did then (a pattern on the source path, a groups file, or the
+ * source image); a UserError says why that failed (a groups file moved, say).
+ */
+export function tileGroups(dataset: PreparedDataset): { groups: ReadonlyMap<string, string>; source: TileGroupsSource } {
+  const recorded = dataset.splits.tileGroups;
+  if (recorded) return { groups: new Map(Object.entries(recorded)), source: 'splits.json' };
+  const manifest = join(dataset.dir, 'manifest.csv');
+  const [header, ...rows] = parseCsv(readFileSync(manifest, 'utf8'));
+  const [fileCol, groupCol, sourceCol] = ['file', 'group', 'source'].map((c) => header?.indexOf(c) ?? -1) as [number, number, number];
+  if (fileCol < 0 || groupCol < 0 || sourceCol < 0) throw new UserError(`${manifest}: expected "file", "group" and "source" columns`);
+  const used = new Set(splitFiles(dataset));
+  const tiles = rows.filter((r) => used.has(r[fileCol]!)).map((r) => ({ file: r[fileCol]!, group: r[groupCol]!, source: r[sourceCol]! }));
+  const groups = resolveGroups(tiles, dataset.splits.groupBy ?? { kind: 'source' });
+  return { groups: new Map(tiles.map((t, i) => [t.file, groups[i]!])), source: 'resolved again' };
 }
 
 /** Every tile the splits use, each once: test first, then the folds' tiles in order. */

@@ -1,6 +1,7 @@
 import type { TileSummary } from './dataset.ts';
 import type { SplitResult } from './split.ts';
 import { textTable } from '../util/table.ts';
+import { describeGroupBy } from './groups.ts';
 
 /** Plain-text tables for the terminal: what `tile` and `split` print when they finish. */
 
@@ -44,7 +45,7 @@ export function formatSplitTable(result: SplitResult): string {
   const groups = new Set([...splits.groups.test, ...splits.groups.folds.flatMap((f) => f.val), ...splits.groups.trainOnly]);
   rows.push(['total', groups.size, Object.values(perClass).reduce((n, p) => n + p.tiles, 0), splits.test.length, ...splits.folds.map((f) => f.val.length)]);
   rows.push(['(groups)', '', '', splits.groups.test.length, ...splits.groups.folds.map((f) => f.val.length)]);
-  const by = splits.groupBy.kind === 'regex' ? `/${splits.groupBy.pattern}/` : splits.groupBy.kind === 'file' ? splits.groupBy.file : 'source image';
+  const by = describeGroupBy(splits.groupBy);
   const lines = [
     `split ${splits.test.length + splits.folds[0]!.train.length + splits.folds[0]!.val.length} tiles by ${by}: test ${splits.testFraction}, ${splits.k} folds, seed ${splits.seed} -> ${result.path}`,
     textTable(header, rows),

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError, expected } from '../errors.ts';
+import { UserError, either, expected } from '../errors.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { createRng } from '../util/random.ts';
 import { fileHeader } from '../version.ts';
 import { assignGroups } from './assign.ts';
 import { parseCsv } from '../formats/csv.ts';
-import { resolveGroups } from './groups.ts';
-import type { GroupBy } from './groups.ts';
+import { GROUP_ON, resolveGroups } from './groups.ts';
+import type { GroupBy, GroupOn } from './groups.ts';
 import { byteOrder } from './names.ts';
 import { integerIn, numberIn } from './options.ts';
 import { readJson } from '../formats/json.ts';
@@ -21,16 +21,18 @@ import { readJson } from '../formats/json.ts';
  *   "seed": 0,                 // same manifest + options + seed => same file
  *   "testFraction": 0.2,       // target share of each class's tiles in "test"
  *   "k": 4,                    // number of folds
- *   "groupBy": { "kind": "source" } | { "kind": "regex", "pattern": "CRC-Prim-HE-\\d+" } | { "kind": "file", "file": "…" },
+ *   "groupBy": { "kind": "source" } | { "kind": "regex", "pattern": "^\\d+", "on": "name" | "path" } | { "kind": "file", "file": "…" },
  *   "classes": ["01_TUMOR", …],   // label order (dataset.json's), index = label
  *   "test": ["<tile file>", …],   // held out: never trained on, never used to choose a model
  *   "folds": [ { "train": [file…], "val": [file…] }, … ],   // k entries; train + val = every non-test tile
  *   "groups": { "test": [group…], "folds": [ { "val": [group…] }, … ], "trainOnly": [group…] },
+ *   "tileGroups": { "<tile file>": "<group>", … },   // every tile's group, so evaluation never resolves them again
  *   "counts": { "test": { class: tiles }, "folds": [ { "train": { class: tiles }, "val": { class: tiles } }, … ] },
  *   "warnings": ["…"]
  * }
  *
- * Files are tile file names relative to the tile folder, in manifest order. "trainOnly" groups are
+ * Files are tile file names relative to the tile folder, in manifest order. Splits written before
+ * "tileGroups" lack it, and their regex "groupBy" lacks "on" (it matched the path). "trainOnly" groups are
  * the only development group of some class: they stay in training in every fold (a fold without a
  * class in training is refused), so no validation fold holds that class.
  *
@@ -48,8 +50,10 @@ export interface SplitOptions {
   folds?: number;
   /** Seed of the search (default 0). */
   seed?: number;
-  /** Group by a pattern on the source path (see groups.ts). */
+  /** Group by a pattern on the source's file name or path (see groups.ts). */
   groupRegex?: string;
+  /** What `groupRegex` is matched against: `name` (default) or `path`. */
+  groupOn?: string;
   /** Group by a `source,group` CSV file. */
   groupsFile?: string;
 }
@@ -68,6 +72,8 @@ export interface Splits {
   test: string[];
   folds: { train: string[]; val: string[] }[];
   groups: { test: string[]; folds: { val: string[] }[]; trainOnly: string[] };
+  /** Each tile's group; absent in splits written before it was recorded. */
+  tileGroups?: Record<string, string>;
   counts: { test: ClassCounts; folds: { train: ClassCounts; val: ClassCounts }[] };
   warnings: string[];
 }
@@ -110,7 +116,10 @@ function groupBy(options: SplitOptions): GroupBy {
   if (options.groupRegex !== undefined && options.groupsFile !== undefined) {
     throw new UserError('--group-regex and --groups both given; use one');
   }
-  if (options.groupRegex !== undefined) return { kind: 'regex', pattern: String(options.groupRegex) };
+  const on = options.groupOn === undefined ? 'name' : String(options.groupOn);
+  if (!(GROUP_ON as readonly string[]).includes(on)) throw expected(either(GROUP_ON), '--group-on', on);
+  if (options.groupOn !== undefined && options.groupRegex === undefined) throw new UserError('--group-on says what --group-regex matches; give --group-regex too');
+  if (options.groupRegex !== undefined) return { kind: 'regex', pattern: String(options.groupRegex), on: on as GroupOn };
   if (options.groupsFile !== undefined) return { kind: 'file', file: String(options.groupsFile) };
   return { kind: 'source' };
 }
@@ -215,6 +224,7 @@ export function splitDataset(options: SplitOptions): SplitResult {
       folds: Array.from({ length: k }, (_, f) => ({ val: names(foldable.filter((g) => foldOf.get(g) === f)) })),
       trainOnly: names([...trainOnly].sort((a, b) => a - b)),
     },
+    tileGroups: Object.fromEntries(tiles.map((t) => [t.file, t.group])),
     counts: {
       test: countBy(tiles.filter(isTest), classes),
       folds: folds.map((fold) => ({ train: countBy(fold.train, classes), val: countBy(fold.val, classes) })),

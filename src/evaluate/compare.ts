@@ -1,9 +1,11 @@
 /**
  * `compare`: network A against network B. Both runs must have been trained on the same splits of
  * the same tiles and evaluated (metrics.json, test-predictions.csv); then every comparison is
- * paired: fold against fold (paired and corrected t-tests, exact Wilcoxon) and, for the two fold
- * ensembles, tile against tile (McNemar's exact test, a paired bootstrap interval). The tests and
- * the verdict come from stats.ts and verdict.ts; differences are B − A.
+ * paired: fold against fold (paired and corrected t-tests, exact Wilcoxon, on accuracy or balanced
+ * accuracy) and, for the two fold ensembles, tile against tile (McNemar's exact test, a paired
+ * bootstrap interval). Where the runs have group-level scores (patients, slides whose test tiles
+ * share one class), the fold tests and McNemar are repeated per group (test-group-predictions.csv).
+ * The tests and the verdict come from stats.ts and verdict.ts; differences are B − A.
  *
  * Written into the comparison folder (default `<parent of B>/<A>-vs-<B>/`):
  *   comparison.json   ComparisonFile: the runs, their checkpoints and the RunComparison
@@ -11,17 +13,19 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UserError, expected } from '../errors.ts';
+import { UserError, either, expected } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import type { RunConfig } from '../formats/rundir.ts';
 import { readRunConfig, splitsPath } from '../formats/rundir.ts';
 import { readSplits } from '../data/prepared.ts';
-import type { RunComparison } from './verdict.ts';
+import type { GroupLevelInput, RunComparison } from './verdict.ts';
 import { compareRuns } from './verdict.ts';
+import type { ScoreMetric } from './stats.ts';
+import { SCORE_METRICS } from './stats.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import type { RunMetrics } from './evaluate.ts';
-import { ENSEMBLE_PREDICTIONS, readRunMetrics } from './evaluate.ts';
+import { ENSEMBLE_GROUP_PREDICTIONS, ENSEMBLE_PREDICTIONS, readRunMetrics } from './evaluate.ts';
 
 export const COMPARISON_FILE = 'comparison.json';
 
@@ -34,7 +38,14 @@ export interface CompareOptions {
   seed?: number;
   /** The comparison folder (default `comparisonDir(runA, runB)`). */
   out?: string;
+  /** The fold tests' and the bootstrap's metric (default accuracy). */
+  metric?: ScoreMetric;
+  /** Why that metric, said in the verdict (study: the class imbalance). */
+  metricReason?: string;
 }
+
+/** Where metrics.json keeps each metric. */
+const METRIC_KEYS: Readonly<Record<ScoreMetric, 'accuracy' | 'balancedAccuracy'>> = { accuracy: 'accuracy', 'balanced-accuracy': 'balancedAccuracy' };
 
 /** What comparison.json holds. */
 export interface ComparisonFile {
@@ -85,13 +96,40 @@ export function checkSameSplits(runA: string, runB: string): void {
 }
 
 /** The ensemble's prediction per test tile, from test-predictions.csv, checked against metrics.json. */
-export function ensembleCorrect(run: string, metrics: RunMetrics): { files: string[]; correct: boolean[] } {
-  const path = join(run, ENSEMBLE_PREDICTIONS);
+export function ensembleCorrect(run: string, metrics: RunMetrics): { files: string[]; correct: boolean[]; labels: number[] } {
+  const { names, correct, labels } = readPredictions(run, join(run, ENSEMBLE_PREDICTIONS), ['file', 'label', 'predicted'], metrics.tiles, 'tiles', metrics.classes);
+  return { files: names, correct, labels };
+}
+
+/** A predictions file's first column, whether each row is right, and each row's class index. */
+function readPredictions(run: string, path: string, columns: readonly string[], rowsWanted: number, what: string, classes: readonly string[]): { names: string[]; correct: boolean[]; labels: number[] } {
   if (!existsSync(path)) throw new UserError(`${path}: not found; evaluate the run again: senet-ort evaluate ${run}`);
   const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
-  if (header?.[0] !== 'file' || header[1] !== 'label' || header[2] !== 'predicted') throw new UserError(`${path}: expected columns file,label,predicted,…`);
-  if (rows.length !== metrics.tiles) throw new UserError(`${path}: ${rows.length} tiles but metrics.json counts ${metrics.tiles}; evaluate the run again`);
-  return { files: rows.map((r) => r[0]!), correct: rows.map((r) => r[1] === r[2]) };
+  const label = columns.indexOf('label');
+  const predicted = columns.indexOf('predicted');
+  if (columns.some((c, i) => header?.[i] !== c)) throw new UserError(`${path}: expected columns ${columns.join(',')},…`);
+  if (rows.length !== rowsWanted) throw new UserError(`${path}: ${rows.length} ${what} but metrics.json counts ${rowsWanted}; evaluate the run again`);
+  return { names: rows.map((r) => r[0]!), correct: rows.map((r) => r[label] === r[predicted]), labels: rows.map((r) => classes.indexOf(r[label]!)) };
+}
+
+/** Both runs' group-level evidence in `key`, or why there is none. */
+function groupLevelInput(runA: string, ma: RunMetrics, runB: string, mb: RunMetrics, key: 'accuracy' | 'balancedAccuracy'): GroupLevelInput | { unavailable: string } {
+  const [ga, gb] = [ma.groups, mb.groups];
+  const stale = !ga ? runA : !gb ? runB : null;
+  if (stale !== null || !ga || !gb) return { unavailable: `${stale} was evaluated before group-level scores existed; evaluate it again for them` };
+  if (ga.unavailable !== null) return { unavailable: ga.unavailable };
+  if (gb.unavailable !== null) return { unavailable: gb.unavailable };
+  const columns = ['group', 'tiles', 'label', 'predicted'];
+  const a = readPredictions(runA, join(runA, ENSEMBLE_GROUP_PREDICTIONS), columns, ga.qualifying, 'groups', ma.classes);
+  const b = readPredictions(runB, join(runB, ENSEMBLE_GROUP_PREDICTIONS), columns, gb.qualifying, 'groups', mb.classes);
+  if (a.names.join('\n') !== b.names.join('\n')) throw new UserError(`${runB}: its group predictions list other groups than ${runA}'s; evaluate both runs again`);
+  return {
+    grouping: ga.grouping,
+    foldScoresA: ga.folds.map((f) => f.metrics[key]),
+    foldScoresB: gb.folds.map((f) => f.metrics[key]),
+    correctA: a.correct,
+    correctB: b.correct,
+  };
 }
 
 /** Compare two evaluated runs and write comparison.json. */
@@ -110,14 +148,21 @@ export function compareRunDirs(runA: string, runB: string, options: CompareOptio
   if (ea.files.join('\n') !== eb.files.join('\n')) throw new UserError(`${runB}: its test predictions list other tiles than ${runA}'s; evaluate both runs again`);
   const seed = options.seed ?? ca.options.seed;
   if (!Number.isInteger(seed) || seed < 0) throw expected('non-negative integer', '--seed', seed);
+  const metric = options.metric ?? 'accuracy';
+  if (!SCORE_METRICS.includes(metric)) throw expected(either(SCORE_METRICS), '--metric', metric);
+  const key = METRIC_KEYS[metric];
   const names = runNames(runA, ca, runB, cb);
   const comparison = compareRuns({
     nameA: names.a,
     nameB: names.b,
-    foldAccuracyA: ma.folds.map((f) => f.metrics.accuracy),
-    foldAccuracyB: mb.folds.map((f) => f.metrics.accuracy),
+    foldScoresA: ma.folds.map((f) => f.metrics[key]),
+    foldScoresB: mb.folds.map((f) => f.metrics[key]),
     correctA: ea.correct,
     correctB: eb.correct,
+    labels: ea.labels,
+    metric,
+    ...(options.metricReason === undefined ? {} : { metricReason: options.metricReason }),
+    groupLevel: groupLevelInput(runA, ma, runB, mb, key),
     seed,
     ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
     ...(options.resamples === undefined ? {} : { resamples: options.resamples }),

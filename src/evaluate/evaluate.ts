@@ -4,10 +4,13 @@
  *
  * Written into the run directory (beside what rundir.ts lists), each atomically:
  *   metrics.json            RunMetrics: per-fold and ensemble ClassificationMetrics, mean ± sd over folds,
- *                           the data counts per class and split
+ *                           the data counts per class and split, and the same scores per group (patient,
+ *                           slide) where a group's test tiles share one class (groups.ts)
  *   evaluation.json         the per-fold test accuracy (rundir.ts's Evaluation), which the study reads
  *   test-predictions.csv    the fold ensemble's prediction per test tile (`compare` reads it)
  *   fold-<k>/test-predictions.csv   each fold model's predictions
+ *   test-group-predictions.csv, fold-<k>/test-group-predictions.csv   the same per group, where there
+ *                           are group-level scores (`compare` reads the ensemble's)
  *   excitation.json         SE networks: the excitation analysis of every fold model (excitation.ts)
  */
 import { existsSync, rmSync } from 'node:fs';
@@ -22,13 +25,16 @@ import { loadCheckpoint } from '../formats/checkpoint.ts';
 import { configFromManifest, createPredictor, tileBatches } from '../infer/predictor.ts';
 import { TileLoader } from '../data/loader.ts';
 import { planEvaluation } from '../data/plan.ts';
-import { readPreparedDataset } from '../data/prepared.ts';
-import type { PreparedDataset } from '../data/prepared.ts';
+import { readPreparedDataset, tileGroups } from '../data/prepared.ts';
+import type { PreparedDataset, TileGroupsSource } from '../data/prepared.ts';
+import { describeGroupBy } from '../data/groups.ts';
+import type { MixedGroup, TestGroups } from './groups.ts';
+import { groupProbabilities, testGroups } from './groups.ts';
 import type { ClassificationMetrics, MeanStd } from './metrics.ts';
 import { classificationMetrics, ensembleProbabilities, meanStd, probabilityRows } from './metrics.ts';
 import type { Evaluation, RunConfig } from '../formats/rundir.ts';
 import {
-  checkpointName, evaluationPath, foldDir, listFolds, predictionsPath, readEpochLog, readFoldState,
+  checkpointName, evaluationPath, foldDir, groupPredictionsPath, listFolds, predictionsPath, readEpochLog, readFoldState,
   readArtifactManifest, readNormalization, readRunConfig, splitsPath,
 } from '../formats/rundir.ts';
 import type { Device, SessionSettings } from '../infer/session.ts';
@@ -43,6 +49,8 @@ export const METRICS_FILE = 'metrics.json';
 export const EXCITATION_FILE = 'excitation.json';
 /** The fold ensemble's predictions, in the run root (the folds' own are in fold-<k>/). */
 export const ENSEMBLE_PREDICTIONS = 'test-predictions.csv';
+/** The fold ensemble's predictions per group, in the run root. */
+export const ENSEMBLE_GROUP_PREDICTIONS = 'test-group-predictions.csv';
 
 /** Which checkpoint of each fold: the last epoch's, the best (lowest validation loss), or a given epoch. */
 export type CheckpointChoice = 'last' | 'best' | { epoch: number };
@@ -106,6 +114,31 @@ export interface FoldCurve {
   selectedEpoch?: number | null;
 }
 
+/**
+ * The scores per group (patient, slide; groups.ts): each test group whose tiles share one class
+ * is one sample, predicted by the mean of its tiles' probabilities.
+ */
+export interface GroupResults {
+  /** What a group is, in words: `/^\d+/ on file names`, `source image`. */
+  grouping: string;
+  /** Where the tiles' groups came from; null when they could not be resolved. */
+  source: TileGroupsSource | null;
+  /** Why there are no group-level scores; null when there are. */
+  unavailable: string | null;
+  /** Groups in the test split. */
+  testGroups: number;
+  /** Those whose test tiles share one class: the samples scored here. */
+  qualifying: number;
+  /** Test tiles in the qualifying groups. */
+  tiles: number;
+  /** The groups left out, with their test tiles per class. */
+  mixed: MixedGroup[];
+  /** Each fold model's group-level scores, in the order of RunMetrics.folds; empty when unavailable. */
+  folds: { fold: number; metrics: ClassificationMetrics }[];
+  summary: Record<SummaryKey, MeanStd | null> | null;
+  ensemble: ClassificationMetrics | null;
+}
+
 /** What metrics.json holds. */
 export interface RunMetrics {
   format: 'senet-ort metrics';
@@ -127,6 +160,8 @@ export interface RunMetrics {
   ensemble: ClassificationMetrics;
   /** Tiles per class in the test split and in each fold's training and validation parts. */
   data: DataCounts;
+  /** Group-level scores; absent in metrics.json written before they existed. */
+  groups?: GroupResults;
   /** Folds that had not finished training when they were evaluated. */
   warnings: string[];
 }
@@ -209,7 +244,7 @@ function predictionsCsv(files: readonly string[], labels: Int32Array, rows: read
   );
 }
 
-function summary(folds: readonly FoldEvaluation[]): Record<SummaryKey, MeanStd | null> {
+function summary(folds: readonly { metrics: ClassificationMetrics }[]): Record<SummaryKey, MeanStd | null> {
   const entries = SUMMARY_KEYS.map((key) => {
     const values = folds.map((f) => f.metrics[key]);
     return [key, values.some((v) => v === null) ? null : meanStd(values as number[])] as const;
@@ -241,6 +276,8 @@ interface EvaluationInputs {
   readonly test: readonly string[];
   readonly labels: Int32Array;
   readonly classes: string[];
+  /** Each tile's group, and where it came from; or why the groups could not be resolved. */
+  readonly groups: { groupOf: ReadonlyMap<string, string>; source: TileGroupsSource } | { unavailable: string };
   readonly choice: CheckpointChoice;
   /** The folds evaluated, and the [epoch, checkpoint file] of each. */
   readonly folds: number[];
@@ -283,6 +320,7 @@ function openEvaluation(run: string, options: EvaluateOptions): EvaluationInputs
     run, config, manifest, dataset, test,
     labels: Int32Array.from(test, (f) => dataset.labels.get(f)!),
     classes: [...dataset.classes],
+    groups: resolveTileGroups(dataset),
     choice, folds, checkpoints, warnings, model,
     se: model.reduction !== null && options.excitation !== false,
     // WebGPU runs a graph of fixed batch (createSession fixes it); the predictor pads the last batch.
@@ -290,6 +328,17 @@ function openEvaluation(run: string, options: EvaluateOptions): EvaluationInputs
     batchSize,
     workers: options.workers ?? 1,
   };
+}
+
+/** The tiles' groups; for splits written before they were recorded, resolved again, or why that failed. */
+function resolveTileGroups(dataset: PreparedDataset): EvaluationInputs['groups'] {
+  try {
+    const { groups, source } = tileGroups(dataset);
+    return { groupOf: groups, source };
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    return { unavailable: `the splits were made before they recorded each tile's group, and resolving the groups again failed: ${err.message}` };
+  }
 }
 
 /** Each fold model's test-split probabilities (tiles × classes) and, for SE networks, its excitation analysis. */
@@ -344,6 +393,8 @@ interface Scores {
   /** Each test tile's probabilities, per fold model and for the ensemble (their mean). */
   readonly foldRows: Float32Array[][];
   readonly ensembleRows: number[][];
+  /** The qualifying test groups and their probabilities, per fold model and for the ensemble; null without group-level scores. */
+  readonly groupRows: { groups: TestGroups; folds: number[][][]; ensemble: number[][] } | null;
   readonly metrics: RunMetrics;
   readonly evaluation: EvaluationFile;
   readonly excitation: ExcitationFile | null;
@@ -359,6 +410,7 @@ function scoreFolds(inputs: EvaluationInputs, predictions: TestPredictions): Sco
     metrics: classificationMetrics(labels, foldRows[k]!, classes),
   }));
   const ensembleRows = ensembleProbabilities(foldRows);
+  const { results: groups, rows: groupRows } = scoreGroups(inputs, foldRows, ensembleRows);
   const metrics: RunMetrics = {
     ...fileHeader('metrics'),
     created: new Date().toISOString(),
@@ -372,6 +424,7 @@ function scoreFolds(inputs: EvaluationInputs, predictions: TestPredictions): Sco
     summary: summary(foldEvaluations),
     ensemble: classificationMetrics(labels, ensembleRows, classes),
     data: dataCounts(inputs.dataset),
+    groups,
     warnings: inputs.warnings,
   };
   const evaluation: EvaluationFile = {
@@ -388,13 +441,66 @@ function scoreFolds(inputs: EvaluationInputs, predictions: TestPredictions): Sco
   const excitation: ExcitationFile | null = inputs.se
     ? { format: 'senet-ort excitation', version: 1, run, arch: config.options.arch, checkpoint: describeChoice(choice), folds: predictions.analyses }
     : null;
-  return { foldRows, ensembleRows, metrics, evaluation, excitation };
+  return { foldRows, ensembleRows, groupRows, metrics, evaluation, excitation };
+}
+
+/** The group-level scores of the folds and the ensemble, or why there are none. */
+function scoreGroups(inputs: EvaluationInputs, foldRows: readonly Float32Array[][], ensembleRows: readonly number[][]): { results: GroupResults; rows: Scores['groupRows'] } {
+  const grouping = describeGroupBy(inputs.dataset.splits.groupBy ?? { kind: 'source' });
+  const none = (unavailable: string, source: TileGroupsSource | null, groups?: TestGroups): { results: GroupResults; rows: null } => ({
+    results: {
+      grouping, source, unavailable,
+      testGroups: groups?.testGroups ?? 0,
+      qualifying: groups?.groups.length ?? 0,
+      tiles: groups?.members.reduce((n, m) => n + m.length, 0) ?? 0,
+      mixed: groups?.mixed ?? [],
+      folds: [], summary: null, ensemble: null,
+    },
+    rows: null,
+  });
+  if ('unavailable' in inputs.groups) return none(inputs.groups.unavailable, null);
+  const { groupOf, source } = inputs.groups;
+  const groups = testGroups(inputs.test, inputs.labels, groupOf, inputs.classes);
+  if (groups.testGroups === inputs.test.length) {
+    return none(`every test group holds one tile (grouped by ${grouping}), so group-level scores would repeat the tile-level ones`, source, groups);
+  }
+  if (groups.groups.length === 0) {
+    return none(`none of the ${groups.testGroups} test groups has tiles of one class only, so no group has a class to score against`, source, groups);
+  }
+  const folds = foldRows.map((rows) => groupProbabilities(rows, groups.members));
+  const ensemble = groupProbabilities(ensembleRows, groups.members);
+  const foldScores = inputs.folds.map((fold, k) => ({ fold, metrics: classificationMetrics(groups.labels, folds[k]!, inputs.classes) }));
+  return {
+    results: {
+      grouping, source, unavailable: null,
+      testGroups: groups.testGroups,
+      qualifying: groups.groups.length,
+      tiles: groups.members.reduce((n, m) => n + m.length, 0),
+      mixed: groups.mixed,
+      folds: foldScores,
+      summary: summary(foldScores),
+      ensemble: classificationMetrics(groups.labels, ensemble, inputs.classes),
+    },
+    rows: { groups, folds, ensemble },
+  };
+}
+
+function groupPredictionsCsv(groups: TestGroups, rows: readonly number[][], classes: readonly string[]): string {
+  return toCsv(
+    ['group', 'tiles', 'label', 'predicted', ...classes],
+    groups.groups.map((group, g) => {
+      const row = rows[g]!;
+      let arg = 0;
+      for (let c = 1; c < row.length; c++) if (row[c]! > row[arg]!) arg = c;
+      return [group, groups.members[g]!.length, classes[groups.labels[g]!]!, classes[arg]!, ...row.map((p) => Number(p.toPrecision(7)))];
+    }),
+  );
 }
 
 /** Write the files listed at the top of this module; returns their paths. */
 function writeEvaluation(inputs: EvaluationInputs, scores: Scores): string[] {
   const { run, test, labels, classes, folds } = inputs;
-  const { foldRows, ensembleRows, metrics, evaluation, excitation } = scores;
+  const { foldRows, ensembleRows, groupRows, metrics, evaluation, excitation } = scores;
   const written: string[] = [];
   const write = (path: string, data: string): void => {
     writeFileAtomic(path, data);
@@ -402,6 +508,13 @@ function writeEvaluation(inputs: EvaluationInputs, scores: Scores): string[] {
   };
   folds.forEach((fold, k) => write(predictionsPath(run, fold), predictionsCsv(test, labels, foldRows[k]!, classes)));
   write(join(run, ENSEMBLE_PREDICTIONS), predictionsCsv(test, labels, ensembleRows, classes));
+  if (groupRows) {
+    folds.forEach((fold, k) => write(groupPredictionsPath(run, fold), groupPredictionsCsv(groupRows.groups, groupRows.folds[k]!, classes)));
+    write(join(run, ENSEMBLE_GROUP_PREDICTIONS), groupPredictionsCsv(groupRows.groups, groupRows.ensemble, classes));
+  } else {
+    // Group predictions left by an earlier evaluation would contradict metrics.json.
+    for (const path of [join(run, ENSEMBLE_GROUP_PREDICTIONS), ...folds.map((fold) => groupPredictionsPath(run, fold))]) rmSync(path, { force: true });
+  }
   write(join(run, METRICS_FILE), `${JSON.stringify(metrics, null, 2)}\n`);
   write(evaluationPath(run), `${JSON.stringify(evaluation, null, 2)}\n`);
   if (excitation) write(join(run, EXCITATION_FILE), `${JSON.stringify(excitation)}\n`);

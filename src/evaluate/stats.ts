@@ -12,6 +12,13 @@ import { signed } from '../util/format.ts';
  * Differences are always B − A, so a positive number means B is better.
  */
 
+/**
+ * The score the comparison is about: accuracy, or balanced accuracy (the mean recall over the classes
+ * present), which a majority class cannot flatter when classes are imbalanced.
+ */
+export type ScoreMetric = 'accuracy' | 'balanced-accuracy';
+export const SCORE_METRICS: readonly ScoreMetric[] = ['accuracy', 'balanced-accuracy'];
+
 /** A t-test on the per-fold differences; statistic and p are null where the test is undefined. */
 export interface TTestResult {
   statistic: number | null;
@@ -67,9 +74,11 @@ export interface McNemarResult {
   pValue: number;
 }
 
-/** Paired percentile-bootstrap interval of accuracy(B) − accuracy(A) on the test split. */
+/** Paired percentile-bootstrap interval of score(B) − score(A) on the test split. */
 export interface BootstrapInterval {
-  /** accuracy(B) − accuracy(A) on the whole test split. */
+  /** The score: accuracy, or balanced accuracy. */
+  metric: ScoreMetric;
+  /** score(B) − score(A) on the whole test split. */
   estimate: number;
   lower: number;
   upper: number;
@@ -81,6 +90,10 @@ export interface BootstrapInterval {
 
 export interface BootstrapOptions {
   seed: number;
+  /** Default accuracy; balanced accuracy needs `labels`. */
+  metric?: ScoreMetric;
+  /** Each tile's true class, for balanced accuracy. */
+  labels?: ArrayLike<number>;
   /** Default 10000. */
   resamples?: number;
   /** Default 0.95. */
@@ -135,11 +148,12 @@ export function mcnemarExact(correctA: readonly boolean[], correctB: readonly bo
 }
 
 /**
- * Paired percentile bootstrap of accuracy(B) − accuracy(A): draw the test tiles with replacement
- * (the same draw for both networks, which keeps their correlation) and take the (1 ± confidence)/2
+ * Paired percentile bootstrap of score(B) − score(A): draw the test tiles with replacement (the
+ * same draw for both networks, which keeps their correlation) and take the (1 ± confidence)/2
  * quantiles (linear interpolation, R's type 7) of the resampled differences. Same seed, same interval.
+ * Balanced accuracy on a resample averages the recall of the classes drawn into it.
  */
-export function bootstrapAccuracyDifference(
+export function bootstrapScoreDifference(
   correctA: readonly boolean[],
   correctB: readonly boolean[],
   options: BootstrapOptions,
@@ -147,24 +161,44 @@ export function bootstrapAccuracyDifference(
   checkTiles(correctA, correctB);
   const resamples = options.resamples ?? 10_000;
   const confidence = options.confidence ?? 0.95;
+  const metric = options.metric ?? 'accuracy';
   if (!Number.isInteger(resamples) || resamples < 1) throw expected('positive integer', 'resamples', resamples);
   if (!(confidence > 0 && confidence < 1)) throw expected('number between 0 and 1', 'confidence', confidence);
+  const n = correctA.length;
+  // Accuracy is balanced accuracy with one class.
+  const labels = metric === 'accuracy' ? new Int32Array(n) : Int32Array.from(options.labels ?? [], Number);
+  if (labels.length !== n) throw expected(`${n} class labels, one per tile`, 'balanced accuracy', labels.length);
+  const classes = Math.max(...labels) + 1;
   const rng = createRng(options.seed);
 
   // Per tile: +1 where only B is right, −1 where only A is right, 0 otherwise.
-  const n = correctA.length;
   const tileDifference = correctA.map((a, i) => Number(correctB[i]) - Number(a));
-  const estimate = sum(tileDifference) / n;
-  const resampled = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
+  const drawn = new Float64Array(classes);
+  const gained = new Float64Array(classes);
+  const score = (pick: (i: number) => number): number => {
+    drawn.fill(0);
+    gained.fill(0);
+    for (let i = 0; i < n; i++) {
+      const j = pick(i);
+      drawn[labels[j]!]! += 1;
+      gained[labels[j]!]! += tileDifference[j]!;
+    }
     let total = 0;
-    for (let i = 0; i < n; i++) total += tileDifference[rng.int(n)]!;
-    resampled[r] = total / n;
-  }
+    let present = 0;
+    for (let c = 0; c < classes; c++) {
+      if (drawn[c] === 0) continue;
+      total += gained[c]! / drawn[c]!;
+      present += 1;
+    }
+    return total / present;
+  };
+  const estimate = score((i) => i);
+  const resampled = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) resampled[r] = score(() => rng.int(n));
   resampled.sort();
   const lower = quantile(resampled, (1 - confidence) / 2);
   const upper = quantile(resampled, (1 + confidence) / 2);
-  return { estimate, lower, upper, confidence, resamples, seed: options.seed, containsZero: lower <= 0 && upper >= 0 };
+  return { metric, estimate, lower, upper, confidence, resamples, seed: options.seed, containsZero: lower <= 0 && upper >= 0 };
 }
 
 /**

@@ -23,6 +23,8 @@
  *                               init.safetensors' names; the last and the best (lowest validation loss)
  *                               are kept, every epoch with --keep-all
  *       test-predictions.csv    (evaluateRun) file, label, predicted, one probability column per class
+ *       test-group-predictions.csv   (evaluateRun) group, tiles, label, predicted, probabilities: the
+ *                               test groups (patients, slides) whose tiles share one class
  *
  * Every file is written atomically (temporary file, then rename). An epoch counts as done once
  * state.json says so; files of a later epoch that a killed run left behind are ignored and cleaned
@@ -91,6 +93,8 @@ export interface TrainOptions {
   readonly normalize: 'fold' | 'none' | 'imagenet';
   readonly labelSmoothing: number;
   readonly classWeights: readonly number[] | null;
+  /** How classWeights were set: given as numbers, or `balanced` from the class counts; absent in older runs. */
+  readonly classWeighting?: 'given' | 'balanced' | null;
   readonly seed: number;
   readonly threads: number;
   readonly device: 'cpu' | 'cuda' | 'webgpu';
@@ -201,6 +205,7 @@ export const checkpointsDir = (run: string, fold: number): string => join(foldDi
 export const checkpointName = (epoch: number): string => `checkpoints/epoch-${epoch}.safetensors`;
 export const checkpointPath = (run: string, fold: number, epoch: number): string => join(foldDir(run, fold), checkpointName(epoch));
 export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-predictions.csv');
+export const groupPredictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-group-predictions.csv');
 
 export function isRun(run: string): boolean {
   return existsSync(configPath(run));

@@ -8,10 +8,11 @@
 import type { ClassificationMetrics } from '../evaluate/metrics.ts';
 import { meanStd } from '../evaluate/metrics.ts';
 import type { RunComparison } from '../evaluate/verdict.ts';
-import { verdictLine } from '../evaluate/verdict.ts';
+import { METRIC_LABELS, verdictLine } from '../evaluate/verdict.ts';
+import { groupsSentence } from './markdown.ts';
 import { fixed, formatP, meanSd, signed } from '../util/format.ts';
 import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
-import type { DataCounts, FoldCurve } from '../evaluate/evaluate.ts';
+import type { DataCounts, FoldCurve, GroupResults } from '../evaluate/evaluate.ts';
 import { confusionMatrixPlot, excitationPlot, groupedBars, trainingCurves } from './plots.ts';
 import { el, fragment, raw } from './svg.ts';
 import type { Child, Markup } from './svg.ts';
@@ -37,6 +38,8 @@ export interface RunReport {
   folds: ClassificationMetrics[];
   /** Test-split metrics of the fold ensemble (mean of the folds' probabilities). */
   ensemble: ClassificationMetrics;
+  /** The same per group (patient, slide) where a group's test tiles share one class; null for runs evaluated before they existed. */
+  groups: GroupResults | null;
   /** Whether the network has SE blocks. */
   se: boolean;
   /** The SE excitation analysis (one fold's model on the test split); null without SE blocks or when not measured. */
@@ -65,6 +68,8 @@ export interface ReportData {
 export interface ReportPlots {
   curves: { run: string; svg: string }[];
   confusion: { run: string; svg: string }[];
+  /** The fold ensembles' confusion matrices per group, for runs with group-level scores. */
+  groupConfusion: { run: string; svg: string }[];
   perClassF1: string;
   excitation: { run: string; svg: string }[];
 }
@@ -79,6 +84,10 @@ export function reportPlots(data: ReportData): ReportPlots {
       run: r.name,
       svg: confusionMatrixPlot(r.ensemble.confusionMatrix, r.ensemble.classNames, { title: `Confusion matrix: ${r.name}, fold ensemble, test split` }),
     })),
+    groupConfusion: data.runs.flatMap((r) => (r.groups?.ensemble ? [{
+      run: r.name,
+      svg: confusionMatrixPlot(r.groups.ensemble.confusionMatrix, r.groups.ensemble.classNames, { title: `Confusion matrix per group: ${r.name}, fold ensemble, ${r.groups.qualifying} test groups` }),
+    }] : [])),
     perClassF1: groupedBars({
       title: data.runs.length === 2 ? `Per-class F1 on the test split: ${data.runs[0]!.name} vs ${data.runs[1]!.name}` : `Per-class F1 on the test split: ${data.runs[0]!.name}`,
       categories: classes,
@@ -159,7 +168,7 @@ function header(data: ReportData): Markup {
           { class: `answer ${c.verdict.decision}` },
           el('strong', {}, `Verdict: ${verdictLine(c)}.`),
           ' ',
-          `Test accuracy over ${c.folds.folds} folds: ${data.runs.map((r) => `${r.name} ${formatMeanStd(r.folds.map((f) => f.accuracy))}`).join(', ')}; `,
+          `Test ${METRIC_LABELS[c.metric]} over ${c.folds.folds} folds: ${data.runs.map((r) => `${r.name} ${formatMeanStd(r.folds.map(metricOf(c)))}`).join(', ')}; `,
           `difference ${signed(c.folds.meanDifference)}. Primary test: ${c.verdict.primaryTest}, ${formatP(c.verdict.primaryPValue)}.`,
         );
   return el(
@@ -261,7 +270,37 @@ function metricsSection(runs: readonly RunReport[], plots: ReportPlots): Markup 
     figure(plots.perClassF1, 'Per-class F1 on the test split, mean over folds; whiskers show ± 1 standard deviation over folds.'),
     runs.map((r) => fragment(el('h3', {}, `${r.name}: per class (fold ensemble)`), perClassTable(r))),
     el('div', { class: 'side-by-side' }, plots.confusion.map((p) => figure(p.svg, `${p.run}: rows are true classes, columns predicted; the shade is the share of the row.`))),
+    el('h3', { id: 'groups' }, 'Per group (patient, slide)'),
+    groupsSection(runs, plots),
   );
+}
+
+/** Group-level scores: which groups count and why the others do not, the summary table, the confusion matrices. */
+function groupsSection(runs: readonly RunReport[], plots: ReportPlots): Markup {
+  const sentences = [...new Set(runs.map((r) => (r.groups === null ? `${r.name} was evaluated before group-level scores existed; evaluate it again for them.` : groupsSentence(r.groups))))];
+  const scored = runs.filter((r): r is RunReport & { groups: GroupResults & { ensemble: ClassificationMetrics } } => (r.groups?.ensemble ?? null) !== null);
+  const summary = scored.length === 0 ? null : table(
+    ['metric', ...scored.flatMap((r) => [`${r.name}: mean ± sd over ${r.groups.folds.length} folds`, `${r.name}: fold ensemble`])],
+    SUMMARY_METRICS.map((m) => el('tr', {},
+      el('th', { scope: 'row' }, `${m.label} (${m.better} is better)`),
+      scored.map((r) => {
+        const values = r.groups.folds.map((f) => m.get(f.metrics));
+        return [
+          el('td', { class: 'num' }, values.some((v) => v === null) ? 'n/a' : formatMeanStd(values as number[])),
+          el('td', { class: 'num' }, fixed(m.get(r.groups.ensemble))),
+        ];
+      }))),
+  );
+  return fragment(
+    sentences.map((s) => el('p', { class: 'note' }, s)),
+    summary,
+    el('div', { class: 'side-by-side' }, plots.groupConfusion.map((p) => figure(p.svg, `${p.run}: one count per test group; rows are true classes, columns predicted.`))),
+  );
+}
+
+/** A fold's score in the comparison's metric. */
+function metricOf(c: RunComparison): (m: ClassificationMetrics) => number {
+  return c.metric === 'balanced-accuracy' ? (m) => m.balancedAccuracy : (m) => m.accuracy;
 }
 
 function foldTable(r: RunReport): Markup {
@@ -305,16 +344,23 @@ function comparisonSection(runs: readonly RunReport[], c: RunComparison): Markup
   const [a, b] = [runs[0]!, runs[1]!];
   const { folds, testSplit, verdict } = c;
   const { mcnemar, bootstrap } = testSplit;
+  const label = METRIC_LABELS[c.metric];
+  const score = metricOf(c);
   const foldRows = folds.differences.map((d, i) =>
     el(
       'tr',
       {},
       el('th', { scope: 'row' }, `fold ${a.curves[i]?.fold ?? i + 1}`),
-      el('td', { class: 'num' }, fixed(a.folds[i]?.accuracy ?? null)),
-      el('td', { class: 'num' }, fixed(b.folds[i]?.accuracy ?? null)),
+      el('td', { class: 'num' }, fixed(a.folds[i] ? score(a.folds[i]) : null)),
+      el('td', { class: 'num' }, fixed(b.folds[i] ? score(b.folds[i]) : null)),
       el('td', { class: 'num' }, signed(d)),
     ),
   );
+  const g = c.groupLevel;
+  const groupRows = g === null ? [] : [
+    testRow(`corrected resampled t-test per group`, `${g.folds.folds} fold differences of group ${label}, ${g.groups} groups`, statOrNa(g.folds.correctedT.statistic, `t(${g.folds.correctedT.df})`), g.folds.correctedT.pValue, g.folds.correctedT.note),
+    testRow("McNemar's exact test per group", `${g.groups} test groups, ensembles`, `${g.mcnemar.onlyACorrect} vs ${g.mcnemar.onlyBCorrect} discordant`, g.mcnemar.pValue, null),
+  ];
   const tests = table(
     ['test', 'on', 'statistic', 'p-value', 'note'],
     [
@@ -322,6 +368,7 @@ function comparisonSection(runs: readonly RunReport[], c: RunComparison): Markup
       testRow('paired t-test', `${folds.folds} fold differences`, statOrNa(folds.pairedT.statistic, `t(${folds.pairedT.df})`), folds.pairedT.pValue, folds.pairedT.note ?? 'optimistic: folds share training data'),
       testRow('Wilcoxon signed-rank, exact', `${folds.wilcoxon.nonZero} non-zero fold differences`, `W+ = ${folds.wilcoxon.statistic}`, folds.wilcoxon.pValue, folds.wilcoxon.note),
       testRow("McNemar's exact test", `${mcnemar.tiles} test tiles, ensembles`, `${mcnemar.onlyACorrect} vs ${mcnemar.onlyBCorrect} discordant`, mcnemar.pValue, null),
+      groupRows,
     ],
   );
   const contingency = table(
@@ -334,19 +381,23 @@ function comparisonSection(runs: readonly RunReport[], c: RunComparison): Markup
   return fragment(
     el('p', { class: `answer ${verdict.decision}` }, el('strong', {}, `${verdictLine(c)}.`)),
     el('p', {}, verdict.summary, '.'),
-    el('p', { class: 'note' }, `Differences are ${b.name} − ${a.name}: positive means ${b.name} scored higher. Decision rule: ${verdict.primaryTest} at alpha ${verdict.alpha}.`),
+    el('p', { class: 'note' }, `Differences are ${b.name} − ${a.name}: positive means ${b.name} scored higher. Decision rule: ${verdict.primaryTest} at alpha ${verdict.alpha}.`,
+      c.metricReason === null ? '' : ` Primary metric ${label}, since ${c.metricReason}.`),
     el('div', { class: 'side-by-side' },
-      el('div', {}, el('h3', {}, 'Test accuracy per fold'), table(['fold', a.name, b.name, 'difference'], [
+      el('div', {}, el('h3', {}, `Test ${label} per fold`), table(['fold', a.name, b.name, 'difference'], [
         foldRows,
-        el('tr', { class: 'summary' }, el('th', { scope: 'row' }, 'mean ± sd'), el('td', { class: 'num' }, formatMeanStd(a.folds.map((f) => f.accuracy))), el('td', { class: 'num' }, formatMeanStd(b.folds.map((f) => f.accuracy))), el('td', { class: 'num' }, `${signed(folds.meanDifference)} ± ${fixed(folds.stdDifference)}`)),
+        el('tr', { class: 'summary' }, el('th', { scope: 'row' }, 'mean ± sd'), el('td', { class: 'num' }, formatMeanStd(a.folds.map(score))), el('td', { class: 'num' }, formatMeanStd(b.folds.map(score))), el('td', { class: 'num' }, `${signed(folds.meanDifference)} ± ${fixed(folds.stdDifference)}`)),
       ])),
       el('div', {}, el('h3', {}, 'Ensembles tile by tile'), contingency,
-        el('p', {}, `Bootstrap ${Math.round(bootstrap.confidence * 100)}% interval of accuracy(${b.name}) − accuracy(${a.name}) on the test split: `,
+        el('p', {}, `Bootstrap ${Math.round(bootstrap.confidence * 100)}% interval of ${label}(${b.name}) − ${label}(${a.name}) on the test split: `,
           el('strong', {}, `${signed(bootstrap.estimate)} [${signed(bootstrap.lower)}, ${signed(bootstrap.upper)}]`),
           ` (${bootstrap.resamples} paired resamples, seed ${bootstrap.seed}; ${bootstrap.containsZero ? 'contains 0' : 'excludes 0'}).`)),
     ),
     el('h3', {}, 'Tests'),
     tests,
+    el('p', { class: 'note' }, g === null
+      ? `Per group: no group-level tests; ${c.groupLevelUnavailable ?? 'no group-level scores'}.`
+      : `Per group (${g.grouping}): the ${g.groups} test groups whose tiles share one class, each predicted by the mean of its tiles' probabilities; mean fold difference of group ${label} ${signed(g.folds.meanDifference)} ± ${fixed(g.folds.stdDifference)} (sd).`),
     verdict.caveats.length === 0 ? null : fragment(el('h3', {}, 'Caveats'), el('ul', { class: 'caveats' }, verdict.caveats.map((t) => el('li', {}, t)))),
   );
 }

@@ -4,7 +4,8 @@
  * also saved as SVG and PNG beside it:
  *
  *   <out>/report.html     one self-contained file (html.ts)
- *   <out>/plots/*.svg     curves-<run>, confusion-<run>, per-class-f1, excitation-<run>
+ *   <out>/plots/*.svg     curves-<run>, confusion-<run>, confusion-groups-<run> (with group-level
+ *                         scores), per-class-f1, excitation-<run>
  *   <out>/plots/*.png     the same, rendered by sharp at twice the size
  *
  * `<out>` is the run folder for one run and the comparison folder (compare.ts) for two, where
@@ -71,7 +72,7 @@ export function configurationOf(config: RunConfig): Record<string, ConfigValue> 
     normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : o.normalize === 'imagenet' ? 'ImageNet mean and sd (torchvision)' : 'pixels scaled to [0, 1]',
     ...fineTuneRows(config),
     'label smoothing': o.labelSmoothing,
-    'class weights': o.classWeights,
+    'class weights': o.classWeighting === 'balanced' && o.classWeights ? `balanced (n / (classes × count) over the non-test tiles): ${o.classWeights.map((w) => Number(w.toPrecision(4))).join(', ')}` : o.classWeights,
     seed: o.seed,
     preset: o.preset,
     'data set': config.dataset.dir,
@@ -95,6 +96,7 @@ function runReport(run: string, name: string, config: RunConfig, metrics: RunMet
     curves: readCurves(run, metrics),
     folds: metrics.folds.map((f) => f.metrics),
     ensemble: metrics.ensemble,
+    groups: metrics.groups ?? null,
     excitation: excitation?.folds[0] ?? null,
   };
 }
@@ -112,7 +114,8 @@ export async function writeReport(runs: readonly string[], options: ReportOption
   let comparison: CompareResult | null = null;
   let names = [configs[0]!.options.arch];
   if (runs.length === 2) {
-    comparison = compareAndSummarise(runs[0]!, runs[1]!, { alpha: options.alpha, resamples: options.resamples, seed: options.seed, out: dirname(out) });
+    const { out: _o, title: _t, plots: _p, ...compare } = options;
+    comparison = compareAndSummarise(runs[0]!, runs[1]!, { ...compare, out: dirname(out) });
     const n = runNames(runs[0]!, configs[0]!, runs[1]!, configs[1]!);
     names = [n.a, n.b];
   }
@@ -132,6 +135,7 @@ export async function writeReport(runs: readonly string[], options: ReportOption
     const files: [string, string][] = [
       ...plots.curves.map((p): [string, string] => [`curves-${p.run}`, p.svg]),
       ...plots.confusion.map((p): [string, string] => [`confusion-${p.run}`, p.svg]),
+      ...plots.groupConfusion.map((p): [string, string] => [`confusion-groups-${p.run}`, p.svg]),
       ['per-class-f1', plots.perClassF1],
       ...plots.excitation.map((p): [string, string] => [`excitation-${p.run}`, p.svg]),
     ];

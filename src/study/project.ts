@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { defaultGrouping, splitDataset, tileDataset } from '../data/index.ts';
+import type { SplitOptions } from '../data/index.ts';
 import { readPreparedDataset } from '../data/prepared.ts';
 import type { TrainInput } from '../train/options.ts';
 import { resolveTrainOptions } from '../train/options.ts';
@@ -82,9 +83,10 @@ export function checkNoProject(dir: string): void {
 
 /**
  * `senet-ort init`: a project in `dir` from a prepared data set (used where it is) or a folder of
- * class folders (tiled and split into <dir>/data, grouped by Kather slide when every name has one).
+ * class folders (tiled and split into <dir>/data, grouped as `grouping` says, else by Kather slide when
+ * every name has one).
  */
-export async function initProject(source: string, dir: string, arch: string, options: TrainInput = {}): Promise<{ path: string; data: string }> {
+export async function initProject(source: string, dir: string, arch: string, options: TrainInput = {}, grouping: Omit<SplitOptions, 'dir'> = {}): Promise<{ path: string; data: string }> {
   checkNoProject(dir);
   const from = resolve(source);
   if (!existsSync(from)) throw new UserError(`${from}: not found; give a folder of class folders or a prepared data set`);
@@ -92,8 +94,11 @@ export async function initProject(source: string, dir: string, arch: string, opt
   if (!existsSync(join(from, 'splits.json'))) {
     data = join(resolve(dir), 'data');
     await tileDataset({ input: from, output: data });
-    const kather = defaultGrouping(data);
-    splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}) });
+    const chosen = grouping.groupRegex !== undefined || grouping.groupsFile !== undefined;
+    const kather = chosen ? undefined : defaultGrouping(data);
+    splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...grouping });
+  } else if (Object.keys(grouping).length > 0) {
+    throw new UserError(`${from}: already split (splits.json); the grouping flags apply to images, so leave them out or split again with senet-ort split`);
   }
   // Checks the options against the data before the file is written.
   resolveTrainOptions({ ...options, data, arch }, readPreparedDataset(data));

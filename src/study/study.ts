@@ -23,7 +23,8 @@ import { toCsv } from '../formats/csv.ts';
 import { evaluateAndSummarise } from '../report/summaries.ts';
 import type { RunMetrics } from '../evaluate/evaluate.ts';
 import { writeReport } from '../report/report.ts';
-import { verdictLine } from '../evaluate/verdict.ts';
+import { METRIC_LABELS, choosePrimaryMetric, verdictLine } from '../evaluate/verdict.ts';
+import type { ScoreMetric } from '../evaluate/stats.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
 import { meanStd } from '../evaluate/metrics.ts';
@@ -58,6 +59,8 @@ export interface StudyInput {
   readonly train?: TrainInput;
   /** Initial weights of the SE twin (`train.init` is the plain network's): a pair starts from a pair. */
   readonly seInit?: string;
+  /** The comparison's primary metric (default: balanced accuracy when the test classes are imbalanced more than 2:1, else accuracy). */
+  readonly metric?: ScoreMetric;
 }
 
 export interface StudyResult {
@@ -77,15 +80,21 @@ export interface StudyHooks {
   readonly progress?: Progress;
 }
 
-/** The accuracy table: one row per fold, then mean, std and the fold ensemble, one column per network. */
-export function accuracyTable(evaluations: readonly RunMetrics[]): (string | number)[][] {
+/** Tiles per class in the whole data set: the test split, and fold 1's training and validation tiles (every other tile). */
+function classCounts(m: RunMetrics): number[] {
+  const [test, train, val] = [m.data.splits[0]!, m.data.splits[1]!, m.data.splits[2]!];
+  return test.counts.map((n, c) => n + train.counts[c]! + val.counts[c]!);
+}
+
+/** The accuracy (or balanced accuracy) table: one row per fold, then mean, std and the fold ensemble, one column per network. */
+export function accuracyTable(evaluations: readonly RunMetrics[], key: 'accuracy' | 'balancedAccuracy' = 'accuracy'): (string | number)[][] {
   const folds = [...new Set(evaluations.flatMap((e) => e.folds.map((f) => f.fold)))].sort((a, b) => a - b);
   const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? '' : x.toFixed(4));
-  const rows: (string | number)[][] = folds.map((fold) => [fold, ...evaluations.map((e) => fmt(e.folds.find((f) => f.fold === fold)?.metrics.accuracy))]);
-  const stats = evaluations.map((e) => meanStd(e.folds.map((f) => f.metrics.accuracy)));
+  const rows: (string | number)[][] = folds.map((fold) => [fold, ...evaluations.map((e) => fmt(e.folds.find((f) => f.fold === fold)?.metrics[key]))]);
+  const stats = evaluations.map((e) => meanStd(e.folds.map((f) => f.metrics[key])));
   rows.push(['mean', ...stats.map((s) => fmt(s.mean))]);
   rows.push(['std', ...stats.map((s) => fmt(s.std))]);
-  rows.push(['ensemble', ...evaluations.map((e) => fmt(e.ensemble.accuracy))]);
+  rows.push(['ensemble', ...evaluations.map((e) => fmt(e.ensemble[key]))]);
   return rows;
 }
 
@@ -133,7 +142,8 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
     evaluations.push((await evaluateAndSummarise(run, { threads: results[0]!.options.threads, device: results[0]!.options.device })).metrics);
   }
   progress.status('comparing the networks and writing the report');
-  const report = await writeReport(runs);
+  const primary = input.metric !== undefined ? { metric: input.metric, reason: null } : choosePrimaryMetric(classCounts(evaluations[0]!), evaluations[0]!.classes);
+  const report = await writeReport(runs, { metric: primary.metric, ...(primary.reason === null ? {} : { metricReason: primary.reason }) });
   const verdict = verdictLine(report.comparison!.file.comparison);
   progress.clear();
   const table = accuracyTable(evaluations);
@@ -151,6 +161,11 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
       const s = meanStd(e.folds.map((f) => f.metrics.accuracy));
       return [e.arch, { folds: e.folds.map((f) => ({ fold: f.fold, accuracy: f.metrics.accuracy })), mean: s.mean, std: s.std, ensemble: e.ensemble.accuracy }];
     })),
+    balancedAccuracy: Object.fromEntries(evaluations.map((e) => {
+      const s = meanStd(e.folds.map((f) => f.metrics.balancedAccuracy));
+      return [e.arch, { folds: e.folds.map((f) => ({ fold: f.fold, balancedAccuracy: f.metrics.balancedAccuracy })), mean: s.mean, std: s.std, ensemble: e.ensemble.balancedAccuracy }];
+    })),
+    primaryMetric: { metric: primary.metric, reason: primary.reason },
     verdict,
     report: report.path,
     seconds,
@@ -159,6 +174,8 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   progress.line([
     `test accuracy on ${summary.testTiles} held-out tiles (each fold's model after its last epoch):`,
     textTable(['fold', ...archs], table),
+    ...(primary.metric === 'balanced-accuracy' ? ['test balanced accuracy (the mean recall over classes):', textTable(['fold', ...archs], accuracyTable(evaluations, 'balancedAccuracy'))] : []),
+    `primary metric: ${METRIC_LABELS[primary.metric]}${primary.reason === null ? ' (--metric)' : `, since ${primary.reason}`}`,
     `verdict: ${verdict}`,
     `report: ${report.path}`,
     `accuracy table: ${accuracyCsv}`,

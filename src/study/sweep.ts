@@ -159,6 +159,8 @@ export async function planSweep(input: SweepInput, progress?: Progress): Promise
     const chosen = input.split?.groupRegex !== undefined || input.split?.groupsFile !== undefined;
     const kather = chosen ? undefined : defaultGrouping(data);
     splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...input.split });
+  } else if (Object.keys(input.split ?? {}).length > 0) {
+    throw new UserError(`${source}: already split (splits.json); the grouping flags apply to images, so leave them out or split again with senet-ort split`);
   }
   const dataset = readPreparedDataset(data);
   const checksum = datasetChecksum(dataset.dir, dataset.classes, splitFiles(dataset));

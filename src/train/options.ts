@@ -18,6 +18,7 @@ import { DEVICES } from '../infer/session.ts';
 import { KERNEL_CHOICES } from './kernels.ts';
 import type { FineTuneInput } from './init.ts';
 import { NORMALIZATIONS, parseSeWidth, resolveFineTune } from './init.ts';
+import { resolveClassWeights } from './class-weights.ts';
 
 /** Options as a user gives them (flags, a config file, code): every field optional, values typed. */
 export interface TrainInput extends FineTuneInput {
@@ -42,7 +43,8 @@ export interface TrainInput extends FineTuneInput {
   stainJitter?: number;
   normalize?: string;
   labelSmoothing?: number;
-  classWeights?: readonly number[] | null;
+  /** One weight per class, or `balanced` (class-weights.ts). */
+  classWeights?: readonly number[] | 'balanced' | null;
   seed?: number;
   threads?: number;
   device?: string;
@@ -112,7 +114,7 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
   const seWidth = parseSeWidth(o.seWidth);
   const model = resolveModel({ arch: o.arch, classes: dataset.classes.length, ...(input ? { input } : {}), ...(o.reduction !== undefined && o.reduction !== null ? { reduction: o.reduction } : {}), ...(seWidth ? { seWidth } : {}) });
   if (model.input[0] !== 3) throw expected('3 channels (RGB tiles)', '--input', model.input.join('x'));
-  const classWeights = o.classWeights ? [...o.classWeights] : null;
+  const { classWeights, classWeighting } = resolveClassWeights(o.classWeights, dataset);
   const labelSmoothing = num(o.labelSmoothing, 'labelSmoothing', (v) => v >= 0 && v < 1, 'a number in [0, 1)', DEFAULTS.labelSmoothing);
   checkLossOptions({ labelSmoothing, ...(classWeights ? { classWeights } : {}) }, dataset.classes.length);
   const epochs = int(o.epochs, 'epochs', 1, DEFAULTS.epochs);
@@ -141,6 +143,7 @@ export function resolveTrainOptions(given: TrainInput, dataset: PreparedDataset)
     normalize: oneOf(o.normalize, 'normalize', NORMALIZATIONS, DEFAULTS.normalize),
     labelSmoothing,
     classWeights,
+    classWeighting,
     seed: int(o.seed, 'seed', 0, DEFAULTS.seed),
     threads: int(o.threads, 'threads', 1, availableParallelism()),
     device: oneOf(o.device, 'device', DEVICES, 'cpu'),

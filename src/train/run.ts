@@ -45,12 +45,13 @@ export function openRun(given: TrainInput): OpenedRun {
     }
     const dataset = readPreparedDataset(stored.data, splitsPath(out));
     // What is not given is what the run was started with: `--out <run> --resume` is enough to continue.
-    const base: TrainInput = { ...stored, preset: undefined, out };
+    const base: TrainInput = { ...stored, preset: undefined, out, ...(stored.classWeighting === 'balanced' ? { classWeights: 'balanced' } : {}) };
     const options = resolveTrainOptions({ ...base, ...definedOnly(given), out }, dataset);
     checkSameInit(out, stored, options);
     const keys = new Set([...Object.keys(stored), ...Object.keys(LATER_DEFAULTS)] as (keyof TrainOptions)[]);
     for (const key of keys) {
-      if (RUNTIME_KEYS.has(key) || key === 'preset') continue;
+      // classWeighting says how the weights were asked for; the weights themselves are compared.
+      if (RUNTIME_KEYS.has(key) || key === 'preset' || key === 'classWeighting') continue;
       const was = key in stored ? stored[key] : LATER_DEFAULTS[key];
       if (JSON.stringify(options[key]) !== JSON.stringify(was)) {
         throw new UserError(`${out}: holds a run with ${flag(key)} ${show(was)}, not ${show(options[key])}; use another --out, or leave ${flag(key)} out to continue this run`);

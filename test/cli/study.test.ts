@@ -19,15 +19,20 @@ describe('study', () => {
     const r = senet('study', ...toy);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^study: resnet20 vs se_resnet20 on .*data\/kather2016-crc-texture-sample$/m);
-    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/: test 0\.2, 2 folds, seed 0 -> /m);
+    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/ on file names: test 0\.2, 2 folds, seed 0 -> /m);
     assert.match(r.stdout, /^fold 2 epoch 1\/1 /m);
     assert.match(r.stdout, /^test accuracy on \d+ held-out tiles \(each fold's model after its last epoch\):\nfold\s+resnet20\s+se_resnet20\n1\s+0\.\d{4}\s+0\.\d{4}\n2\s+0\.\d{4}\s+0\.\d{4}\nmean\s+0\.\d{4}\s+0\.\d{4}\nstd\s+0\.\d{4}\s+0\.\d{4}\nensemble\s+0\.\d{4}\s+0\.\d{4}$/m);
+    // The sample has 10 tiles of every class: accuracy stays the primary metric (its small test split is skewed
+    // by the grouping, 1 to 4 tiles a class, which does not count), and the study says why.
+    assert.match(r.stdout, /^primary metric: accuracy, since the data set's classes are balanced within 2:1, at 1:1 \(10 tiles of every class\)$/m);
     const csv = readFileSync(join(root, 'accuracy.csv'), 'utf8').trim().split('\n');
     assert.equal(csv[0], 'fold,resnet20,se_resnet20');
     assert.deepEqual(csv.map((l) => l.split(',')[0]), ['fold', '1', '2', 'mean', 'std', 'ensemble']);
     const summary = JSON.parse(readFileSync(join(root, 'study.json'), 'utf8'));
     assert.deepEqual(Object.keys(summary.runs), ['resnet20', 'se_resnet20']);
     assert.equal(summary.accuracy.resnet20.folds.length, 2);
+    assert.equal(summary.primaryMetric.metric, 'accuracy');
+    assert.equal(summary.balancedAccuracy.se_resnet20.folds.length, 2);
     for (const arch of ['resnet20', 'se_resnet20']) {
       for (const f of ['config.json', 'evaluation.json', 'fold-1/log.jsonl', 'fold-2/test-predictions.csv']) assert.ok(existsSync(join(root, arch, f)), `${arch}/${f}`);
     }

@@ -43,7 +43,7 @@ describe('senet-ort tile / split', () => {
     const r = senet('tile', SAMPLE, out, '--split', '--group-regex', 'CRC-Prim-HE-\\d+', '--seed', '3');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^tiled 80 sources into 80 tiles in .* \(pass-through, white filter off\)$/m);
-    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/: test 0\.2, 4 folds, seed 3 -> .*splits\.json$/m);
+    assert.match(r.stdout, /^split 80 tiles by \/CRC-Prim-HE-\\d\+\/ on file names: test 0\.2, 4 folds, seed 3 -> .*splits\.json$/m);
     assert.match(r.stdout, /^class\s+groups\s+tiles\s+test\s+val1\s+val2\s+val3\s+val4$/m);
     assert.match(r.stdout, /^08_EMPTY\s+2\s+10\s/m);
     assert.match(r.stdout, /^warning: class 08_EMPTY has one group in the development set/m);
@@ -69,6 +69,7 @@ describe('senet-ort tile / split', () => {
       [['tile', SAMPLE, join(root, 'o'), '--stain-normalize', 'reinhard'], 'senet-ort: --stain-normalize reinhard needs --stain-target IMAGE, the image whose L*a*b* statistics the tiles are matched to\n'],
       [['tile', SAMPLE, join(root, 'o'), '--stain-normalize', 'vahadane'], 'senet-ort: expected macenko or reinhard for --stain-normalize but received "vahadane"\n'],
       [['tile', SAMPLE, join(root, 'o'), '--tissue', 'otsu', '--min-tissue', '1.5'], 'senet-ort: expected number from 0 to 1 for --min-tissue but received 1.5\n'],
+      [['split', root, '--group-regex', '^\\d+', '--group-on', 'folder'], 'senet-ort: expected name or path for --group-on but received "folder"\n'],
     ];
     for (const [args, stderr] of cases) {
       const r = senet(...args);

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { splitDataset, tileDataset } from '../../src/data/index.ts';
-import { readPreparedDataset, readSplits, splitFiles } from '../../src/data/prepared.ts';
+import { readPreparedDataset, readSplits, splitFiles, tileGroups } from '../../src/data/prepared.ts';
 import { oneLineAt } from '../helpers/assert.ts';
 import { put, synthetic, tempDir } from './fixtures.ts';
 
@@ -57,7 +57,30 @@ describe('prepared data sets', () => {
     assert.match(broken({ ...good, folds: [{ train: [] }] }), /splits\.json: expected fold 1 to have "train" and "val" lists of tile files/);
     assert.match(broken({ ...good, classes: ['b', 'a'] }), /splits\.json: its classes \(b, a\) differ from dataset\.json's \(a, b\); split the data set again$/);
     assert.match(broken({ ...good, test: ['nowhere.png'] }), /splits\.json: tile nowhere\.png is not in manifest\.csv with a known class/);
+    assert.match(broken({ ...good, tileGroups: ['a'] }), /splits\.json: expected "tileGroups", an object of tile file to group name/);
+    const [first] = Object.keys(good['tileGroups'] as object);
+    const { [first!]: _dropped, ...rest } = good['tileGroups'] as Record<string, string>;
+    assert.match(broken({ ...good, tileGroups: rest }), new RegExp(`splits\\.json: tile ${first!.replace(/\./g, '\\.')} has no group in "tileGroups"; split the data set again$`));
     const moved = join(data, 'gone.json');
     assert.match(oneLineAt(() => readSplits(moved, 'split the data set first'), moved), /gone\.json: not found; split the data set first$/);
+  });
+});
+
+describe('tileGroups', () => {
+  it("reads each tile's group from splits.json, and resolves splits written before it as split did then", async (t) => {
+    const data = await prepared(tempDir(t));
+    const recorded = tileGroups(readPreparedDataset(data));
+    assert.equal(recorded.source, 'splits.json');
+    assert.deepEqual([...recorded.groups].sort(), splitFiles(readPreparedDataset(data)).map((f) => [f, f.replace(/^(\w)__(s\d)__.*$/, '$1/$2.png')]).sort());
+    // An older splits.json: no tileGroups, and a regex groupBy without "on", which matched the source path.
+    const path = join(data, 'splits.json');
+    const old = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    delete old['tileGroups'];
+    writeFileSync(path, JSON.stringify({ ...old, groupBy: { kind: 'regex', pattern: '^(\\w)/' } }));
+    const resolved = tileGroups(readPreparedDataset(data));
+    assert.equal(resolved.source, 'resolved again');
+    for (const [file, group] of resolved.groups) assert.equal(group, file[0]);
+    writeFileSync(path, JSON.stringify({ ...old, groupBy: { kind: 'file', file: join(data, 'moved.csv') } }));
+    assert.throws(() => tileGroups(readPreparedDataset(data)), { name: 'UserError', message: `expected existing file for --groups but received ${JSON.stringify(join(data, 'moved.csv'))}` });
   });
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import wilcoxon from '@stdlib/stats-wilcoxon';
 import { near, throwsOneLine } from '../helpers/assert.ts';
 import {
-  bootstrapAccuracyDifference,
+  bootstrapScoreDifference,
   mcnemarExact,
   pairedComparison,
 } from '../../src/evaluate/stats.ts';
@@ -158,17 +158,17 @@ test('McNemar exact: other hand cases', () => {
 
 test('bootstrap: degenerate splits give degenerate intervals', () => {
   // B right and A wrong everywhere: every resample has difference 1.
-  const allB = bootstrapAccuracyDifference(...tiles({ both: 0, onlyA: 0, onlyB: 20, neither: 0 }), { seed: 1, resamples: 200 });
+  const allB = bootstrapScoreDifference(...tiles({ both: 0, onlyA: 0, onlyB: 20, neither: 0 }), { seed: 1, resamples: 200 });
   assert.deepEqual([allB.estimate, allB.lower, allB.upper, allB.containsZero], [1, 1, 1, false]);
   // Identical correctness: every resample has difference 0.
-  const same = bootstrapAccuracyDifference(...tiles({ both: 12, onlyA: 0, onlyB: 0, neither: 8 }), { seed: 1, resamples: 200 });
+  const same = bootstrapScoreDifference(...tiles({ both: 12, onlyA: 0, onlyB: 0, neither: 8 }), { seed: 1, resamples: 200 });
   assert.deepEqual([same.estimate, same.lower, same.upper, same.containsZero], [0, 0, 0, true]);
 });
 
 test('bootstrap on two tiles: resampled differences are 0, 1/2, 1 with probabilities 1/4, 1/2, 1/4', () => {
   // Tile differences [+1, 0]; a resample of 2 tiles has mean 0 (both draws the 0 tile, 1/4), 1/2 (1/2) or 1 (1/4).
   // The 2.5% and 97.5% quantiles of 10000 such resamples are therefore 0 and 1.
-  const r = bootstrapAccuracyDifference([false, true], [true, true], { seed: 3 });
+  const r = bootstrapScoreDifference([false, true], [true, true], { seed: 3 });
   assert.equal(r.resamples, 10_000);
   assert.equal(r.confidence, 0.95);
   assert.deepEqual([r.estimate, r.lower, r.upper], [0.5, 0, 1]);
@@ -180,23 +180,41 @@ test('bootstrap interval is close to the normal-theory interval on a larger spli
   // Normal 95% interval: 0.05 ± 1.96 · 0.019203 = [0.01236, 0.08764]; the percentile bootstrap should land
   // within a few steps of 1/400 = 0.0025 of that.
   const [a, b] = tiles({ both: 300, onlyA: 20, onlyB: 40, neither: 40 });
-  const r = bootstrapAccuracyDifference(a, b, { seed: 42, resamples: 4000 });
+  const r = bootstrapScoreDifference(a, b, { seed: 42, resamples: 4000 });
   near(r.estimate, 0.05, 1e-12);
   near(r.lower, 0.01236, 0.006);
   near(r.upper, 0.08764, 0.006);
   assert.equal(r.containsZero, false);
-  assert.deepEqual(bootstrapAccuracyDifference(a, b, { seed: 42, resamples: 4000 }), r);
-  const other = bootstrapAccuracyDifference(a, b, { seed: 43, resamples: 4000 });
+  assert.deepEqual(bootstrapScoreDifference(a, b, { seed: 42, resamples: 4000 }), r);
+  const other = bootstrapScoreDifference(a, b, { seed: 43, resamples: 4000 });
   assert.notDeepEqual([other.lower, other.upper], [r.lower, r.upper]);
   // A 50% interval is narrower: about 0.05 ± 0.674 · 0.0192 = [0.037, 0.063].
-  const half = bootstrapAccuracyDifference(a, b, { seed: 42, resamples: 4000, confidence: 0.5 });
+  const half = bootstrapScoreDifference(a, b, { seed: 42, resamples: 4000, confidence: 0.5 });
   near(half.lower, 0.037, 0.005);
   near(half.upper, 0.063, 0.005);
 });
 
+test('bootstrap of balanced accuracy: the recall of each class drawn, averaged', () => {
+  // Class 0 has 3 tiles, class 1 one. A is right on class 0 only, B misses one class-0 tile but gets class 1:
+  // accuracy 3/4 each (difference 0); balanced accuracy A (1 + 0) / 2 = 0.5, B (2/3 + 1) / 2 = 5/6: +1/3.
+  const labels = [0, 0, 0, 1];
+  const a = [true, true, true, false];
+  const b = [false, true, true, true];
+  assert.equal(bootstrapScoreDifference(a, b, { seed: 1, resamples: 50 }).estimate, 0);
+  const r = bootstrapScoreDifference(a, b, { seed: 1, resamples: 2000, metric: 'balanced-accuracy', labels });
+  assert.equal(r.metric, 'balanced-accuracy');
+  near(r.estimate, 1 / 3, 1e-12);
+  // A resample without the class-1 tile scores class 0 alone, from −1 (only the tile B misses) to 0; one
+  // with it scores (class-0 difference + 1) / 2, up to 1. So the interval spans 0 but stays in [−1, 1].
+  assert.ok(r.lower < 0 && r.lower >= -1 && r.upper <= 1, `[${r.lower}, ${r.upper}]`);
+  // Three tiles, labels [0, 0, 1], differences [+1, 0, 0]: accuracy +1/3, balanced accuracy (1/2 + 0) / 2 = +1/4.
+  near(bootstrapScoreDifference([false, true, true], [true, true, true], { seed: 1, resamples: 10, metric: 'balanced-accuracy', labels: [0, 0, 1] }).estimate, 0.25, 1e-12);
+  throwsOneLine(() => bootstrapScoreDifference(a, b, { seed: 1, metric: 'balanced-accuracy' }), /^expected 4 class labels, one per tile for balanced accuracy but received 0$/);
+});
+
 test('bootstrap rejects bad options with one line', () => {
   const [a, b] = tiles({ both: 1, onlyA: 1, onlyB: 1, neither: 1 });
-  throwsOneLine(() => bootstrapAccuracyDifference(a, b, { seed: 1, resamples: 0 }), /^expected positive integer for resamples but received 0$/);
-  throwsOneLine(() => bootstrapAccuracyDifference(a, b, { seed: 1, confidence: 1 }), /^expected number between 0 and 1 for confidence but received 1$/);
-  throwsOneLine(() => bootstrapAccuracyDifference(a, b, { seed: -1 }), /for seed but received -1$/);
+  throwsOneLine(() => bootstrapScoreDifference(a, b, { seed: 1, resamples: 0 }), /^expected positive integer for resamples but received 0$/);
+  throwsOneLine(() => bootstrapScoreDifference(a, b, { seed: 1, confidence: 1 }), /^expected number between 0 and 1 for confidence but received 1$/);
+  throwsOneLine(() => bootstrapScoreDifference(a, b, { seed: -1 }), /for seed but received -1$/);
 });

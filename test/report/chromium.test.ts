@@ -81,7 +81,7 @@ describe('HTML report in headless Chromium', { skip: needs(CHROMIUM !== '', 'chr
     };
     assert.deepEqual(result.errors, []);
     assert.deepEqual(result.sections, ['configuration', 'data', 'curves', 'metrics', 'comparison', 'excitation']);
-    assert.equal(result.svgs.length, 6);
+    assert.equal(result.svgs.length, 8);
     for (const [w, h] of result.svgs) assert.ok(w > 300 && h > 150, `every plot is drawn at a readable size (${w}x${h})`);
     assert.ok(result.scrollWidth <= WIDTH, `no horizontal scrolling (${result.scrollWidth} px wide)`);
 

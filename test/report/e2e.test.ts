@@ -9,11 +9,11 @@ import { parseCsv } from '../../src/formats/csv.ts';
 import { compareRunDirs, comparisonDir } from '../../src/evaluate/compare.ts';
 import { compareAndSummarise, evaluateAndSummarise } from '../../src/report/summaries.ts';
 import type { ComparisonFile } from '../../src/evaluate/compare.ts';
-import { ENSEMBLE_PREDICTIONS, evaluateRun, readRunMetrics } from '../../src/evaluate/evaluate.ts';
+import { ENSEMBLE_GROUP_PREDICTIONS, ENSEMBLE_PREDICTIONS, evaluateRun, readRunMetrics } from '../../src/evaluate/evaluate.ts';
 import type { ExcitationFile } from '../../src/evaluate/evaluate.ts';
 import { evaluateCompareReport, writeReport } from '../../src/report/report.ts';
 import { classificationMetrics } from '../../src/evaluate/metrics.ts';
-import { evaluationPath, predictionsPath, readFoldState } from '../../src/formats/rundir.ts';
+import { evaluationPath, groupPredictionsPath, predictionsPath, readFoldState } from '../../src/formats/rundir.ts';
 import { near } from '../helpers/assert.ts';
 import { trainedPair, withFoldAccuracies } from './runs.ts';
 import { checkWellFormed } from './xml.ts';
@@ -126,6 +126,78 @@ describe('evaluate, compare and report on trained runs', () => {
     writeFileSync(join(c, 'config.json'), JSON.stringify(config));
     assert.throws(() => compareRunDirs(a, c), /other tiles \(the data set checksum differs\)/);
     assert.throws(() => compareRunDirs(a, a), /the same run twice/);
+  });
+
+  it('scores the test groups whose tiles share one class, compares them, and says which groups were left out', async () => {
+    // Copies of both runs whose splits put the 9 test tiles (3 per colour) into patients by hand:
+    // <colour>-x holds two tiles of its colour, blue-y the third blue one, and "mixed" a green and a red tile.
+    const runs = [a, b].map((run, i) => {
+      const copy = join(root, 'runs', ['grouped-a', 'grouped-b'][i]!);
+      cpSync(run, copy, { recursive: true });
+      const splits = JSON.parse(readFileSync(join(copy, 'splits.json'), 'utf8'));
+      const seen = new Map<string, number>();
+      const test = splits.test as string[];
+      for (const file of test) {
+        const colour = file.split('__')[0]!;
+        const n = seen.get(colour) ?? 0;
+        seen.set(colour, n + 1);
+        splits.tileGroups[file] = n < 2 ? `${colour}-x` : colour === 'blue' ? 'blue-y' : 'mixed';
+      }
+      writeFileSync(join(copy, 'splits.json'), JSON.stringify(splits));
+      return copy;
+    });
+    const [ga, gb] = runs as [string, string];
+    const { metrics } = await evaluateAndSummarise(ga, { threads: 1, excitation: false });
+    await evaluateAndSummarise(gb, { threads: 1, excitation: false });
+    const g = metrics.groups!;
+    assert.deepEqual([g.unavailable, g.source, g.grouping, g.testGroups, g.qualifying, g.tiles], [null, 'splits.json', 'source image', 5, 4, 7]);
+    assert.deepEqual(g.mixed, [{ group: 'mixed', tiles: 2, classes: { green: 1, red: 1 } }]);
+    // Each fold's group scores are its tiles' predictions averaged per group, as written in the predictions files.
+    const splits = JSON.parse(readFileSync(join(ga, 'splits.json'), 'utf8')) as { tileGroups: Record<string, string> };
+    for (const [k, fold] of metrics.folds.entries()) {
+      const [, ...tileRows] = parseCsv(readFileSync(predictionsPath(ga, fold.fold), 'utf8'));
+      const byGroup = new Map<string, number[][]>();
+      for (const r of tileRows) {
+        const group = splits.tileGroups[r[0]!]!;
+        if (group !== 'mixed') byGroup.set(group, [...(byGroup.get(group) ?? []), r.slice(3).map(Number)]);
+      }
+      const [, ...groupRows] = parseCsv(readFileSync(groupPredictionsPath(ga, fold.fold), 'utf8'));
+      assert.deepEqual(groupRows.map((r) => r[0]), [...byGroup.keys()]);
+      const means = [...byGroup.values()].map((rows) => rows[0]!.map((_, c) => rows.reduce((s, row) => s + row[c]!, 0) / rows.length));
+      groupRows.forEach((r, i) => r.slice(4).forEach((p, c) => near(Number(p), means[i]![c]!, 1e-6)));
+      const labels = groupRows.map((r) => metrics.classes.indexOf(r[2]!));
+      const again = classificationMetrics(labels, means, metrics.classes);
+      assert.deepEqual(g.folds[k]!.metrics.confusionMatrix, again.confusionMatrix);
+      near(g.folds[k]!.metrics.balancedAccuracy, again.balancedAccuracy, 1e-6);
+    }
+    assert.match(readFileSync(join(ga, 'metrics.md'), 'utf8'), /## Per group \(patient, slide\)\n\nGrouped by source image: 4 of the 5 test groups have tiles of one class, and are scored as one sample each \(7 tiles\), predicted by the mean of their tiles' probabilities\. 1 is left out because its tiles have more than one class \(mixed: 1 tile of green, 1 of red\)\./);
+
+    const { file } = compareAndSummarise(ga, gb, { resamples: 200, metric: 'balanced-accuracy' });
+    const c = file.comparison;
+    assert.equal(c.metric, 'balanced-accuracy');
+    assert.equal(c.groupLevel!.groups, 4);
+    const correct = (run: string): boolean[] => parseCsv(readFileSync(join(run, ENSEMBLE_GROUP_PREDICTIONS), 'utf8')).slice(1).map((r) => r[2] === r[3]);
+    const [ca, cb] = [correct(ga), correct(gb)];
+    assert.equal(c.groupLevel!.mcnemar.onlyACorrect, ca.filter((x, i) => x && !cb[i]).length);
+    assert.equal(c.groupLevel!.mcnemar.onlyBCorrect, cb.filter((x, i) => x && !ca[i]).length);
+    const mb = readRunMetrics(gb);
+    assert.deepEqual(c.groupLevel!.folds.differences, metrics.groups!.folds.map((f, k) => Math.round((mb.groups!.folds[k]!.metrics.balancedAccuracy - f.metrics.balancedAccuracy) * 1e12) / 1e12));
+    assert.deepEqual(c.folds.differences, metrics.folds.map((f, k) => Math.round((mb.folds[k]!.metrics.balancedAccuracy - f.metrics.balancedAccuracy) * 1e12) / 1e12));
+    const html = readFileSync((await writeReport([ga, gb], { resamples: 200, plots: false, metric: 'balanced-accuracy' })).path, 'utf8');
+    checkWellFormed(html, { allowDoctype: true });
+    for (const text of ['Per group (patient, slide)', 'Grouped by source image: 4 of the 5 test groups', 'McNemar’s exact test per group', 'Test balanced accuracy per fold', 'Confusion matrix per group: se_resnet20']) {
+      assert.ok(html.replace(/&#39;|'/g, '’').includes(text.replace(/'/g, '’')), text);
+    }
+
+    // A run split before splits.json recorded each tile's group: resolved again (here by source image, one tile each).
+    const old = JSON.parse(readFileSync(join(ga, 'splits.json'), 'utf8'));
+    delete old.tileGroups;
+    writeFileSync(join(ga, 'splits.json'), JSON.stringify(old));
+    const again = (await evaluateRun(ga, { threads: 1, excitation: false })).metrics.groups!;
+    assert.deepEqual([again.source, again.ensemble, again.unavailable], ['resolved again', null, 'every test group holds one tile (grouped by source image), so group-level scores would repeat the tile-level ones']);
+    assert.ok(!existsSync(join(ga, ENSEMBLE_GROUP_PREDICTIONS)), 'no stale group predictions');
+    const stale = compareRunDirs(ga, gb, { resamples: 50 }).file.comparison;
+    assert.deepEqual([stale.groupLevel, stale.groupLevelUnavailable], [null, again.unavailable]);
   });
 
   it('writes the report with its plots as SVG and PNG', async () => {

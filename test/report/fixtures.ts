@@ -3,13 +3,15 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { ClassificationMetrics } from '../../src/evaluate/metrics.ts';
-import { classificationMetrics, ensembleProbabilities } from '../../src/evaluate/metrics.ts';
+import { classificationMetrics, ensembleProbabilities, meanStd } from '../../src/evaluate/metrics.ts';
+import { groupProbabilities, testGroups } from '../../src/evaluate/groups.ts';
 import { compareRuns } from '../../src/evaluate/verdict.ts';
 import { createRng } from '../../src/util/random.ts';
 import type { Rng } from '../../src/util/random.ts';
 import { excitationByClass } from '../../src/evaluate/excitation.ts';
 import type { ExcitationAnalysis } from '../../src/evaluate/excitation.ts';
-import type { FoldCurve } from '../../src/evaluate/evaluate.ts';
+import type { FoldCurve, GroupResults } from '../../src/evaluate/evaluate.ts';
+import { SUMMARY_KEYS } from '../../src/evaluate/evaluate.ts';
 import type { ReportData, RunReport } from '../../src/report/html.ts';
 
 export const TEST_OUTPUT: string = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-output', 'report-test');
@@ -81,7 +83,27 @@ function excitation(labels: readonly number[], rng: Rng): ExcitationAnalysis {
   return excitationByClass(labels, blocks, KATHER_CLASSES, 'fold 1 model (best checkpoint) on the test split');
 }
 
-function run(name: string, skill: number, seed: number, se: boolean): { run: RunReport; correct: boolean[] } {
+/**
+ * Slides of nine consecutive test tiles: most hold one class, and the few that straddle two classes
+ * are left out, as a slide with two tissue types would be.
+ */
+function slides(labels: readonly number[], foldProbs: readonly number[][][], ensembleProbs: readonly number[][]): { groups: GroupResults; correct: boolean[] } {
+  const files = labels.map((_, i) => `tile-${i}.png`);
+  const g = testGroups(files, labels, new Map(files.map((f, i) => [f, `slide-${Math.floor(i / 9) + 1}`])), KATHER_CLASSES);
+  const folds = foldProbs.map((p, f) => ({ fold: f + 1, metrics: classificationMetrics(g.labels, groupProbabilities(p, g.members), KATHER_CLASSES) }));
+  const ensemble = groupProbabilities(ensembleProbs, g.members);
+  const summary = Object.fromEntries(SUMMARY_KEYS.map((k) => [k, meanStd(folds.map((f) => f.metrics[k] ?? NaN))])) as GroupResults['summary'];
+  return {
+    groups: {
+      grouping: '/CRC-Prim-HE-\\d+/ on file names', source: 'splits.json', unavailable: null,
+      testGroups: g.testGroups, qualifying: g.groups.length, tiles: g.members.reduce((n, m) => n + m.length, 0), mixed: g.mixed,
+      folds, summary, ensemble: classificationMetrics(g.labels, ensemble, KATHER_CLASSES),
+    },
+    correct: ensemble.map((row, i) => row.indexOf(Math.max(...row)) === g.labels[i]),
+  };
+}
+
+function run(name: string, skill: number, seed: number, se: boolean): { run: RunReport; correct: boolean[]; groupCorrect: boolean[] } {
   const rng = createRng(seed);
   const labels = testLabels();
   const tileNoise = labels.map(() => KATHER_CLASSES.map(() => rng.normal() * 1.0));
@@ -90,6 +112,7 @@ function run(name: string, skill: number, seed: number, se: boolean): { run: Run
   const ensembleProbs = ensembleProbabilities(foldProbs);
   const ensemble = classificationMetrics(labels, ensembleProbs, KATHER_CLASSES);
   const correct = ensembleProbs.map((row, i) => row.indexOf(Math.max(...row)) === labels[i]);
+  const groups = slides(labels, foldProbs, ensembleProbs);
   const trainPerClass = [500, 498, 497, 500, 499, 501, 499, 500];
   const splits = [
     { name: 'test', counts: [...TEST_COUNTS] },
@@ -100,6 +123,7 @@ function run(name: string, skill: number, seed: number, se: boolean): { run: Run
   ];
   return {
     correct,
+    groupCorrect: groups.correct,
     run: {
       name,
       runDir: `runs/kather-2024-05-01/${name}`,
@@ -123,6 +147,7 @@ function run(name: string, skill: number, seed: number, se: boolean): { run: Run
       curves: curves(skill, rng),
       folds,
       ensemble,
+      groups: groups.groups,
       se,
       excitation: se ? excitation(labels, rng) : null,
     },
@@ -140,12 +165,19 @@ export function syntheticReport(options: { runs?: 1 | 2 } = {}): ReportData {
   const comparison = compareRuns({
     nameA: a.run.name,
     nameB: b.run.name,
-    foldAccuracyA: a.run.folds.map((m) => m.accuracy),
-    foldAccuracyB: b.run.folds.map((m) => m.accuracy),
+    foldScoresA: a.run.folds.map((m) => m.accuracy),
+    foldScoresB: b.run.folds.map((m) => m.accuracy),
     correctA: a.correct,
     correctB: b.correct,
     seed: 7,
     resamples: 2000,
+    groupLevel: {
+      grouping: a.run.groups!.grouping,
+      foldScoresA: a.run.groups!.folds.map((f) => f.metrics.accuracy),
+      foldScoresB: b.run.groups!.folds.map((f) => f.metrics.accuracy),
+      correctA: a.groupCorrect,
+      correctB: b.groupCorrect,
+    },
   });
   return { title: 'resnet18 vs se_resnet18 on Kather 2016 colorectal texture', generated, tool: 'senet-ort 0.1.0', runs: [a.run, b.run], comparison };
 }

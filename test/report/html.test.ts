@@ -32,7 +32,21 @@ describe('HTML report', () => {
     for (const text of ['Training curves: resnet18', 'Training curves: se_resnet18', 'Confusion matrix: se_resnet18', 'Per-class F1 on the test split: resnet18 vs se_resnet18', 'SE excitation by class: se_resnet18', 'Test accuracy per fold', 'Wilcoxon signed-rank, exact', "McNemar's exact test", 'Bootstrap 95% interval', 'How the metrics are defined']) {
       assert.ok(html.includes(text), text);
     }
-    assert.equal((html.match(/<svg /g) ?? []).length, 2 + 2 + 1 + 1);
+    // Curves and confusion matrices of both runs, the confusion matrices per slide, per-class F1, excitation.
+    assert.equal((html.match(/<svg /g) ?? []).length, 2 + 2 + 2 + 1 + 1);
+  });
+
+  it('scores the slides whose tiles share one class, and says which were left out and why', () => {
+    const g = data.runs[0]!.groups!;
+    // Slides of 9 consecutive tiles over the classes' 63, 62, 62, ... test tiles (500): 56 slides; the class
+    // boundaries at 125, 187, 250, 312, 375 and 437 fall inside one each (63 ends slide 7 exactly).
+    assert.deepEqual([g.testGroups, g.qualifying, g.mixed.length], [56, 50, 6]);
+    for (const text of ['Per group (patient, slide)', `Grouped by /CRC-Prim-HE-\\d+/ on file names: 50 of the 56 test groups have tiles of one class`, '6 are left out because their tiles have more than one class (slide-14: 8 tiles of 02_STROMA, 1 of 03_COMPLEX;', 'Confusion matrix per group: se_resnet18, fold ensemble, 50 test groups', "McNemar's exact test per group", 'corrected resampled t-test per group']) {
+      assert.ok(html.replace(/&#39;/g, "'").includes(text), text);
+    }
+    const old = syntheticReport();
+    old.runs[1]!.groups = null;
+    assert.ok(renderReport(old).includes('se_resnet18 was evaluated before group-level scores existed; evaluate it again for them.'));
   });
 
   it('states the verdict plainly', () => {

@@ -52,6 +52,9 @@ describe('senet-ort init, senet-ort.json', () => {
     const bad = bin('main', ['init', data, '--epochs', '0'], empty);
     assert.equal(bad.code, 1);
     assert.equal(bad.stderr, 'senet-ort: expected positive integer for --epochs but received 0\n');
+    const grouped = bin('main', ['init', data, '--group-regex', '^\\d+'], empty);
+    assert.equal(grouped.code, 1);
+    assert.equal(grouped.stderr, `senet-ort: ${data}: already split (splits.json); the grouping flags apply to images, so leave them out or split again with senet-ort split\n`);
     assert.equal(existsSync(join(empty, 'senet-ort.json')), false);
   });
 });

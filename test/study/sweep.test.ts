@@ -82,6 +82,7 @@ describe('sweep on the embedded sample', () => {
       [['--engine', 'slurm', '--mem', 'lots'], /^senet-ort: expected a size such as 8G or 4000M for --mem but received "lots"$/],
       [['--folds', '9'], /^senet-ort: expected fold from 1 to 4 for --folds but received 9$/],
       [['--arch', 'resnet20,resnet20'], /a network is repeated/],
+      [['--group-regex', '^\\d+'], /: already split \(splits\.json\); the grouping flags apply to images, so leave them out or split again with senet-ort split$/],
     ];
     for (const [args, message, env] of cases) {
       const r = senet(['sweep', data, '--out', out, ...TINY, ...args], env);
@@ -90,6 +91,12 @@ describe('sweep on the embedded sample', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.equal(existsSync(out), false, `${args.join(' ')} wrote ${out}`);
     }
+  });
+
+  it('tiles images and splits them with the grouping flags', () => {
+    const r = senet(['sweep', SAMPLE, '--out', join(root, 'grouped'), ...TINY, '--group-regex', 'zzz', '--group-on', 'path']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^senet-ort: --group-regex \/zzz\/ does not match source "01_TUMOR\/[^"]+" \(and 79 more sources\)\n$/);
   });
 
   it('plans sweep.json with numbered tasks, refuses another plan or data set in its folder, a task out of range', () => {

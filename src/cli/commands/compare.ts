@@ -1,12 +1,13 @@
 import type { CAC } from 'cac';
 import { expected } from '../../errors.ts';
-import { intFlag } from '../flags.ts';
+import { intFlag, metricFlag } from '../flags.ts';
 import type { CompareOptions } from '../../evaluate/compare.ts';
 import { compareAndSummarise } from '../../report/summaries.ts';
 import { verdictLine } from '../../evaluate/verdict.ts';
 
 interface CompareFlags {
   alpha?: string | number;
+  metric?: string;
   resamples?: string | number;
   seed?: string | number;
   out?: string;
@@ -20,6 +21,8 @@ export function compareOptions(flags: CompareFlags): CompareOptions {
     if (String(flags.alpha).trim() === '' || !(alpha > 0 && alpha < 1)) throw expected('number between 0 and 1', '--alpha', flags.alpha);
     options.alpha = alpha;
   }
+  const metric = metricFlag(flags.metric);
+  if (metric !== undefined) options.metric = metric;
   for (const key of ['resamples', 'seed'] as const) {
     const n = intFlag(flags[key], `--${key}`, key === 'seed' ? 0 : 1);
     if (n !== undefined) options[key] = n;
@@ -39,6 +42,7 @@ export function register(cli: CAC): void {
   cli
     .command('compare <run-a> <run-b>', 'Test whether network B beats network A over the folds and on the test split (comparison.json, comparison.md)')
     .option('--alpha <a>', 'Significance level (default 0.05)')
+    .option('--metric <accuracy|balanced-accuracy>', 'The fold tests\' and the bootstrap\'s metric; balanced accuracy for imbalanced classes (default accuracy)')
     .option('--resamples <n>', 'Bootstrap resamples (default 10000)')
     .option('--seed <n>', 'Bootstrap seed (default: run A\'s seed)')
     .option('-o, --out <dir>', 'Folder for the comparison files (default: <parent of B>/<A>-vs-<B>)')

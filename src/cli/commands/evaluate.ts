@@ -36,6 +36,14 @@ export function formatMetrics(m: RunMetrics): string {
   const acc = m.summary.accuracy!;
   lines.push(`mean over ${m.folds.length} folds: accuracy ${meanSd(acc.mean, acc.std)}`);
   lines.push(`fold ensemble: accuracy ${fixed(m.ensemble.accuracy)}, macro F1 ${fixed(m.ensemble.macroF1)}, balanced accuracy ${fixed(m.ensemble.balancedAccuracy)}`);
+  const g = m.groups;
+  if (g?.ensemble && g.summary?.accuracy) {
+    lines.push(`per group (${g.qualifying} of ${g.testGroups} test groups by ${g.grouping}, of one class each): accuracy ${meanSd(g.summary.accuracy.mean, g.summary.accuracy.std)} over folds; ` +
+      `fold ensemble: accuracy ${fixed(g.ensemble.accuracy)}, balanced accuracy ${fixed(g.ensemble.balancedAccuracy)}, macro AUC ${fixed(g.ensemble.macroAuc)}`);
+    if (g.mixed.length > 0) lines.push(`${g.mixed.length} test group${g.mixed.length === 1 ? ' has' : 's have'} tiles of more than one class: left out of the group-level scores`);
+  } else if (g) {
+    lines.push(`no group-level scores: ${g.unavailable}`);
+  }
   for (const w of m.warnings) lines.push(`warning: ${w}`);
   return `${m.arch} on ${m.tiles} test tiles (${m.checkpoint} checkpoint):\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import { compareOptions } from './compare.ts';
 
 interface ReportFlags {
   alpha?: string | number;
+  metric?: string;
   resamples?: string | number;
   seed?: string | number;
   out?: string;
@@ -30,6 +31,7 @@ export function register(cli: CAC): void {
     .option('-o, --out <file.html>', 'The report file (default: report.html in the run folder, or in <parent of B>/<A>-vs-<B>)')
     .option('--title <text>', 'Page title')
     .option('--alpha <a>', 'Significance level of the comparison (default 0.05)')
+    .option('--metric <accuracy|balanced-accuracy>', 'The comparison\'s primary metric (default accuracy)')
     .option('--resamples <n>', 'Bootstrap resamples (default 10000)')
     .option('--seed <n>', 'Bootstrap seed (default: run A\'s seed)')
     .option('--no-plots', 'Do not save the plots as SVG and PNG files beside the report')

@@ -1,7 +1,9 @@
 import type { CAC } from 'cac';
 import { KATHER_SLIDE_REGEX } from '../../data/index.ts';
 import type { SplitOptions } from '../../data/index.ts';
+import { addGroupingOptions, groupingOptions } from './split.ts';
 import { runStudy } from '../../study/study.ts';
+import { metricFlag } from '../flags.ts';
 import type { StudyInput } from '../../study/study.ts';
 import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
 import type { RawFlags } from '../train-flags.ts';
@@ -10,23 +12,22 @@ import type { RawFlags } from '../train-flags.ts';
 const STUDY_TRAINING = Object.fromEntries(Object.entries(TRAIN_OPTIONS).filter(([k]) => !['data', 'arch', 'fold', 'folds', 'out', 'resume'].includes(k)));
 
 function splitOptions(flags: RawFlags): Omit<SplitOptions, 'dir'> {
-  const options: Omit<SplitOptions, 'dir'> = {};
+  const options: Omit<SplitOptions, 'dir'> = groupingOptions(flags);
   if (flags['testFraction'] !== undefined) options.testFraction = flags['testFraction'] as number;
   if (flags['folds'] !== undefined) options.folds = flags['folds'] as number;
   if (flags['splitSeed'] !== undefined) options.seed = flags['splitSeed'] as number;
-  if (flags['groupRegex'] !== undefined) options.groupRegex = String(flags['groupRegex']);
-  if (flags['groups'] !== undefined) options.groupsFile = String(flags['groups']);
   return options;
 }
 
 export function studyInput(images: string | undefined, flags: RawFlags): StudyInput {
-  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groups: _p, name, root, arch, seInit, ...rest } = flags;
+  const { testFraction: _t, folds: _f, splitSeed: _s, groupRegex: _g, groupOn: _o, groups: _p, name, root, arch, seInit, metric, ...rest } = flags;
   return {
     ...(images !== undefined ? { images } : {}),
     ...(name !== undefined ? { name: String(name) } : {}),
     ...(root !== undefined ? { root: String(root) } : {}),
     ...(arch !== undefined ? { arch: String(arch) } : {}),
     ...(seInit !== undefined ? { seInit: String(seInit) } : {}),
+    ...(metric !== undefined ? { metric: metricFlag(metric)! } : {}),
     split: splitOptions(flags),
     train: trainInput(rest, STUDY_TRAINING),
   };
@@ -41,9 +42,9 @@ export function register(cli: CAC): void {
     .option('--test-fraction <f>', 'Share of each class held out as the test set (default 0.2)')
     .option('--folds <k>', 'Cross-validation folds (default 4)')
     .option('--split-seed <n>', 'Seed of the split (default 0)')
-    .option('--group-regex <re>', `Keep tiles whose source matches the same group together (default: '${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image)`)
-    .option('--groups <file>', 'Group tiles by a CSV of "source,group" rows (e.g. slides to patients)')
+    .option('--metric <accuracy|balanced-accuracy>', 'The comparison\'s primary metric (default: balanced accuracy when the test split\'s classes are imbalanced more than 2:1, else accuracy)')
     .option('--se-init <file.safetensors>', 'With --init (the plain network\'s weights): the SE twin\'s initial weights, e.g. timm seresnet18 with --se-width timm');
+  addGroupingOptions(command, `'${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image`);
   addTrainingOptions(command)
     .example('senet-ort study                      # the embedded sample, a few minutes on a laptop CPU')
     .example('senet-ort study slides/ --preset paper --device cuda   # the original study\'s settings')

@@ -13,6 +13,8 @@ import { checkClusterThreads, formatStatus, planSweep, readSweepPlan, runLocal, 
 import { intFlag } from '../flags.ts';
 import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
 import type { RawFlags } from '../train-flags.ts';
+import { addGroupingOptions, groupingOptions } from './split.ts';
+import { KATHER_SLIDE_REGEX } from '../../data/index.ts';
 
 /**
  * `sweep`: plan a grid of trainings and run it with an engine; `sweep task|status|submit|report <dir>`
@@ -114,6 +116,7 @@ async function sweep(source: string, flags: RawFlags): Promise<void> {
   const sweepPreset = presetName !== undefined && presetName in SWEEP_PRESETS ? presetName : undefined;
   const { preset: _p, ...trainFlags } = flags;
   const shared = trainInput(sweepPreset ? trainFlags : flags, SWEEP_TRAINING);
+  const grouping = groupingOptions(flags);
   const grid = parseGrid(flags['grid'] === undefined ? [] : ([] as unknown[]).concat(flags['grid']).map(String));
   const archs = text(flags, 'arch')?.split(',').map((a) => a.trim());
   const jobs = intFlag(text(flags, 'jobs'), '--jobs', 1);
@@ -126,7 +129,7 @@ async function sweep(source: string, flags: RawFlags): Promise<void> {
   const out = text(flags, 'out');
   const { dir, plan, reused } = await planSweep({
     source, ...(out !== undefined ? { out } : {}), ...(archs ? { archs } : {}), grid, ...(sweepPreset ? { preset: sweepPreset } : {}),
-    ...(folds !== undefined ? { folds } : {}), train: shared,
+    ...(folds !== undefined ? { folds } : {}), train: shared, split: grouping,
   }, progress);
   progress.line(`sweep ${dir}: ${plan.tasks.length} tasks (${plan.points.length} grid point${plan.points.length === 1 ? '' : 's'} x ${plan.archs.length} networks x ${plan.folds.length} folds)${reused ? ', plan unchanged' : ''}; plan in ${dir}/sweep.json`);
   await runEngine(dir, plan, engine, flags, { slurm, k8s, ...(jobs !== undefined ? { jobs } : {}), tasks: undefined });
@@ -281,6 +284,7 @@ export function register(cli: CAC): void {
     .option('--wait', 'status: block until no task is queued or running')
     .option('--missing', 'submit: only the tasks that did not finish')
     .option('--alpha <a>', 'report: significance level (default 0.05)');
+  addGroupingOptions(command, `'${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image; images only`);
   addTrainingOptions(command)
     .example('senet-ort sweep data/kather2016-crc-texture-sample --grid lr=0.1,0.01 --folds all --jobs 2')
     .example('senet-ort sweep slides/ --preset original-cases --engine slurm --partition gpu --device cuda --cpus-per-task 8 --time 36:00:00')

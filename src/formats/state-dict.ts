@@ -5,7 +5,8 @@
  *   torchvision    resnet18..152: our names as they are (timm's resnet* write the same names)
  *   timm           seresnet*: the same names plus `layerX.Y.se.fc1/fc2` (widths: --se-width timm)
  *   legacy-se      timm's legacy_seresnet* and Cadene's se_resnet*: `layer0.conv1` -> `conv1`,
- *                  `layer0.bn1` -> `bn1`, `se_module.fc1/fc2` -> `se.fc1/fc2`, `last_linear` -> `fc`
+ *                  `layer0.bn1` -> `bn1`, `se_module.fc1/fc2` -> `se.fc1/fc2`, `last_linear` -> `fc`;
+ *                  trained in the SENet authors' Caffe layout, our legacy_* networks
  *   senet.pytorch  moskomule's se_resnet*: SE blocks of Linear layers without bias, `se.fc.0` and
  *                  `se.fc.2` [out, in], reshaped to our 1x1 convs; their biases start at zero
  *   senet-ort      this project's checkpoints and init.safetensors (momentum buffers are dropped)
@@ -16,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { Graph, Tensor } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
+import { isLegacy, layoutTwin, plainTwin, seTwin } from '../graph/registry.ts';
 import { decodeSafetensors } from './safetensors.ts';
 import { UserError, expected } from '../errors.ts';
 
@@ -188,17 +190,34 @@ export function matchStateDict(
   const notes: string[] = [];
   if (reinitialised.length) notes.push(`the file's classifier has ${classifier[0]} classes, this network ${target.initializers.find((i) => i.value.name === 'fc.bias')?.tensor.dims[0]}: fc.weight and fc.bias are re-initialised`);
   if (zeroed.length) notes.push(`senet.pytorch's SE layers have no biases: ${zeroed.length} SE biases start at zero`);
-  if (layout === 'legacy-se') notes.push('legacy SE-ResNets (Cadene, timm legacy_seresnet) pool the stem with ceil_mode and no padding, and their bottlenecks stride the first 1x1 conv where ours stride the 3x3: the weights fit, the features differ a little until fine-tuned');
+  const otherLayout = layoutWarning(layout, arch);
+  if (otherLayout) notes.push(otherLayout);
   const record: InitRecord = { file, sha256: options.sha256, layout, loaded: used.size - reinitialised.length, reinitialised, zeroed, ignored, notes };
   return { tensors, record };
+}
+
+/**
+ * The warning for weights trained in one layout and loaded into a network of the other: they fit
+ * tensor for tensor, but the stem's pooling and the blocks differ, so the features do until
+ * fine-tuned. Our own checkpoints name no layout, and resume into the network that wrote them.
+ */
+function layoutWarning(layout: WeightLayout, arch: string): string | null {
+  if (layout === 'senet-ort') return null;
+  const legacyFile = layout === 'legacy-se';
+  if (legacyFile === isLegacy(arch)) return null;
+  const twin = layoutTwin(arch);
+  const trained = legacyFile
+    ? 'legacy SE-ResNet weights (Cadene\'s se_resnet*, timm\'s legacy_seresnet*) were trained in the SENet authors\' Caffe layout'
+    : `${layout} weights were trained in torchvision's layout`;
+  return `warning: ${trained}, which ${arch} does not have (stem pooling, block layout): they fit but compute other features until fine-tuned${twin ? `; ${twin} is the network they were trained in` : ''}`;
 }
 
 /** What a mismatch most likely means, as one clause. */
 function hint(layout: WeightLayout, arch: string, missing: readonly string[], unexpected: readonly string[], wrong: readonly string[], matched: number): string {
   if (matched === 0) return `; none of its names fit: check --arch, or give --init-format (${WEIGHT_LAYOUTS.join(', ')})`;
   if (wrong.some((w) => /\.se\.fc1\.weight/.test(w))) return layout === 'timm' ? '; timm rounds SE widths to multiples of 8: add --se-width timm' : '; check --reduction and --se-width';
-  if (unexpected.some((n) => /\.se(_module)?\./.test(n)) && !missing.some((n) => n.includes('.se.'))) return `; the file is an SE-ResNet: try --arch se_${arch.replace(/^se_/, '')}`;
-  if (missing.length && missing.every((n) => n.includes('.se.'))) return `; the file has no SE blocks: try --arch ${arch.replace(/^se_/, '')}`;
+  if (unexpected.some((n) => /\.se(_module)?\./.test(n)) && !missing.some((n) => n.includes('.se.'))) return `; the file is an SE-ResNet: try --arch ${seTwin(arch) ?? 'se_<network>'}`;
+  if (missing.length && missing.every((n) => n.includes('.se.'))) return `; the file has no SE blocks: try --arch ${plainTwin(arch) ?? 'the plain network'}`;
   if (missing.length && unexpected.length) return '; the file is probably another depth or block kind: check --arch';
   return '';
 }

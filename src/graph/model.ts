@@ -8,7 +8,7 @@ import type { Dim, Graph, Value } from './ir.ts';
 import type { Net } from './layers.ts';
 import type { ModelSpec, SeWidth } from './resnet.ts';
 import { SE_WIDTHS, buildResNet, downsampling, seChannels } from './resnet.ts';
-import { DEFAULT_REDUCTION, createModel } from './registry.ts';
+import { DEFAULT_REDUCTION, createModel, seTwin } from './registry.ts';
 import { UserError, expected, either } from '../errors.ts';
 import { createRng } from '../util/random.ts';
 import type { Rng } from '../util/random.ts';
@@ -79,7 +79,8 @@ export function resolveModel(options: ModelOptions): ModelConfig {
     seWidth = options.seWidth ?? 'floor';
     spec = { ...spec, se: { reduction, width: seWidth } };
   } else if (options.reduction !== undefined) {
-    throw new UserError(`--reduction applies to SE networks only; ${options.arch} has no SE blocks (try se_${options.arch})`);
+    const twin = seTwin(options.arch);
+    throw new UserError(`--reduction applies to SE networks only; ${options.arch} has no SE blocks${twin ? ` (try ${twin})` : ''}`);
   }
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw expected('non-negative integer', '--seed', seed);

@@ -1,6 +1,7 @@
 /**
  * The model zoo: a name-to-spec map. A variant is a row of data (a block kind and repeats per
- * stage); its registry name is what `gen-graph` takes and what its files are called.
+ * stage); its registry name is what `gen-graph` takes and what its files are called. Names are
+ * `[legacy_][se_]<base>`: `se_` adds SE blocks, `legacy_` the SENet authors' Caffe layout.
  */
 import type { ModelSpec, Stage } from './resnet.ts';
 import { UserError } from '../errors.ts';
@@ -36,6 +37,45 @@ export function createModel(name: string): ZooEntry {
 const stages = (widths: readonly number[], blocks: readonly number[]): Stage[] =>
   widths.map((width, i) => ({ width, blocks: blocks[i]! }));
 
+/** The network with SE blocks that pairs with the plain network `name` (se_resnet50, legacy_se_resnet50), or null. */
+export function seTwin(name: string): string | null {
+  const p = partsOf(name);
+  return p.se ? null : registered({ ...p, se: true });
+}
+
+/** The plain network of the SE network `name`, or null. */
+export function plainTwin(name: string): string | null {
+  const p = partsOf(name);
+  return p.se ? registered({ ...p, se: false }) : null;
+}
+
+/** The same network in the other layout (legacy_se_resnet50 for se_resnet50, and back), or null where there is none. */
+export function layoutTwin(name: string): string | null {
+  const p = partsOf(name);
+  return registered({ ...p, legacy: !p.legacy });
+}
+
+/** Whether `name` is one of the legacy_* networks, in the SENet authors' Caffe layout. */
+export function isLegacy(name: string): boolean {
+  return partsOf(name).legacy && registry.has(name);
+}
+
+interface NameParts {
+  readonly legacy: boolean;
+  readonly se: boolean;
+  readonly base: string;
+}
+
+function partsOf(name: string): NameParts {
+  const m = /^(legacy_)?(se_)?(.*)$/.exec(name)!;
+  return { legacy: m[1] !== undefined, se: m[2] !== undefined, base: m[3]! };
+}
+
+function registered(p: NameParts): string | null {
+  const name = `${p.legacy ? 'legacy_' : ''}${p.se ? 'se_' : ''}${p.base}`;
+  return registry.has(name) ? name : null;
+}
+
 const IMAGENET_WIDTHS = [64, 128, 256, 512];
 const CIFAR_WIDTHS = [16, 32, 64];
 
@@ -59,4 +99,19 @@ for (const [name, n] of cifar) {
   const spec: ModelSpec = { block: 'basic', stem: 'cifar', stages: stages(CIFAR_WIDTHS, [n, n, n]) };
   registerModel(name, spec);
   registerModel(`se_${name}`, { ...spec, se: { reduction: DEFAULT_REDUCTION } });
+}
+
+/**
+ * The SENet authors' Caffe networks, as Cadene's se_resnet* and timm's legacy_seresnet* port
+ * them with the authors' weights (50/101/152; timm's own for 18/34): the stem pools with
+ * ceil_mode and no padding, bottlenecks stride their first 1x1 conv, and timm's SEResNetBlock
+ * ends its branch in a ReLU. Same parameters, other features: weights trained in one layout give
+ * other logits in the other. The plain twins pair with them in a study.
+ */
+export const CAFFE_LAYOUT: Pick<ModelSpec, 'stemPool' | 'bottleneckStride' | 'basicBranchRelu'> = { stemPool: 'ceil', bottleneckStride: 'conv1', basicBranchRelu: true };
+
+for (const [name, block, blocks] of imagenet) {
+  const spec: ModelSpec = { block, stem: 'imagenet', stages: stages(IMAGENET_WIDTHS, blocks), ...CAFFE_LAYOUT };
+  registerModel(`legacy_${name}`, spec);
+  registerModel(`legacy_se_${name}`, { ...spec, se: { reduction: DEFAULT_REDUCTION } });
 }

@@ -142,7 +142,11 @@ function spatial(
     const padded = size + pads[i]! + pads[i + n]!;
     if (padded < span) fail(`input ${formatShape(x)} is smaller than the kernel ${kernel.join('x')}`);
     const steps = (padded - span) / strides[i]!;
-    out.push((ceil ? Math.ceil(steps) : Math.floor(steps)) + 1);
+    let o = (ceil ? Math.ceil(steps) : Math.floor(steps)) + 1;
+    // As ONNX and PyTorch define ceil_mode, and ONNX Runtime's kernel computes it (its shape
+    // inference, as of 1.30, does not): a last window that would start in the end padding is dropped.
+    if (ceil && (o - 1) * strides[i]! >= size + pads[i]!) o--;
+    out.push(o);
   }
   return { out, strides, pads, dilations };
 }

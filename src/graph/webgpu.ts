@@ -14,6 +14,7 @@
  *   folded one-hot Conv), compared with the pooled Y, inside the image only; each hit scores
  *   kh*kw - position, so the window's highest score is its first hit; dY goes there, and a
  *   ConvTranspose with the same one-hot kernels adds every window's share back onto the input.
+ *   In ceil_mode the end pads grow to hold the windows that hang over the edge.
  *   The one-hot Conv copies values exactly (one product by 1, the rest by 0), so the comparison
  *   is exact; only a NaN window (a diverged step, which the trainer discards) would match nowhere.
  */
@@ -88,10 +89,10 @@ function firstMaximumGrad(e: Emitter, pool: Pool, dyFlat: Value, name: string, o
   const [, , ho, wo] = y.shape as [Dim, number, number, number];
   const [kh, kw] = attrList(node, 'kernel_shape', []) as [number, number];
   const strides = attrList(node, 'strides', [1, 1]);
-  const pads = attrList(node, 'pads', [0, 0, 0, 0]);
-  if (attrList(node, 'dilations', [1, 1]).some((d) => d !== 1) || node.attrs['ceil_mode'] === 1 || (node.attrs['auto_pad'] ?? 'NOTSET') !== 'NOTSET') {
-    throw new Error(`node ${node.name} (MaxPool): the webgpu backward supports explicit pads, dilation 1 and floor mode only`);
+  if (attrList(node, 'dilations', [1, 1]).some((d) => d !== 1) || (node.attrs['auto_pad'] ?? 'NOTSET') !== 'NOTSET') {
+    throw new Error(`node ${node.name} (MaxPool): the webgpu backward supports explicit pads and dilation 1 only`);
   }
+  const pads = windowPads(node, [h, w], [ho, wo], [kh, kw], strides);
   const kk = kh * kw;
   const nc = times(n, c);
   const kernel = windowKernel(e, `${name}/window_kernel`, kh, kw);
@@ -122,6 +123,19 @@ function firstMaximumGrad(e: Emitter, pool: Pool, dyFlat: Value, name: string, o
   const dx = emit(e, `${name}/scatter`, 'ConvTranspose', [routed, kernel], [nc, 1, h, w], { kernel_shape: [kh, kw], strides, pads, output_padding: outputPadding });
   e.names.delete(outName);
   return reshape(e, name, dx, [-1], [typeof n === 'number' ? n * c * h * w : `${n}*${c * h * w}`], outName);
+}
+
+/**
+ * The pads for the window Conv and its ConvTranspose: the pool's own, except in ceil_mode, where
+ * the last windows may hang over the end (the legacy stem's 3x3/2 without padding on an even
+ * size): there the end pads are what makes a floor-mode Conv start the pool's Ho x Wo windows.
+ * The positions they add lie outside the image, which the scores leave out.
+ */
+function windowPads(node: Node, size: readonly number[], out: readonly number[], kernel: readonly number[], strides: readonly number[]): number[] {
+  const pads = attrList(node, 'pads', [0, 0, 0, 0]);
+  if (node.attrs['ceil_mode'] !== 1) return pads;
+  const end = [0, 1].map((a) => Math.max(0, (out[a]! - 1) * strides[a]! + kernel[a]! - size[a]! - pads[a]!));
+  return [pads[0]!, pads[1]!, end[0]!, end[1]!];
 }
 
 /** The Indices output of a MaxPool, with its pool, for a value that is one (through a Reshape). */

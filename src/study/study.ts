@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { createModel, plainTwin, seTwin } from '../graph/registry.ts';
 import { defaultGrouping, formatSplitTable, formatTileSummary, splitDataset, tileDataset } from '../data/index.ts';
 import type { SplitOptions } from '../data/index.ts';
 import { toCsv } from '../formats/csv.ts';
@@ -51,7 +52,7 @@ export interface StudyInput {
   readonly name?: string;
   /** The experiment root (default artifacts/<name>). */
   readonly root?: string;
-  /** The plain network; its SE twin is `se_<arch>` (default resnet20, the study's pair). */
+  /** The plain network; its SE twin is `se_<arch>` (`legacy_se_resnetN` for `legacy_resnetN`; default resnet20, the study's pair). */
   readonly arch?: string;
   /** Split options (grouping defaults to Kather slide ids when every source name carries one). */
   readonly split?: Omit<SplitOptions, 'dir'>;
@@ -98,18 +99,27 @@ export function accuracyTable(evaluations: readonly RunMetrics[], key: 'accuracy
   return rows;
 }
 
+/** The pair a study compares: the plain network `arch` and its SE twin (resnet50 and se_resnet50, legacy_resnet50 and legacy_se_resnet50). */
+export function studyPair(arch: string): [string, string] {
+  const plain = plainTwin(arch);
+  if (plain) throw new UserError(`--arch names the plain network of the pair (the study adds its SE twin); received ${arch}, try ${plain}`);
+  const se = seTwin(arch);
+  // An unknown name is createModel's one line, which lists the known ones.
+  if (!se) throw new UserError(`--arch ${createModel(arch).name} has no SE twin to compare it with`);
+  return [arch, se];
+}
+
 export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promise<StudyResult> {
   const started = performance.now();
   const progress = hooks.progress ?? createProgress(process.stderr.isTTY ? process.stderr : null);
   const images = resolve(input.images ?? EMBEDDED_SAMPLE);
   const root = resolve(input.root ?? join('artifacts', input.name ?? basename(images)));
-  const plain = input.arch ?? 'resnet20';
-  if (plain.startsWith('se_')) throw new UserError(`--arch names the plain network of the pair (the study adds its SE twin); received ${plain}, try ${plain.slice(3)}`);
-  const archs = [plain, `se_${plain}`];
+  const archs = studyPair(input.arch ?? 'resnet20');
+  const se = archs[1];
   if ((input.train?.init ? 1 : 0) + (input.seInit ? 1 : 0) === 1) {
     throw new UserError('--init and --se-init go together: the plain network starts from --init, its SE twin from --se-init (an SE-ResNet state_dict)');
   }
-  const initOf = (arch: string): TrainInput => (input.seInit && arch.startsWith('se_') ? { init: input.seInit } : {});
+  const initOf = (arch: string): TrainInput => (input.seInit && arch === se ? { init: input.seInit } : {});
   const data = join(root, 'data');
   // Before the tiles are written: a GPU that cannot train here is one line (an unknown device name
   // is left to the training options' check, which names the choices).

@@ -15,6 +15,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { seTwin } from '../graph/registry.ts';
 import type { RunMetrics } from '../evaluate/evaluate.ts';
 import { readRunMetrics } from '../evaluate/evaluate.ts';
 import { holm } from '../evaluate/stats.ts';
@@ -73,8 +74,11 @@ export async function writeSweepReport(dir: string, o: SweepReportOptions = {}):
   }
   if (cells.every((c) => c.metrics === null)) throw new UserError(`${dir}: no run has finished every fold yet; see senet-ort sweep status ${dir}`);
 
-  // SE against plain at each point, every pair (x, se_x) of the sweep's networks.
-  const pairs = plan.archs.filter((a) => plan.archs.includes(`se_${a}`)).map((a) => [a, `se_${a}`] as const);
+  // SE against plain at each point, every pair (x, se_x) of the sweep's networks (legacy_x, legacy_se_x too).
+  const pairs = plan.archs.flatMap((a) => {
+    const se = seTwin(a);
+    return se && plan.archs.includes(se) ? [[a, se] as const] : [];
+  });
   const raw0 = plan.points.flatMap((point) => pairs.map(([plain, se]) => {
     const a = cells.find((c) => c.point === point.index && c.arch === plain)!;
     const b = cells.find((c) => c.point === point.index && c.arch === se)!;

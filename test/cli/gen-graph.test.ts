@@ -13,7 +13,7 @@ import { data, floats, int64s, session } from '../helpers/ort.ts';
 import { writeFileSync } from 'node:fs';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { encodeSafetensors } from '../../src/formats/safetensors.ts';
-import { decodeModel } from '../../src/formats/protobuf.ts';
+import { decodeModel, graphFromModel } from '../../src/formats/protobuf.ts';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gen-graph-'));
 
@@ -41,6 +41,26 @@ describe('gen-graph', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout.toString(), /resnet50\s+25,557,032/);
     assert.match(r.stdout.toString(), /se_resnet110/);
+    // The Caffe layout moves strides and pooling, not parameters.
+    assert.match(r.stdout.toString(), /^legacy_se_resnet50\s+28,088,024  3x224x224, 1000 classes$/m);
+    assert.match(r.stdout.toString(), /^legacy_resnet18\s+11,689,512 /m);
+    const rows = r.stdout.toString().trimEnd().split('\n').slice(1);
+    assert.equal(new Set(rows.map((l) => l.search(/ \d+x\d+x\d+, /))).size, 1, 'the columns line up');
+  });
+
+  it('writes a legacy network: the Caffe layout\'s ceil-mode stem pool, and it runs', async () => {
+    const dir = tmp();
+    try {
+      const out = join(dir, 'legacy.onnx');
+      const r = runBin('gen-graph', ['legacy_se_resnet18', '--classes', '3', '--input', '3x32x32', '-o', out]);
+      assert.equal(r.status, 0, r.stderr);
+      const pool = graphFromModel(decodeModel(readFileSync(out))).nodes.find((n) => n.op === 'MaxPool')!;
+      assert.deepEqual([pool.attrs['ceil_mode'], pool.attrs['pads']], [1, [0, 0, 0, 0]]);
+      const logits = (await (await ort.InferenceSession.create(out)).run({ images: floats(new Float32Array(2 * 3 * 32 * 32).fill(0.5), [2, 3, 32, 32]) }))['logits']!;
+      assert.deepEqual(logits.dims, [2, 3]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('refuses bad input with one line, a non-zero exit and no file', () => {
@@ -162,6 +182,12 @@ describe('gen-graph', () => {
       const floor = runBin('gen-graph', ['se_resnet20', '--classes', '4', '--input', '3x16x16', '--weights', join(dir, 'seresnet20.safetensors'), '-o', out]);
       assert.equal(floor.status, 1);
       assert.match(floor.stderr, /^gen-graph: .*seresnet20\.safetensors: does not fit se_resnet20 as a timm state_dict: 27 wrongly shaped .*; timm rounds SE widths to multiples of 8: add --se-width timm\n$/);
+      // A legacy SE-ResNet file (Cadene's, timm's legacy_seresnet names) fits, with a warning on stderr.
+      const legacy = new Map([...state].map(([n, t]) => [n.replace(/^(conv1|bn1)\./, 'layer0.$1.').replace('.se.', '.se_module.').replace(/^fc\./, 'last_linear.'), t]));
+      writeFileSync(join(dir, 'legacy.safetensors'), encodeSafetensors(legacy));
+      const warned = runBin('gen-graph', ['se_resnet20', '--classes', '4', '--input', '3x16x16', '--se-width', 'timm', '--weights', join(dir, 'legacy.safetensors'), '-o', out]);
+      assert.equal(warned.status, 0, warned.stderr);
+      assert.match(warned.stderr, /^gen-graph: warning: legacy SE-ResNet weights .* which se_resnet20 does not have \(stem pooling, block layout\): they fit but compute other features until fine-tuned\n$/);
       writeFileSync(join(dir, 'resnet20.pth'), Buffer.from([0x80, 0x02]));
       const pth = runBin('gen-graph', ['resnet20', '--weights', join(dir, 'resnet20.pth'), '-o', out]);
       assert.match(pth.stderr, /^gen-graph: .*resnet20\.pth: a PyTorch pickle, not safetensors .*convert it once: python3 -c .*\n$/);

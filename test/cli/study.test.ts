@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runStudy } from '../../src/study/study.ts';
+import { runStudy, studyPair } from '../../src/study/study.ts';
 import { REPO, tempDir } from '../data/fixtures.ts';
 
 function senet(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -58,6 +58,14 @@ describe('study', () => {
 
   it('--arch names the plain network of the pair', async () => {
     await assert.rejects(runStudy({ arch: 'se_resnet20' }), { message: '--arch names the plain network of the pair (the study adds its SE twin); received se_resnet20, try resnet20' });
+    assert.throws(() => studyPair('legacy_se_resnet50'), { message: '--arch names the plain network of the pair (the study adds its SE twin); received legacy_se_resnet50, try legacy_resnet50' });
+    assert.throws(() => studyPair('resnet19'), /^UserError: unknown architecture "resnet19"; known: /);
+  });
+
+  it('pairs each plain network with the SE network of its own layout', () => {
+    assert.deepEqual(studyPair('resnet20'), ['resnet20', 'se_resnet20']);
+    assert.deepEqual(studyPair('legacy_resnet50'), ['legacy_resnet50', 'legacy_se_resnet50']);
+    assert.deepEqual(studyPair('legacy_resnet18'), ['legacy_resnet18', 'legacy_se_resnet18']);
   });
 
   it('--init and --se-init start the pair from a pair of state_dicts, and go together', async () => {

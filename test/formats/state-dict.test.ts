@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Graph, Tensor } from '../../src/graph/ir.ts';
 import type { ModelOptions } from '../../src/graph/model.ts';
-import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
+import { STRUCTURE_ONLY, buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { encodeSafetensors } from '../../src/formats/safetensors.ts';
-import { detectLayout, importWeights } from '../../src/formats/state-dict.ts';
+import type { WeightLayout } from '../../src/formats/state-dict.ts';
+import { detectLayout, importWeights, matchStateDict } from '../../src/formats/state-dict.ts';
 import { UserError } from '../../src/errors.ts';
 import { tempDir } from '../data/fixtures.ts';
 
@@ -39,6 +40,9 @@ function withBatchesTracked(state: Map<string, Tensor>): Map<string, Tensor> {
 function renamed(state: Map<string, Tensor>, rename: (name: string) => string): Map<string, Tensor> {
   return new Map([...state].map(([n, t]) => [rename(n), t]));
 }
+
+/** Our name as timm's legacy SENet and Cadene's se_resnet name it. */
+const toLegacy = (n: string): string => n.replace(/^(conv1|bn1)\./, 'layer0.$1.').replace('.se.', '.se_module.').replace(/^fc\./, 'last_linear.');
 
 /** Every tensor of the imported map equals the source's. */
 function assertSame(imported: Map<string, Tensor>, source: Map<string, Tensor>, skip: (name: string) => boolean = () => false): void {
@@ -82,13 +86,37 @@ describe('importing published weights', () => {
   it('renames legacy SE-ResNets (Cadene, timm legacy_seresnet)', (t) => {
     const dir = tempDir(t);
     const source = stateOf(graphOf({ arch: 'se_resnet20', seed: 1 }));
-    const legacy = renamed(source, (n) => n.replace(/^(conv1|bn1)\./, 'layer0.$1.').replace('.se.', '.se_module.').replace(/^fc\./, 'last_linear.'));
+    const legacy = renamed(source, toLegacy);
     assert.ok(legacy.has('layer0.conv1.weight') && legacy.has('layer1.0.se_module.fc1.bias') && legacy.has('last_linear.weight'));
     const file = write(dir, 'legacy.safetensors', withBatchesTracked(legacy));
     const { tensors, record } = importWeights(file, graphOf({ arch: 'se_resnet20', seed: 2 }));
     assertSame(tensors, source);
     assert.equal(record.layout, 'legacy-se');
-    assert.ok(record.notes.some((n) => /ceil_mode/.test(n)));
+    assert.deepEqual(record.notes, ['warning: legacy SE-ResNet weights (Cadene\'s se_resnet*, timm\'s legacy_seresnet*) were trained in the SENet authors\' Caffe layout, which se_resnet20 does not have (stem pooling, block layout): they fit but compute other features until fine-tuned']);
+  });
+
+  it('warns when weights meet a network of the other layout, naming the network they were trained in', () => {
+    const structure = (arch: string): Graph => buildInferenceGraph(resolveModel({ arch, input: [3, 32, 32] }), STRUCTURE_ONLY);
+    const warnings = (graph: Graph, source: Map<string, Tensor>, layout: WeightLayout): string[] =>
+      matchStateDict(graph, source, 'w.safetensors', { layout, sha256: '' }).record.notes.filter((n) => n.startsWith('warning:'));
+    const library = structure('se_resnet50');
+    const legacy = structure('legacy_se_resnet50');
+    const ours = stateOf(library);
+    const theirs = renamed(ours, toLegacy);
+    assert.deepEqual(warnings(legacy, theirs, 'legacy-se'), []);
+    assert.deepEqual(warnings(library, ours, 'timm'), []);
+    assert.deepEqual(warnings(library, theirs, 'legacy-se'), ['warning: legacy SE-ResNet weights (Cadene\'s se_resnet*, timm\'s legacy_seresnet*) were trained in the SENet authors\' Caffe layout, which se_resnet50 does not have (stem pooling, block layout): they fit but compute other features until fine-tuned; legacy_se_resnet50 is the network they were trained in']);
+    assert.deepEqual(warnings(legacy, ours, 'timm'), ['warning: timm weights were trained in torchvision\'s layout, which legacy_se_resnet50 does not have (stem pooling, block layout): they fit but compute other features until fine-tuned; se_resnet50 is the network they were trained in']);
+    assert.match(warnings(structure('legacy_resnet18'), stateOf(structure('resnet18')), 'torchvision')[0]!, /^warning: torchvision weights .*; resnet18 is the network they were trained in$/);
+    assert.match(warnings(structure('se_resnet18'), renamed(stateOf(structure('se_resnet18')), toLegacy), 'legacy-se')[0]!, /; legacy_se_resnet18 is the network they were trained in$/);
+    // Our own checkpoints say nothing of their layout, and a run resumes them into the network that wrote them.
+    assert.deepEqual(warnings(legacy, ours, 'senet-ort'), []);
+  });
+
+  it('names the legacy SE network when a legacy SE file meets a plain legacy network', () => {
+    const theirs = renamed(stateOf(buildInferenceGraph(resolveModel({ arch: 'legacy_se_resnet18', input: [3, 32, 32] }), STRUCTURE_ONLY)), toLegacy);
+    const plain = buildInferenceGraph(resolveModel({ arch: 'legacy_resnet18', input: [3, 32, 32] }), STRUCTURE_ONLY);
+    assert.throws(() => matchStateDict(plain, theirs, 'w.safetensors', { layout: 'legacy-se', sha256: '' }), /^UserError: w\.safetensors: does not fit legacy_resnet18 as a legacy-se state_dict: 32 unexpected .*; the file is an SE-ResNet: try --arch legacy_se_resnet18$/);
   });
 
   it('reshapes senet.pytorch\'s Linear SE layers to 1x1 convs, their missing biases at zero', (t) => {

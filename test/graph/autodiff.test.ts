@@ -6,6 +6,7 @@ import { Builder } from '../../src/graph/builder.ts';
 import { gradients } from '../../src/graph/autodiff.ts';
 import type { ModelConfig } from '../../src/graph/model.ts';
 import type { ModelSpec } from '../../src/graph/resnet.ts';
+import { CAFFE_LAYOUT } from '../../src/graph/registry.ts';
 import { buildGradientGraph } from '../../src/graph/train.ts';
 import { filled } from '../../src/graph/tensor.ts';
 import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
@@ -15,11 +16,12 @@ import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
 import type { Feeds } from '../helpers/ort.ts';
 
 /** A network small enough for finite differences: two stages of one block each. */
-function tinyConfig(stem: 'cifar' | 'imagenet', block: 'basic' | 'bottleneck', se: boolean, batch = 4): ModelConfig {
+function tinyConfig(stem: 'cifar' | 'imagenet', block: 'basic' | 'bottleneck', se: boolean, batch = 4, layout: Partial<ModelSpec> = {}): ModelConfig {
   const spec: ModelSpec = {
     block, stem,
     stages: [{ width: 4, blocks: 1 }, { width: 4, blocks: 1 }],
     ...(se ? { se: { reduction: 2 } } : {}),
+    ...layout,
   };
   const side = stem === 'imagenet' ? 12 : 6;
   return { arch: 'tiny', spec, classes: 3, input: [3, side, side], reduction: se ? 2 : null, seed: 3, opset: 17, batch };
@@ -79,6 +81,12 @@ describe('whole-network gradients against finite differences', () => {
   it('CIFAR stem, basic blocks with SE', () => checkNetwork(tinyConfig('cifar', 'basic', true)));
   it('ImageNet stem (7x7/2 conv, 3x3/2 max pool), bottleneck blocks with SE', () => checkNetwork(tinyConfig('imagenet', 'bottleneck', true)));
   it('ImageNet stem, basic blocks without SE', () => checkNetwork(tinyConfig('imagenet', 'basic', false)));
+  // 12x12 images: the stem's conv gives 6x6, where the ceil-mode pool's last window hangs over the edge.
+  it('Caffe layout (legacy_*): ceil-mode stem pool without padding, bottlenecks strided on the first 1x1, with SE', () =>
+    checkNetwork(tinyConfig('imagenet', 'bottleneck', true, 4, CAFFE_LAYOUT)));
+  // Seed 4: with seed 3, bn1.bias's directional derivative (0.005) moves the loss by less than
+  // float32 resolves under the stem's 2e-5 step.
+  it('Caffe layout (legacy_*): basic blocks with a ReLU before SE', () => checkNetwork({ ...tinyConfig('imagenet', 'basic', true, 4, CAFFE_LAYOUT), seed: 4 }));
   it('the other conv formulations give the same gradients as the default', async () => {
     await checkNetwork(tinyConfig('cifar', 'basic', true), { ...DEFAULT_CONV_GRAD, dx: 'transpose', dw: 'shifted' });
     // With the max-pool stem, compare formulations with each other: they must agree far more

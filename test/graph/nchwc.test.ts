@@ -221,6 +221,7 @@ describe('x64 kernels: whole training steps', () => {
     ['se_resnet20', 'CIFAR stem, basic blocks with SE', [3, 16, 16]],
     ['resnet18', 'ImageNet stem, basic blocks', [3, 32, 32]],
     ['se_resnet50', 'ImageNet stem, bottleneck blocks with SE', [3, 32, 32]],
+    ['legacy_se_resnet18', 'Caffe layout: ceil-mode stem pool over the edge, a ReLU before SE', [3, 32, 32]],
   ];
   for (const [arch, what, input] of nets) {
     it(`${arch} (${what}): the x64 step equals the portable step (loss, logits, updates, running statistics), two steps from the same state`, async () => {

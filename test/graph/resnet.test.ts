@@ -1,14 +1,22 @@
 // The zoo: parameter counts against PyTorch's and an independent formula, state_dict names,
-// module-path node names, and the one-line errors for bad options.
+// module-path node names, the one-line errors for bad options, and the legacy networks against
+// a PyTorch reference of the SENet authors' Caffe layout (bench/legacy_senet.py).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { Tensor } from '../../src/graph/ir.ts';
+import { numel } from '../../src/graph/ir.ts';
+import type { ModelConfig } from '../../src/graph/model.ts';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../src/graph/model.ts';
-import { modelNames } from '../../src/graph/registry.ts';
+import { layoutTwin, modelNames } from '../../src/graph/registry.ts';
 import { seHidden } from '../../src/graph/resnet.ts';
+import { matchStateDict } from '../../src/formats/state-dict.ts';
+import { data, session, toOrt } from '../helpers/ort.ts';
+import type { Feeds } from '../helpers/ort.ts';
 
-/** Parameters of a torchvision-layout (SE-)ResNet, counted from the architecture's definition. */
+/** Parameters of a (SE-)ResNet, counted from the architecture's definition (the Caffe layout's legacy_* have the same). */
 function expectedCount(arch: string, classes: number, r = 16): number {
-  const se = arch.startsWith('se_');
+  const se = /^(legacy_)?se_/.test(arch);
   const depth = Number(arch.replace(/\D/g, ''));
   const imagenet = [18, 34, 50, 101, 152].includes(depth);
   const bottleneck = depth >= 50 && imagenet;
@@ -96,5 +104,98 @@ describe('the model zoo', () => {
     assert.throws(() => parseInputShape('3x224'), /expected CxHxW such as 3x224x224 for --input but received "3x224"/);
     assert.throws(() => parseInputShape('3x0x5'), /for --input/);
     assert.throws(() => resolveModel({ arch: 'resnet20', opset: 12 }), /opset/);
+  });
+});
+
+/** One network of bench/legacy_senet.py's output: its PyTorch state_dict and eval-mode logits. */
+interface ReferenceCase {
+  readonly arch: string;
+  readonly blocks: readonly number[];
+  readonly classes: number;
+  /** [N, C, H, W] */
+  readonly input: readonly [number, number, number, number];
+  /** [name, shape] in state_dict order, num_batches_tracked left out. */
+  readonly stateDict: readonly (readonly [string, readonly number[]])[];
+  readonly logits: readonly number[];
+}
+
+const REFERENCE = JSON.parse(readFileSync(new URL('./legacy-senet.reference.json', import.meta.url), 'utf8')) as { cases: ReferenceCase[] };
+
+/**
+ * bench/legacy_senet.py's formula, repeated: every element of tensor `name` from the name's hash
+ * and its index, in double arithmetic that both sides do exactly alike, rounded to float32 once.
+ */
+function formula(name: string, dims: readonly number[]): Tensor {
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) % 1000003;
+  const fanIn = numel(dims.slice(1));
+  const values = new Float32Array(numel(dims));
+  for (let i = 0; i < values.length; i++) {
+    const u = ((7 * i * i + 40499 * i + h) % 65521) / 65521;
+    values[i] = name.endsWith('running_var') || (name.endsWith('.weight') && dims.length === 1) ? 0.5 + u
+      : dims.length === 1 ? (u - 0.5) * 0.2
+        : name === 'images' ? (u - 0.5) * 4
+          : (u - 0.5) * (dims.length === 4 ? 2 * Math.sqrt(6 / fanIn) : 2 * Math.sqrt(3 / fanIn));
+  }
+  return { dtype: 'float32', dims: [...dims], data: values };
+}
+
+/** The registered network `arch` with the reference's blocks per stage, classes and batch. */
+function referenceConfig(c: ReferenceCase, arch = c.arch): ModelConfig {
+  const [n, ...input] = c.input;
+  const config = resolveModel({ arch, classes: c.classes, input: input as [number, number, number] });
+  return { ...config, batch: n, spec: { ...config.spec, stages: config.spec.stages.map((s, i) => ({ ...s, blocks: c.blocks[i]! })) } };
+}
+
+/** The reference's state_dict, each tensor from the formula under its PyTorch name. */
+const referenceWeights = (c: ReferenceCase): Map<string, Tensor> => new Map(c.stateDict.map(([name, dims]) => [name, formula(name, dims)]));
+
+/** Logits of `config` in ONNX Runtime with the reference's weights, loaded as a legacy-se state_dict. */
+async function logitsWith(config: ModelConfig, c: ReferenceCase): Promise<Float32Array> {
+  const graph = buildInferenceGraph(config, STRUCTURE_ONLY);
+  const { tensors } = matchStateDict(graph, referenceWeights(c), 'reference', { layout: 'legacy-se', sha256: '' });
+  const feeds: Feeds = { images: toOrt(formula('images', c.input)) };
+  for (const [name, t] of tensors) feeds[name] = toOrt(t);
+  const s = await session(graph);
+  const logits = data((await s.run(feeds))['logits']!);
+  await s.release();
+  return logits;
+}
+
+/** Largest difference relative to the largest reference logit. */
+function relativeDifference(got: ArrayLike<number>, want: readonly number[]): number {
+  const scale = Math.max(...want.map(Math.abs));
+  return Math.max(...want.map((v, i) => Math.abs(got[i]! - v))) / scale;
+}
+
+describe('the legacy networks against PyTorch (bench/legacy_senet.py: timm\'s legacy SENet written out, 1-2-1-1 blocks)', () => {
+  it('the reference covers the bottleneck and basic SE networks and a plain twin', () => {
+    assert.deepEqual(REFERENCE.cases.map((c) => c.arch), ['legacy_se_resnet50', 'legacy_se_resnet18', 'legacy_resnet50']);
+  });
+
+  for (const c of REFERENCE.cases) {
+    it(`${c.arch}: takes PyTorch's state_dict name for name (legacy-se layout), every shape as PyTorch's, and nothing else`, () => {
+      const graph = buildInferenceGraph(referenceConfig(c), STRUCTURE_ONLY);
+      const { record } = matchStateDict(graph, referenceWeights(c), 'reference', { layout: 'legacy-se', sha256: '' });
+      assert.equal(record.loaded, c.stateDict.length);
+      assert.equal(graph.initializers.filter((i) => i.kind !== 'constant').length, c.stateDict.length);
+      assert.deepEqual(record.reinitialised, []);
+      assert.deepEqual(record.notes, [], 'no warning: the weights were made for this layout');
+    });
+
+    it(`${c.arch}: gives PyTorch's logits within float32 rounding`, async (t) => {
+      const got = await logitsWith(referenceConfig(c), c);
+      const e = relativeDifference(got, c.logits);
+      t.diagnostic(`largest difference ${e.toExponential(2)} of the largest logit`);
+      assert.ok(e < 2e-5, `relative difference ${e}: ${Array.from(got).map((v) => v.toFixed(4)).join(' ')} vs ${c.logits.map((v) => v.toFixed(4)).join(' ')}`);
+    });
+  }
+
+  it('the library\'s layout with the same weights gives other logits: the reference tells the layouts apart', async (t) => {
+    for (const c of REFERENCE.cases) {
+      const e = relativeDifference(await logitsWith(referenceConfig(c, layoutTwin(c.arch)!), c), c.logits);
+      t.diagnostic(`${layoutTwin(c.arch)}: largest difference ${e.toFixed(2)} of the largest logit`);
+      assert.ok(e > 0.05, `${layoutTwin(c.arch)}: relative difference only ${e}`);
+    }
   });
 });

@@ -71,12 +71,13 @@ export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {
 }
 
 function listModels(): string {
+  const width = Math.max(...modelNames().map((name) => name.length));
   const rows = modelNames().map((name) => {
     const cfg = resolveModel({ arch: name });
     const graph = buildInferenceGraph(cfg, STRUCTURE_ONLY);
-    return `${name.padEnd(14)} ${parameterCount(graph).toLocaleString('en-US').padStart(12)}  ${cfg.input.join('x')}, ${cfg.classes} classes`;
+    return `${name.padEnd(width)} ${parameterCount(graph).toLocaleString('en-US').padStart(12)}  ${cfg.input.join('x')}, ${cfg.classes} classes`;
   });
-  return [`${'network'.padEnd(14)} ${'parameters'.padStart(12)}  default input`, ...rows].join('\n') + '\n';
+  return [`${'network'.padEnd(width)} ${'parameters'.padStart(12)}  default input`, ...rows].join('\n') + '\n';
 }
 
 async function writeStdout(bytes: Uint8Array): Promise<void> {

@@ -38,7 +38,7 @@ export function register(cli: CAC): void {
     .command('study [images-dir]', 'The main job: tile and split a folder of class folders (default: the embedded Kather 2016 sample), train ResNet and SE-ResNet on every fold, evaluate both on the test split, compare them and write the HTML report')
     .option('--name <name>', 'Experiment name: results go to artifacts/<name> (default: the image folder\'s name)')
     .option('--root <dir>', 'Experiment root folder (default artifacts/<name>)')
-    .option('--arch <name>', 'The plain network; its SE twin se_<name> is trained alongside (default resnet20)')
+    .option('--arch <name>', 'The plain network; its SE twin (se_<name>, legacy_se_resnetN for legacy_resnetN) is trained alongside (default resnet20)')
     .option('--test-fraction <f>', 'Share of each class held out as the test set (default 0.2)')
     .option('--folds <k>', 'Cross-validation folds (default 4)')
     .option('--split-seed <n>', 'Seed of the split (default 0)')

@@ -8,7 +8,7 @@ import { ROOT } from './helpers/cli.ts';
  * The stages data passes through, in order. A module may import from its own stage and from
  * earlier ones, never from a later one; the README's Development section says the same.
  */
-export const STAGES = ['core', 'graph', 'formats', 'data', 'infer', 'train', 'evaluate', 'report', 'deploy', 'study', 'cli'] as const;
+export const STAGES = ['core', 'graph', 'formats', 'data', 'infer', 'train', 'evaluate', 'report', 'deploy', 'slide', 'study', 'cli'] as const;
 
 const SRC = join(ROOT, 'src');
 

@@ -34,6 +34,23 @@ export async function decodeTileInto(path: string, width: number, height: number
   out.set(data);
 }
 
+/**
+ * A packed-RGB tile of `size` x `size` resized to `width` x `height` as `decodeTileInto` resizes a
+ * tile file (the same libvips resize), so that a tile cut from a slide in memory reaches the
+ * network exactly as the same tile written to a file and read back would. Unchanged when the sizes agree.
+ */
+export async function resizeTile(rgb: Uint8Array, size: number, width: number, height: number): Promise<Uint8Array> {
+  if (size === width && size === height) return rgb;
+  const input = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
+  const { data, info } = await sharp(input, { raw: { width: size, height: size, channels: 3 } })
+    .resize(width, height, { fit: 'fill' })
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== width || info.height !== height) throw new RangeError(`resizeTile: got ${info.width}x${info.height}x${info.channels}`);
+  return data;
+}
+
 /** Decode `path` as packed RGB at `width` x `height`. */
 export async function decodeTile(path: string, width: number, height: number): Promise<Uint8Array> {
   const out = new Uint8Array(width * height * 3);

@@ -122,8 +122,9 @@ export function composePng(
   width: number,
   height: number,
   layers: { input: Uint8Array; raw?: { width: number; height: number; channels: 3 | 4 }; left: number; top: number }[],
+  background = '#303030',
 ): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: '#303030' } })
+  return sharp({ create: { width, height, channels: 3, background } })
     .composite(layers.map((l): OverlayOptions => ({
       input: Buffer.from(l.input.buffer, l.input.byteOffset, l.input.byteLength),
       left: l.left,

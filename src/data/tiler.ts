@@ -99,49 +99,50 @@ export async function imageTissueMask(path: string, info: ImageInfo, plan: ReadP
   return { mask, threshold, down: g.down };
 }
 
-/** One pass over the grid, band by band: every tile's pixels, in row-major order. */
-async function eachTile(path: string, info: ImageInfo, plan: ReadPlan, settings: GridSettings, visit: (x: number, y: number, rgb: Buffer) => Promise<void> | void): Promise<void> {
+/** The image's bands of tile rows, each decoded while the one before is in use (two in memory at most). */
+async function* bands(path: string, info: ImageInfo, plan: ReadPlan, settings: GridSettings): AsyncGenerator<{ band: Buffer; top: number; rows: number[] }> {
   const { tile, stride } = settings;
-  const xs = gridPositions(plan.width, tile, stride);
   const ys = gridPositions(plan.height, tile, stride);
   const perBand = rowsPerBand(plan.width, settings);
-  for (let first = 0; first < ys.length; first += perBand) {
-    const rowsHere = ys.slice(first, first + perBand);
-    const top = rowsHere[0]!;
-    const band = await readBand(path, info, plan, top, rowsHere.at(-1)! + tile - top);
-    let pending: Promise<void>[] = [];
-    for (const y of rowsHere) {
-      for (const x of xs) {
-        const done = visit(x, y, cropTile(band, plan.width, x, y - top, tile));
-        if (!done) continue;
-        pending.push(done);
-        if (pending.length >= ENCODE_AHEAD) {
-          await Promise.all(pending);
-          pending = [];
-        }
-      }
-    }
-    await Promise.all(pending);
+  const starts = Array.from({ length: Math.ceil(ys.length / perBand) }, (_, i) => i * perBand);
+  const read = (first: number): { rows: number[]; band: Promise<Buffer> } => {
+    const rows = ys.slice(first, first + perBand);
+    const band = readBand(path, info, plan, rows[0]!, rows.at(-1)! + tile - rows[0]!);
+    band.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
+    return { rows, band };
+  };
+  let next = starts.length > 0 ? read(starts[0]!) : null;
+  for (let i = 0; next; i++) {
+    const current = next;
+    next = i + 1 < starts.length ? read(starts[i + 1]!) : null;
+    yield { band: await current.band, top: current.rows[0]!, rows: current.rows };
   }
+}
+
+/** Every grid position's pixels, band by band, in row-major order (positions in tiled pixels). */
+async function* gridTiles(path: string, info: ImageInfo, plan: ReadPlan, settings: GridSettings): AsyncGenerator<{ x: number; y: number; rgb: Buffer }> {
+  const xs = gridPositions(plan.width, settings.tile, settings.stride);
+  for await (const { band, top, rows } of bands(path, info, plan, settings)) {
+    for (const y of rows) for (const x of xs) yield { x, y, rgb: cropTile(band, plan.width, x, y - top, settings.tile) };
+  }
+}
+
+/** A kept tile: its record (origin in level-0 pixels) and its pixels, stain-normalised where asked. */
+export interface CutTile {
+  record: TileRecord;
+  rgb: Uint8Array;
 }
 
 /**
  * Cut one image into tiles as `plan` reads it: decide each grid position by the tissue rule,
- * normalise the stain of the kept tiles, and hand each kept tile's PNG to `write` with its origin
- * in level-0 pixels. A slide fit needs its kept tiles before any tile is written, so that case
- * decodes the image twice: once to choose and sample the tiles, once to write them.
+ * normalise the stain of the kept tiles, and yield each kept tile in row-major order; `result`
+ * gathers every grid position's record and what the tissue and stain steps found. A slide fit needs
+ * its kept tiles before any tile is yielded, so that case decodes the image twice: once to choose
+ * and sample the tiles, once to normalise them.
  */
-export async function tileImage(
-  path: string,
-  info: ImageInfo,
-  plan: ReadPlan,
-  settings: GridSettings,
-  source: SourceSettings,
-  write: (x: number, y: number, png: Buffer) => void,
-): Promise<TiledImage> {
+export async function* cutImage(path: string, info: ImageInfo, plan: ReadPlan, settings: GridSettings, source: SourceSettings, result: TiledImage): AsyncGenerator<CutTile> {
   const { tile } = settings;
   const origin = (x: number, y: number): [number, number] => [Math.round(x * plan.factorX), Math.round(y * plan.factorY)];
-  const result: TiledImage = { tiles: [] };
   let mask: { mask: Mask; down: number } | null = null;
   if (settings.filter && settings.tissue === 'otsu') {
     const m = await imageTissueMask(path, info, plan, tile, source);
@@ -156,51 +157,69 @@ export async function tileImage(
     return { x: x0, y: y0, white, tissue, kept: tissue >= settings.minTissue };
   };
   const stain = settings.stain;
-  let unstained = 0;
+  if (stain) result.unstained = 0;
 
-  if (stain?.fit === 'slide') {
-    // Pass 1: the grid's decisions and an even sample of the kept tiles' pixels.
-    const grid = gridPositions(plan.width, tile, settings.stride).length * gridPositions(plan.height, tile, settings.stride).length;
-    const every = Math.max(1, Math.ceil((grid * tile * tile) / STAIN_SAMPLE_PIXELS));
-    const sample = new Uint8Array((Math.ceil((grid * tile * tile) / every) + 1) * 3);
-    let sampled = 0;
-    let counter = 0;
-    await eachTile(path, info, plan, settings, (x, y, rgb) => {
+  if (stain?.fit !== 'slide') {
+    for await (const { x, y, rgb } of gridTiles(path, info, plan, settings)) {
       const record = decide(x, y, rgb);
       result.tiles.push(record);
-      if (!record.kept) return;
-      for (let p = 0; p < rgb.length; p += 3, counter++) {
-        if (counter % every !== 0) continue;
-        sample.set(rgb.subarray(p, p + 3), sampled);
-        sampled += 3;
-      }
-    });
-    const fit = sampled > 0 ? fitStain(stain.method, sample.subarray(0, sampled)) : null;
-    if (sampled > 0 && !fit) unstained = 1;
-    // Pass 2: the kept tiles, normalised with the one fit.
-    const kept = new Set(result.tiles.filter((t) => t.kept).map((t) => `${t.x},${t.y}`));
-    if (kept.size > 0) {
-      await eachTile(path, info, plan, settings, (x, y, rgb) => {
-        const [x0, y0] = origin(x, y);
-        if (!kept.has(`${x0},${y0}`)) return;
-        const pixels = fit ? applyStain(rgb, fit, stain.target) : rgb;
-        return encodePng(pixels, tile, tile).then((png) => write(x0, y0, png));
-      });
-    }
-  } else {
-    await eachTile(path, info, plan, settings, (x, y, rgb) => {
-      const record = decide(x, y, rgb);
-      result.tiles.push(record);
-      if (!record.kept) return;
+      if (!record.kept) continue;
       let pixels: Uint8Array = rgb;
       if (stain) {
         const fit = fitStain(stain.method, rgb);
         if (fit) pixels = applyStain(rgb, fit, stain.target);
-        else unstained++;
+        else result.unstained!++;
       }
-      return encodePng(pixels, tile, tile).then((png) => write(record.x, record.y, png));
-    });
+      yield { record, rgb: pixels };
+    }
+    return;
   }
-  if (stain) result.unstained = unstained;
+  // Pass 1: the grid's decisions and an even sample of the kept tiles' pixels.
+  const grid = gridPositions(plan.width, tile, settings.stride).length * gridPositions(plan.height, tile, settings.stride).length;
+  const every = Math.max(1, Math.ceil((grid * tile * tile) / STAIN_SAMPLE_PIXELS));
+  const sample = new Uint8Array((Math.ceil((grid * tile * tile) / every) + 1) * 3);
+  let sampled = 0;
+  let counter = 0;
+  for await (const { x, y, rgb } of gridTiles(path, info, plan, settings)) {
+    const record = decide(x, y, rgb);
+    result.tiles.push(record);
+    if (!record.kept) continue;
+    for (let p = 0; p < rgb.length; p += 3, counter++) {
+      if (counter % every !== 0) continue;
+      sample.set(rgb.subarray(p, p + 3), sampled);
+      sampled += 3;
+    }
+  }
+  const fit = sampled > 0 ? fitStain(stain.method, sample.subarray(0, sampled)) : null;
+  if (sampled > 0 && !fit) result.unstained = 1;
+  // Pass 2: the kept tiles, normalised with the one fit.
+  const kept = new Map(result.tiles.filter((t) => t.kept).map((t) => [`${t.x},${t.y}`, t]));
+  if (kept.size === 0) return;
+  for await (const { x, y, rgb } of gridTiles(path, info, plan, settings)) {
+    const [x0, y0] = origin(x, y);
+    const record = kept.get(`${x0},${y0}`);
+    if (record) yield { record, rgb: fit ? applyStain(rgb, fit, stain.target) : rgb };
+  }
+}
+
+/** Cut one image (cutImage) and hand each kept tile's PNG to `write` with its origin in level-0 pixels. */
+export async function tileImage(
+  path: string,
+  info: ImageInfo,
+  plan: ReadPlan,
+  settings: GridSettings,
+  source: SourceSettings,
+  write: (x: number, y: number, png: Buffer) => void,
+): Promise<TiledImage> {
+  const result: TiledImage = { tiles: [] };
+  let pending: Promise<void>[] = [];
+  for await (const { record, rgb } of cutImage(path, info, plan, settings, source, result)) {
+    pending.push(encodePng(rgb, settings.tile, settings.tile).then((png) => write(record.x, record.y, png)));
+    if (pending.length >= ENCODE_AHEAD) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
   return result;
 }

@@ -23,6 +23,7 @@ export function formatTileSummary(s: TileSummary): string {
   rows.push(['total', s.sources, s.tiles, s.dropped, s.rejected.length]);
   const lines = [
     `tiled ${s.sources} sources into ${s.tiles} tiles in ${s.output} (${describePreparation(s)}${s.resumed > 0 ? `, ${s.resumed} sources finished earlier` : ''})`,
+    ...(s.ready ? [`tile size ${s.ready.tile} px, as the images are: ${s.ready.count} of the ${s.ready.total} images are ${s.ready.tile}x${s.ready.tile} tiles already (--tile sets another)`] : []),
     textTable(['class', 'sources', 'tiles', 'dropped', 'rejected'], rows),
   ];
   if (s.rejected.length > 0) {

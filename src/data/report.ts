@@ -1,4 +1,5 @@
 import type { TileSummary } from './dataset.ts';
+import type { PreparedSource } from './prepare.ts';
 import type { SplitResult } from './split.ts';
 import { textTable } from '../util/table.ts';
 import { describeGroupBy } from './groups.ts';
@@ -54,4 +55,11 @@ export function formatSplitTable(result: SplitResult): string {
   ];
   for (const w of splits.warnings) lines.push(`warning: ${w}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** What `study`, `init` and `sweep` did to their source: the tiling summary or the linked tiles, then the split table. */
+export function formatPrepared(p: PreparedSource): string {
+  if (p.kind === 'split') return `data set ${p.data}: tiled and split already, used as it is\n`;
+  const tiles = p.tiled ? formatTileSummary(p.tiled) : `linked the ${p.linked} tiles of ${p.source} into ${p.data}, to be split there\n`;
+  return tiles + (p.split ? formatSplitTable(p.split) : '');
 }

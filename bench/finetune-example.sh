@@ -9,7 +9,9 @@ SHARED=${SHARED:-../shared/data}
 CLI="node dist/cli/main.js"
 COMMON="--arch resnet20 --input 3x64x64 --batch-size 16 --schedule cosine --threads 2 --workers 1"
 mkdir -p "$W"
-$CLI tile "$SHARED/nct-crc-he" "$W/nct" --split --test-fraction 0.1 --folds 5
+# --tile 150: the 150 px crop of each 224 px tile that the figures in RESULTS.md were made with (without
+# --tile, tiles of one size now pass through whole).
+$CLI tile "$SHARED/nct-crc-he" "$W/nct" --tile 150 --split --test-fraction 0.1 --folds 5
 $CLI tile "$SHARED/kather2016-crc-texture" "$W/kather" --split --group-regex 'CRC-Prim-HE-\d+'
 # 1. Pretraining: one fold of NCT-CRC-HE (9 classes), 30 epochs.
 $CLI ort-train --data "$W/nct" --out "$W/pretrain" $COMMON --fold 1 --epochs 30 --lr 0.05

@@ -10,6 +10,8 @@ import { toCsv } from '../formats/csv.ts';
 import type { Preparation, StainRecord, TissueRule } from '../formats/preparation.ts';
 import { planScale, probeImage, readThumbnail } from './image.ts';
 import type { ImageInfo } from './image.ts';
+import { readyTileRejection, readyTileSize } from './ready.ts';
+import type { ReadyTiles } from './ready.ts';
 import { planRead } from './resolution.ts';
 import type { ReadPlan, Resolution } from './resolution.ts';
 import { sourcePrefix, tileName, byteOrder } from './names.ts';
@@ -67,15 +69,23 @@ export interface TileSummary {
   warnings: string[];
   /** How the tiles were prepared (resolution, tissue rule, stain normalisation). */
   preparation: Preparation;
+  /** Without --tile, on images that are tiles already: their size, taken as the tile size (ready.ts); else null. */
+  ready: ReadyTiles | null;
   contactSheet?: string;
 }
 
-/** A source that can be tiled, and how: the plan that reads it at the tiling resolution. */
-interface Usable {
+/** A source whose size is known, and how it is read at the tiling resolution. */
+interface Probed {
   file: SourceFile;
   info: ImageInfo;
   plan: ReadPlan;
   resolution: Resolution | null;
+  /** How the read differs from the image's own pixels, for messages: ` at --mpp 0.5`, or empty. */
+  at: string;
+}
+
+/** A source that can be tiled, and how: the plan that reads it at the tiling resolution. */
+interface Usable extends Probed {
   /** The tissue rule's smallest region, in tiled pixels². */
   minAreaPixels: number;
 }
@@ -84,23 +94,27 @@ const UNKNOWN_RESOLUTION = 'resolution unknown (no Aperio MPP, OME-XML PhysicalS
 const fmt = (v: number): string => String(+v.toPrecision(6));
 
 /** How one probed source is read, or the reason it cannot be (a UserError). */
-function planSource(file: SourceFile, info: ImageInfo, settings: TileSettings): Usable {
-  const { tile, mpp } = settings;
+function planSource(file: SourceFile, info: ImageInfo, settings: TileSettings): Probed {
+  const { mpp } = settings;
   const resolution: Resolution | null = settings.sourceMpp !== null ? { x: settings.sourceMpp, y: settings.sourceMpp, from: '--source-mpp' } : info.resolution;
-  let plan: ReadPlan;
-  let at = '';
   if (mpp !== null) {
     if (!resolution) throw new UserError(`${UNKNOWN_RESOLUTION}: give its µm per pixel with --source-mpp to tile it at --mpp ${fmt(mpp)}`);
-    plan = planRead(info.levels, mpp / resolution.x, mpp / resolution.y);
-    at = ` at --mpp ${fmt(mpp)}`;
-  } else {
-    plan = planScale(info, settings.scale);
-    if (settings.scale !== 1) at = ` at --scale ${fmt(settings.scale)}`;
+    return { file, info, plan: planRead(info.levels, mpp / resolution.x, mpp / resolution.y), resolution, at: ` at --mpp ${fmt(mpp)}` };
   }
-  if (plan.width < tile || plan.height < tile) {
-    const scaled = at === '' ? '' : ` (${plan.width}x${plan.height}${at})`;
-    throw new UserError(`image is ${info.width}x${info.height}${scaled}, smaller than one ${tile}x${tile} tile`);
-  }
+  return { file, info, plan: planScale(info, settings.scale), resolution, at: settings.scale !== 1 ? ` at --scale ${fmt(settings.scale)}` : '' };
+}
+
+/** `image is 600x600 (300x300 at --scale 2)`: the image's size, and the size it is tiled at where that differs. */
+function describeSize(p: Probed): string {
+  const scaled = p.at === '' ? '' : ` (${p.plan.width}x${p.plan.height}${p.at})`;
+  return `image is ${p.info.width}x${p.info.height}${scaled}`;
+}
+
+/** A probed source checked against the tile settings, or the reason it cannot be tiled (a UserError). */
+function checkSource(p: Probed, settings: TileSettings): Usable {
+  const { tile } = settings;
+  const { plan, resolution, at } = p;
+  if (plan.width < tile || plan.height < tile) throw new UserError(`${describeSize(p)}, smaller than one ${tile}x${tile} tile`);
   if (settings.stride * Math.min(plan.factorX, plan.factorY) < 1) {
     throw new UserError(`a --stride of ${settings.stride} px${at} is under one pixel of the image, so tiles would share a name; use a larger --stride`);
   }
@@ -109,10 +123,10 @@ function planSource(file: SourceFile, info: ImageInfo, settings: TileSettings): 
     if (!resolution) throw new UserError(`${UNKNOWN_RESOLUTION}: --tissue-min-area is in µm², so give its µm per pixel with --source-mpp`);
     minAreaPixels = settings.tissueMinArea / (resolution.x * plan.factorX * resolution.y * plan.factorY);
   }
-  return { file, info, plan, resolution, minAreaPixels };
+  return { ...p, minAreaPixels };
 }
 
-async function probeAll(files: readonly SourceFile[], settings: TileSettings, rejected: Rejection[]): Promise<Usable[]> {
+async function probeAll(files: readonly SourceFile[], settings: TileSettings, rejected: Rejection[]): Promise<Probed[]> {
   const probed = await mapPool(files, 8, async (file) => {
     try {
       return planSource(file, await probeImage(file.path, file.size), settings);
@@ -122,7 +136,23 @@ async function probeAll(files: readonly SourceFile[], settings: TileSettings, re
       return undefined;
     }
   });
-  return probed.filter((u): u is Usable => u !== undefined);
+  return probed.filter((p): p is Probed => p !== undefined);
+}
+
+/** The sources that can be tiled; the others go to `rejected` (with ready tiles: every image not of their size). */
+function checkAll(probed: readonly Probed[], settings: TileSettings, ready: ReadyTiles | null, rejected: Rejection[]): Usable[] {
+  const usable: Usable[] = [];
+  for (const p of probed) {
+    const odd = ready && readyTileRejection(p.plan, ready);
+    try {
+      if (odd) throw new UserError(`${describeSize(p)}, ${odd}`);
+      usable.push(checkSource(p, settings));
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      rejected.push({ file: p.file.source, reason: err.message });
+    }
+  }
+  return usable;
 }
 
 /** The stain target: Macenko's published reference, or the fit of --stain-target with where it came from. */
@@ -277,7 +307,7 @@ function runKey(settings: TileSettings, mode: RunKey['mode'], filter: boolean, t
  * the same output skips finished sources and writes the same files.
  */
 export async function tileDataset(options: TileOptions): Promise<TileSummary> {
-  const settings = resolveTileSettings(options);
+  let settings = resolveTileSettings(options);
   const input = resolve(options.input);
   const output = resolve(options.output);
   if (`${output}${sep}`.startsWith(`${input}${sep}`)) {
@@ -286,7 +316,11 @@ export async function tileDataset(options: TileOptions): Promise<TileSummary> {
   const target = await stainTarget(settings);
   const scan = scanInput(input);
   const rejected = [...scan.rejected];
-  const usable = await probeAll(scan.sources, settings, rejected);
+  const probed = await probeAll(scan.sources, settings, rejected);
+  // Without --tile, images that are tiles already keep their size (ready.ts).
+  const ready = options.tile === undefined ? readyTileSize(probed.map((p) => p.plan), input, settings.tile) : null;
+  if (ready) settings = resolveTileSettings({ ...options, tile: ready.tile });
+  const usable = checkAll(probed, settings, ready, rejected);
 
   const passThrough = usable.length > 0 && usable.every((u) => u.plan.width === settings.tile && u.plan.height === settings.tile);
   const mode = passThrough ? 'pass-through' : 'grid';
@@ -347,7 +381,7 @@ export async function tileDataset(options: TileOptions): Promise<TileSummary> {
     output, mode, filter, classes, counts,
     sources: finished.length,
     resumed: finished.filter((r) => r.resumed).length,
-    tiles, dropped, rejected, warnings, preparation,
+    tiles, dropped, rejected, warnings, preparation, ready,
   };
   if (options.contactSheet !== undefined) {
     const sources = await mapPool(finished, settings.concurrency, async ({ record, usable: u }): Promise<SheetSource> => ({

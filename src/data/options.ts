@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { UserError, expected, either } from '../errors.ts';
+import { DEFAULT_TILE } from './ready.ts';
 import { STAIN_METHODS } from './stain.ts';
 import type { StainMethod } from './stain.ts';
 
@@ -9,7 +10,7 @@ export interface TileOptions {
   input: string;
   /** Flat output folder for the tiles, manifest.csv, dataset.json and rejected.csv. */
   output: string;
-  /** Tile width and height in pixels (default 150). */
+  /** Tile width and height in pixels (default 150, or the images' own size where they are tiles already: ready.ts). */
   tile?: number;
   /** Step between tile origins in pixels (default: the tile size, so tiles do not overlap). */
   stride?: number;
@@ -121,7 +122,7 @@ export function numberIn(value: unknown, flag: string, lo: number, hi: number, f
 
 /** Apply defaults and check every option, with the flag's name in the message. */
 export function resolveTileSettings(options: TileOptions): TileSettings {
-  const tile = positiveInteger(options.tile, '--tile', 150);
+  const tile = positiveInteger(options.tile, '--tile', DEFAULT_TILE);
   const scale = toNumber(options.scale ?? 1);
   if (!Number.isFinite(scale) || scale < 1) throw expected('number >= 1', '--scale', options.scale);
   if (options.filter !== undefined && typeof options.filter !== 'boolean') throw expected('boolean', '--filter', options.filter);

@@ -1,4 +1,5 @@
 import type { TileSummary } from './dataset.ts';
+import type { PreparedSource } from './prepare.ts';
 import type { SplitResult } from './split.ts';
 import { textTable } from '../util/table.ts';
 import { describeGroupBy } from './groups.ts';
@@ -23,6 +24,7 @@ export function formatTileSummary(s: TileSummary): string {
   rows.push(['total', s.sources, s.tiles, s.dropped, s.rejected.length]);
   const lines = [
     `tiled ${s.sources} sources into ${s.tiles} tiles in ${s.output} (${describePreparation(s)}${s.resumed > 0 ? `, ${s.resumed} sources finished earlier` : ''})`,
+    ...(s.ready ? [`tile size ${s.ready.tile} px, as the images are: ${s.ready.count} of the ${s.ready.total} images are ${s.ready.tile}x${s.ready.tile} tiles already (--tile sets another)`] : []),
     textTable(['class', 'sources', 'tiles', 'dropped', 'rejected'], rows),
   ];
   if (s.rejected.length > 0) {
@@ -53,4 +55,11 @@ export function formatSplitTable(result: SplitResult): string {
   ];
   for (const w of splits.warnings) lines.push(`warning: ${w}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** What `study`, `init` and `sweep` did to their source: the tiling summary or the linked tiles, then the split table. */
+export function formatPrepared(p: PreparedSource): string {
+  if (p.kind === 'split') return `data set ${p.data}: tiled and split already, used as it is\n`;
+  const tiles = p.tiled ? formatTileSummary(p.tiled) : `linked the ${p.linked} tiles of ${p.source} into ${p.data}, to be split there\n`;
+  return tiles + (p.split ? formatSplitTable(p.split) : '');
 }

@@ -16,8 +16,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { defaultGrouping, splitDataset, tileDataset } from '../data/index.ts';
-import type { SplitOptions } from '../data/index.ts';
+import { prepareSource } from '../data/index.ts';
+import type { PreparedSource, SplitOptions, TilingOptions } from '../data/index.ts';
 import { readPreparedDataset } from '../data/prepared.ts';
 import type { TrainInput } from '../train/options.ts';
 import { resolveTrainOptions } from '../train/options.ts';
@@ -81,26 +81,22 @@ export function checkNoProject(dir: string): void {
   if (existsSync(path)) throw new UserError(`${path}: already there; edit it, or remove it to make a new one`);
 }
 
+/** How `init` prepares its source: the tiling options for images, the grouping for a data set not split yet. */
+export interface InitData {
+  readonly tiling?: TilingOptions;
+  readonly split?: Omit<SplitOptions, 'dir'>;
+}
+
 /**
- * `senet-ort init`: a project in `dir` from a prepared data set (used where it is) or a folder of
- * class folders (tiled and split into <dir>/data, grouped as `grouping` says, else by Kather slide when
- * every name has one).
+ * `senet-ort init`: a project in `dir` from images, a tiled data set or a split one, made a
+ * prepared, split data set as study and sweep make it (src/data/prepare.ts: into <dir>/data unless
+ * it is split already).
  */
-export async function initProject(source: string, dir: string, arch: string, options: TrainInput = {}, grouping: Omit<SplitOptions, 'dir'> = {}): Promise<{ path: string; data: string }> {
+export async function initProject(source: string, dir: string, arch: string, options: TrainInput = {}, prepare: InitData = {}): Promise<{ path: string; data: string; prepared: PreparedSource }> {
   checkNoProject(dir);
-  const from = resolve(source);
-  if (!existsSync(from)) throw new UserError(`${from}: not found; give a folder of class folders or a prepared data set`);
-  let data = from;
-  if (!existsSync(join(from, 'splits.json'))) {
-    data = join(resolve(dir), 'data');
-    await tileDataset({ input: from, output: data });
-    const chosen = grouping.groupRegex !== undefined || grouping.groupsFile !== undefined;
-    const kather = chosen ? undefined : defaultGrouping(data);
-    splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...grouping });
-  } else if (Object.keys(grouping).length > 0) {
-    throw new UserError(`${from}: already split (splits.json); the grouping flags apply to images, so leave them out or split again with senet-ort split`);
-  }
+  const prepared = await prepareSource({ source, output: join(resolve(dir), 'data'), ...prepare });
+  const data = prepared.data;
   // Checks the options against the data before the file is written.
   resolveTrainOptions({ ...options, data, arch }, readPreparedDataset(data));
-  return { path: writeProject(resolve(dir), { data, arch, runs: '.', options }), data };
+  return { path: writeProject(resolve(dir), { data, arch, runs: '.', options }), data, prepared };
 }

@@ -1,12 +1,13 @@
 /**
  * The main job, `study`: does the SE module help on this data? It prepares a folder of class
- * folders (tile, then a grouped, stratified split), trains a ResNet and its SE-ResNet twin on every
- * fold with identical options, evaluates every fold's model on the held-out test split, writes
- * the per-fold test accuracy table (as the original study's evaluate step did), compares the two
- * networks with paired tests and writes the HTML report.
+ * folders or a data set that `tile` made (src/data/prepare.ts: tile, then a grouped, stratified
+ * split; a data set that `split` made is used where it is), trains a ResNet and its SE-ResNet
+ * twin on every fold with identical options, evaluates every fold's model on the held-out test
+ * split, writes the per-fold test accuracy table (as the original study's evaluate step did),
+ * compares the two networks with paired tests and writes the HTML report.
  *
  *   <root>/                   default artifacts/<name>, name = the image folder's name
- *     data/                   the tiles, manifest.csv, dataset.json, splits.json (tile + split)
+ *     data/                   the tiles (or links to them), manifest.csv, dataset.json, splits.json (tile + split)
  *     <arch>/                 one run directory per network (see rundir.ts)
  *     accuracy.csv            fold, <plain>, <se>: test accuracy of each fold's model, then mean, std and fold-ensemble rows
  *     senet-ort.json          the project file (project.ts): `ort-train --fold k` here trains the SE network's fold k
@@ -18,8 +19,8 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { createModel, plainTwin, seTwin } from '../graph/registry.ts';
-import { defaultGrouping, formatSplitTable, formatTileSummary, splitDataset, tileDataset } from '../data/index.ts';
-import type { SplitOptions } from '../data/index.ts';
+import { formatPrepared, prepareSource } from '../data/index.ts';
+import type { SplitOptions, TilingOptions } from '../data/index.ts';
 import { toCsv } from '../formats/csv.ts';
 import { evaluateAndSummarise } from '../report/summaries.ts';
 import type { RunMetrics } from '../evaluate/evaluate.ts';
@@ -46,7 +47,7 @@ export const EMBEDDED_SAMPLE: string = fileURLToPath(new URL('../../data/kather2
 // The study.
 
 export interface StudyInput {
-  /** A folder of class folders (default: the embedded Kather sample). */
+  /** A folder of class folders, or a data set that `tile` (and `split`) made (default: the embedded Kather sample). */
   readonly images?: string;
   /** Names the experiment root `artifacts/<name>` (default: the image folder's name). */
   readonly name?: string;
@@ -54,7 +55,9 @@ export interface StudyInput {
   readonly root?: string;
   /** The plain network; its SE twin is `se_<arch>` (`legacy_se_resnetN` for `legacy_resnetN`; default resnet20, the study's pair). */
   readonly arch?: string;
-  /** Split options (grouping defaults to Kather slide ids when every source name carries one). */
+  /** Tiling options, for images (src/data/prepare.ts). */
+  readonly tiling?: TilingOptions;
+  /** Split options, for images and a data set not split yet (grouping defaults to Kather slide ids when every source name carries one). */
   readonly split?: Omit<SplitOptions, 'dir'>;
   /** Training options shared by both networks (default preset: quick). */
   readonly train?: TrainInput;
@@ -120,18 +123,18 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
     throw new UserError('--init and --se-init go together: the plain network starts from --init, its SE twin from --se-init (an SE-ResNet state_dict)');
   }
   const initOf = (arch: string): TrainInput => (input.seInit && arch === se ? { init: input.seInit } : {});
-  const data = join(root, 'data');
   // Before the tiles are written: a GPU that cannot train here is one line (an unknown device name
   // is left to the training options' check, which names the choices).
   await requireDevice(input.train?.device);
 
   progress.line(`study: ${archs.join(' vs ')} on ${images}`);
-  const tiles = await tileDataset({ input: images, output: data });
-  progress.line(formatTileSummary(tiles).trimEnd());
-  const chosen = input.split?.groupRegex !== undefined || input.split?.groupsFile !== undefined;
-  const kather = chosen ? undefined : defaultGrouping(data);
-  const split = splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...input.split });
-  progress.line(formatSplitTable(split).trimEnd());
+  const prepared = await prepareSource({
+    source: images, output: join(root, 'data'), split: input.split ?? {},
+    tiling: { ...input.tiling, onSource: (done, total) => progress.status(`tiling ${done}/${total} images`) },
+  });
+  progress.line(formatPrepared(prepared).trimEnd());
+  const data = prepared.data;
+  const splitsFile = join(data, 'splits.json');
   // senet-ort.json: `ort-train --fold 2` in the study folder trains the SE network's fold 2 with the study's options.
   writeProject(root, { data, arch: archs[1]!, runs: '.', options: { preset: 'quick', ...input.train } });
 
@@ -139,8 +142,8 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
   const results: TrainResult[] = [];
   for (const arch of archs) {
     const out = join(root, arch);
-    if (isRun(out) && readFileSync(splitsPath(out), 'utf8') !== readFileSync(split.path, 'utf8')) {
-      throw new UserError(`${out}: was trained on other splits than ${split.path} (split options changed); use another --name or --root`);
+    if (isRun(out) && readFileSync(splitsPath(out), 'utf8') !== readFileSync(splitsFile, 'utf8')) {
+      throw new UserError(`${out}: was trained on other splits than ${splitsFile} (split options changed); use another --name or --root`);
     }
     results.push(await train({ preset: 'quick', ...input.train, ...initOf(arch), data, arch, out, folds: 'all', resume: isRun(out) }, { progress }));
     runs.push(out);
@@ -164,7 +167,7 @@ export async function runStudy(input: StudyInput, hooks: StudyHooks = {}): Promi
     ...fileHeader('study'),
     images,
     data,
-    splits: split.path,
+    splits: splitsFile,
     runs: Object.fromEntries(archs.map((a, i) => [a, runs[i]])),
     testTiles: evaluations[0]!.tiles,
     accuracy: Object.fromEntries(evaluations.map((e) => {

@@ -26,8 +26,8 @@ import { availableParallelism, hostname } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError, expected, either } from '../errors.ts';
-import { defaultGrouping, splitDataset, tileDataset } from '../data/index.ts';
-import type { SplitOptions } from '../data/index.ts';
+import { formatPrepared, prepareSource } from '../data/index.ts';
+import type { SplitOptions, TilingOptions } from '../data/index.ts';
 import { readPreparedDataset, splitFiles } from '../data/prepared.ts';
 import { datasetChecksum, isRun, readFoldState } from '../formats/rundir.ts';
 import type { TrainInput } from '../train/options.ts';
@@ -93,7 +93,9 @@ export interface SweepInput {
   readonly folds?: readonly number[] | 'all';
   /** ort-train options shared by every run. */
   readonly train?: TrainInput;
-  /** Split options, when the source is tiled here. */
+  /** Tiling options, when the source is images. */
+  readonly tiling?: TilingOptions;
+  /** Grouping options, when the source is split here (images, or a data set not split yet). */
   readonly split?: Omit<SplitOptions, 'dir'>;
 }
 
@@ -150,18 +152,13 @@ export async function planSweep(input: SweepInput, progress?: Progress): Promise
   const old = existsSync(path) ? readSweepPlan(dir) : null;
   if (old && old.source !== source) throw new UserError(`${path}: planned from ${old.source}, not ${source}; use another --out`);
 
-  // The data: a prepared data set as it is, or the images tiled and split into <sweep>/data.
-  let data = source;
-  if (!existsSync(join(source, 'splits.json'))) {
-    data = join(dir, 'data');
-    progress?.line(`sweep: tiling and splitting ${source} into ${data}`);
-    await tileDataset({ input: source, output: data });
-    const chosen = input.split?.groupRegex !== undefined || input.split?.groupsFile !== undefined;
-    const kather = chosen ? undefined : defaultGrouping(data);
-    splitDataset({ dir: data, ...(kather ? { groupRegex: kather } : {}), ...input.split });
-  } else if (Object.keys(input.split ?? {}).length > 0) {
-    throw new UserError(`${source}: already split (splits.json); the grouping flags apply to images, so leave them out or split again with senet-ort split`);
-  }
+  // The data: a split data set as it is; images or a tiled data set prepared and split into <sweep>/data.
+  const prepared = await prepareSource({
+    source, output: join(dir, 'data'), split: input.split ?? {},
+    tiling: { ...input.tiling, onSource: (done, total) => progress?.status(`tiling ${done}/${total} images`) },
+  });
+  if (prepared.kind !== 'split') progress?.line(formatPrepared(prepared).trimEnd());
+  const data = prepared.data;
   const dataset = readPreparedDataset(data);
   const checksum = datasetChecksum(dataset.dir, dataset.classes, splitFiles(dataset));
   const k = dataset.splits.folds.length;

@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseCsv } from '../../src/formats/csv.ts';
 import { runStudy, studyPair } from '../../src/study/study.ts';
-import { REPO, tempDir } from '../data/fixtures.ts';
+import { PATIENTS, patientPatches, REPO, tempDir } from '../data/fixtures.ts';
 
 function senet(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts'), ...args], { cwd: REPO, encoding: 'utf8' });
@@ -42,6 +43,42 @@ describe('study', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^fold 1: already finished \(1 epoch\); skipped$/m);
     assert.equal(readFileSync(join(root, 'accuracy.csv'), 'utf8'), `${csv.join('\n')}\n`);
+  });
+
+  it('runs on patches that are tiles already, named after their patient, keeping every patient on one side', async (t) => {
+    const dir = tempDir(t);
+    const patches = await patientPatches(dir);
+    const root = join(dir, 'study');
+    const r = senet('study', patches, '--root', root, '--group-regex', '^\\d+', '--input', '3x16x16', '--epochs', '1', '--batch-size', '16', '--folds', '2', '--threads', '2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^tiled 60 sources into 60 tiles in .*\/study\/data \(pass-through, white filter off\)\ntile size 48 px, as the images are: 60 of the 63 images are 48x48 tiles already \(--tile sets another\)$/m);
+    const rejected = parseCsv(readFileSync(join(root, 'data', 'rejected.csv'), 'utf8')).slice(1);
+    assert.deepEqual(rejected.map((row) => row[1]!.replace(/^image is \d+x\d+, /, '')), new Array(3).fill('smaller than the 48x48 tile size that 60 of the 63 images have'));
+    assert.match(r.stdout, /^split 60 tiles by \/\^\\d\+\/ on file names: test 0\.2, 2 folds, seed 0 -> /m);
+    assert.match(r.stdout, /^verdict: /m);
+
+    // Every tile's group is the patient its name begins with, and every patient is on one side only:
+    // the test split, or one fold's validation tiles (and training in the other folds).
+    const splits = JSON.parse(readFileSync(join(root, 'data', 'splits.json'), 'utf8')) as { test: string[]; folds: { train: string[]; val: string[] }[]; tileGroups: Record<string, string> };
+    const patient = (file: string): string => /^[01]__(\d+)_idx5_/.exec(file)![1]!;
+    for (const [file, group] of Object.entries(splits.tileGroups)) assert.equal(group, patient(file), file);
+    const side = new Map<string, string>();
+    const place = (files: readonly string[], where: string): void => {
+      for (const f of files) {
+        assert.equal(side.get(patient(f)) ?? where, where, `patient ${patient(f)} in ${side.get(patient(f))} and ${where}`);
+        side.set(patient(f), where);
+      }
+    };
+    place(splits.test, 'test');
+    splits.folds.forEach((fold, k) => place(fold.val, `fold ${k + 1} validation`));
+    assert.deepEqual([...side.keys()].sort(), [...PATIENTS].sort());
+    for (const [k, fold] of splits.folds.entries()) {
+      const held = new Set([...splits.test, ...fold.val].map(patient));
+      assert.deepEqual(fold.train.filter((f) => held.has(patient(f))), [], `fold ${k + 1} trains on a held-out patient`);
+    }
+    const summary = JSON.parse(readFileSync(join(root, 'study.json'), 'utf8'));
+    assert.equal(summary.testTiles, splits.test.length);
+    assert.equal(summary.accuracy.se_resnet20.folds.length, 2);
   });
 
   it('doctor: versions, execution providers, threads, CUDA, WebGPU, and one training step', () => {

@@ -11,7 +11,7 @@ import { planScale, probeImage } from '../../src/data/image.ts';
 import { MACENKO_REFERENCE, applyMacenko, fitMacenko, fitReinhard } from '../../src/data/stain.ts';
 import { gridPositions, imageTissueMask, STAIN_SAMPLE_PIXELS } from '../../src/data/tiler.ts';
 import { maskCover } from '../../src/data/tissue.ts';
-import { put, SAMPLE, synthetic, tempDir, TEST_OUTPUT, tissue, WHOLE_IMAGES } from './fixtures.ts';
+import { patientPatches, put, SAMPLE, synthetic, tempDir, TEST_OUTPUT, tissue, WHOLE_IMAGES } from './fixtures.ts';
 import { needs, requireData } from '../helpers/needs.ts';
 
 const SVS = join(WHOLE_IMAGES, 'CMU-1-Small-Region.svs');
@@ -178,6 +178,57 @@ describe('already-tiled sets (the Kather 2016 sample in data/)', () => {
     assert.ok(filtered.counts['07_ADIPOSE']!.dropped > 0);
     assert.ok(!filtered.classes.includes('08_EMPTY'));
     assert.ok(filtered.warnings.some((w) => w.startsWith('class 08_EMPTY: no tiles')));
+  });
+});
+
+describe('ready tiles: patches of one size, without --tile', () => {
+  it('takes the size of 95% of the images as the tile size and rejects the smaller ones with their reason', async (t) => {
+    const root = tempDir(t);
+    const input = await patientPatches(root);
+    const s = await tileDataset({ input, output: join(root, 'out') });
+    assert.deepEqual(s.ready, { tile: 48, count: 60, total: 63 });
+    assert.deepEqual([s.mode, s.filter, s.tiles, s.classes], ['pass-through', false, 60, ['0', '1']]);
+    const why = 'smaller than the 48x48 tile size that 60 of the 63 images have';
+    assert.deepEqual(csv(join(root, 'out', 'rejected.csv')), [
+      ['file', 'reason'],
+      ['0/10254_idx5_x1051_y2101_class0.png', `image is 48x30, ${why}`],
+      ['1/12626_idx5_x1151_y2151_class1.png', `image is 20x48, ${why}`],
+      ['1/9036_idx5_x1001_y2301_class1.png', `image is 33x41, ${why}`],
+    ]);
+    assert.equal(json(join(root, 'out', 'dataset.json'))['tileSize'], 48);
+    const name = '10253_idx5_x1001_y51_class0';
+    const tile = await sharp(join(root, 'out', `0__${name}__x0_y0.png`)).raw().toBuffer();
+    assert.ok(tile.equals(await sharp(join(input, '0', `${name}.png`)).raw().toBuffer()), 'passed through unchanged');
+
+    // --tile keeps its meaning: the same tiles, the odd ones rejected by the tile rule.
+    const given = await tileDataset({ input, output: join(root, 'given'), tile: 48 });
+    assert.deepEqual([given.ready, given.tiles], [null, 60]);
+    assert.equal(given.rejected[0]!.reason, 'image is 48x30, smaller than one 48x48 tile');
+  });
+
+  it('rejects larger images too, and decides on the size after --scale', async (t) => {
+    const root = tempDir(t);
+    const input = join(root, 'in');
+    for (let i = 0; i < 20; i++) put(join(input, i % 2 ? 'a' : 'b', `p${i}.png`), await synthetic(32, 32, tissue).png().toBuffer());
+    put(join(input, 'a', 'big.png'), await synthetic(40, 40, tissue).png().toBuffer());
+    const s = await tileDataset({ input, output: join(root, 'out') });
+    assert.deepEqual([s.ready?.tile, s.tiles], [32, 20]);
+    assert.deepEqual(s.rejected, [{ file: 'a/big.png', reason: 'image is 40x40, larger than the 32x32 tile size that 20 of the 21 images have (--tile 32 cuts such images into tiles too)' }]);
+    const scaled = await tileDataset({ input, output: join(root, 'scaled'), scale: 2 });
+    assert.deepEqual([scaled.ready?.tile, scaled.tiles], [16, 20]);
+    assert.equal(scaled.rejected[0]!.reason, 'image is 40x40 (20x20 at --scale 2), larger than the 16x16 tile size that 20 of the 21 images have (--tile 16 cuts such images into tiles too)');
+  });
+
+  it('names the sizes found and --tile when no size covers 95%, before writing anything', async (t) => {
+    const root = tempDir(t);
+    const input = await patientPatches(root);
+    put(join(input, '0', '8863_idx5_x1_y1_class0.png'), await synthetic(40, 40, tissue).png().toBuffer());
+    put(join(input, '1', '8863_idx5_x1_y1_class1.png'), await synthetic(40, 40, tissue).png().toBuffer());
+    await assert.rejects(tileDataset({ input, output: join(root, 'out') }), {
+      name: 'UserError',
+      message: `${input}: 65 of the 65 images are under 300x300 px, so they are taken to be tiles already, but no one size covers 95% of them (48x48: 60 (92.3%), 40x40: 2 (3.1%), 48x30: 1 (1.5%), 33x41: 1 (1.5%), and 1 more sizes); give the tile size with --tile`,
+    });
+    assert.equal(existsSync(join(root, 'out')), false);
   });
 });
 

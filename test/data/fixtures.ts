@@ -56,3 +56,34 @@ export async function splitSample(root: string): Promise<string> {
   splitDataset({ dir: data, groupRegex: KATHER_SLIDE_REGEX });
   return data;
 }
+
+/** Patients of patientPatches, as the ids that begin their file names. */
+export const PATIENTS: readonly string[] = ['10253', '10254', '12626', '13613', '8863', '9036'];
+
+/**
+ * A small copy of the shape of published breast-histology patch sets: class folders `0` and `1` of
+ * 48x48 PNG patches named `<patient>_idx5_x<X>_y<Y>_class<N>.png`, every patient in both classes,
+ * 5 patches per patient and class, and 3 smaller ones cut off at slide edges (60 of the 63
+ * images, 95.2%, are 48x48). Each class has its own tint, so a network can tell them apart.
+ */
+export async function patientPatches(root: string): Promise<string> {
+  const dir = join(root, 'patches');
+  const edges = new Map([['10254/0/1', [48, 30]], ['12626/1/3', [20, 48]], ['9036/1/0', [33, 41]]]);
+  for (const [p, patient] of PATIENTS.entries()) {
+    for (const label of [0, 1]) {
+      for (let i = 0; i < 5; i++) {
+        const x = 1001 + 50 * i;
+        const y = 51 + 50 * p;
+        const colour = (u: number, v: number): number[] => {
+          const [r, g, b] = tissue(u + i * 5, v + p * 3);
+          return label === 0 ? [r!, g!, b!] : [r! - 60, g! - 30, b! + 20];
+        };
+        const name = `${patient}_idx5_x${x}_y${y}_class${label}.png`;
+        put(join(dir, String(label), name), await synthetic(48, 48, colour).png().toBuffer());
+        const edge = edges.get(`${patient}/${label}/${i}`);
+        if (edge) put(join(dir, String(label), `${patient}_idx5_x${x}_y${y + 2000}_class${label}.png`), await synthetic(edge[0]!, edge[1]!, colour).png().toBuffer());
+      }
+    }
+  }
+  return dir;
+}

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readFoldState, readRunConfig } from '../../src/formats/rundir.ts';
 import { runBin } from '../helpers/cli.ts';
-import { splitSample } from '../data/fixtures.ts';
+import { patientPatches, splitSample } from '../data/fixtures.ts';
+import { readPreparedDataset } from '../../src/data/prepared.ts';
 
 function bin(name: string, args: readonly string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
   const r = runBin(name, args, { cwd, timeout: 300_000 });
@@ -54,7 +55,27 @@ describe('senet-ort init, senet-ort.json', () => {
     assert.equal(bad.stderr, 'senet-ort: expected positive integer for --epochs but received 0\n');
     const grouped = bin('main', ['init', data, '--group-regex', '^\\d+'], empty);
     assert.equal(grouped.code, 1);
-    assert.equal(grouped.stderr, `senet-ort: ${data}: already split (splits.json); the grouping flags apply to images, so leave them out or split again with senet-ort split\n`);
+    assert.equal(grouped.stderr, `senet-ort: ${data}: already split (splits.json); --group-regex applies when splitting, so leave it out or split again with senet-ort split\n`);
+    const tiled = bin('main', ['init', data, '--tile', '48'], empty);
+    assert.equal(tiled.code, 1);
+    assert.equal(tiled.stderr, `senet-ort: ${data}: already tiled (dataset.json); --tile applies to images, so leave it out or tile the images again with senet-ort tile\n`);
     assert.equal(existsSync(join(empty, 'senet-ort.json')), false);
+  });
+
+  it('init tiles images with the tiling flags, and splits a data set that tile made without touching it', async () => {
+    const patches = await patientPatches(root);
+    const cut = bin('main', ['init', patches, '--dir', join(root, 'cut'), '--tile', '40', '--group-regex', '^\\d+', '--arch', 'resnet20'], root);
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.match(cut.stdout, /^tiled 60 sources into 60 tiles in .*\/cut\/data \(grid, white filter on\)$/m);
+    assert.match(cut.stdout, /^split 60 tiles by \/\^\\d\+\/ on file names: /m);
+    assert.equal(readPreparedDataset(join(root, 'cut', 'data')).tileSize, 40);
+
+    const tiles = join(root, 'patch-tiles');
+    assert.equal(bin('main', ['tile', patches, tiles], root).code, 0);
+    const linked = bin('main', ['init', tiles, '--dir', join(root, 'linked'), '--group-regex', '^\\d+', '--arch', 'resnet20'], root);
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.match(linked.stdout, /^linked the 60 tiles of .*\/patch-tiles into .*\/linked\/data, to be split there$/m);
+    assert.equal(readPreparedDataset(join(root, 'linked', 'data')).tileSize, 48);
+    assert.equal(existsSync(join(tiles, 'splits.json')), false);
   });
 });

@@ -82,7 +82,8 @@ describe('sweep on the embedded sample', () => {
       [['--engine', 'slurm', '--mem', 'lots'], /^senet-ort: expected a size such as 8G or 4000M for --mem but received "lots"$/],
       [['--folds', '9'], /^senet-ort: expected fold from 1 to 4 for --folds but received 9$/],
       [['--arch', 'resnet20,resnet20'], /a network is repeated/],
-      [['--group-regex', '^\\d+'], /: already split \(splits\.json\); the grouping flags apply to images, so leave them out or split again with senet-ort split$/],
+      [['--group-regex', '^\\d+'], /: already split \(splits\.json\); --group-regex applies when splitting, so leave it out or split again with senet-ort split$/],
+      [['--tile', '48', '--stain-normalize', 'macenko'], /: already tiled \(dataset\.json\); --tile and --stain-normalize apply to images, so leave them out or tile the images again with senet-ort tile$/],
     ];
     for (const [args, message, env] of cases) {
       const r = senet(['sweep', data, '--out', out, ...TINY, ...args], env);
@@ -93,10 +94,14 @@ describe('sweep on the embedded sample', () => {
     }
   });
 
-  it('tiles images and splits them with the grouping flags', () => {
+  it('tiles images with the tiling flags and splits them with the grouping flags', () => {
     const r = senet(['sweep', SAMPLE, '--out', join(root, 'grouped'), ...TINY, '--group-regex', 'zzz', '--group-on', 'path']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^senet-ort: --group-regex \/zzz\/ does not match source "01_TUMOR\/[^"]+" \(and 79 more sources\)\n$/);
+    const tiling = senet(['sweep', SAMPLE, '--out', join(root, 'tiling'), ...TINY, '--tile', '0']);
+    assert.equal(tiling.code, 1);
+    assert.equal(tiling.stderr, 'senet-ort: expected positive integer for --tile but received 0\n');
+    assert.equal(existsSync(join(root, 'tiling')), false);
   });
 
   it('plans sweep.json with numbered tasks, refuses another plan or data set in its folder, a task out of range', () => {

@@ -14,6 +14,7 @@ import { intFlag } from '../flags.ts';
 import { TRAIN_OPTIONS, addTrainingOptions, trainInput } from '../train-flags.ts';
 import type { RawFlags } from '../train-flags.ts';
 import { addGroupingOptions, groupingOptions } from './split.ts';
+import { addTilingOptions, tilingOptions } from './tile.ts';
 import { KATHER_SLIDE_REGEX } from '../../data/index.ts';
 
 /**
@@ -129,7 +130,7 @@ async function sweep(source: string, flags: RawFlags): Promise<void> {
   const out = text(flags, 'out');
   const { dir, plan, reused } = await planSweep({
     source, ...(out !== undefined ? { out } : {}), ...(archs ? { archs } : {}), grid, ...(sweepPreset ? { preset: sweepPreset } : {}),
-    ...(folds !== undefined ? { folds } : {}), train: shared, split: grouping,
+    ...(folds !== undefined ? { folds } : {}), train: shared, tiling: tilingOptions(flags), split: grouping,
   }, progress);
   progress.line(`sweep ${dir}: ${plan.tasks.length} tasks (${plan.points.length} grid point${plan.points.length === 1 ? '' : 's'} x ${plan.archs.length} networks x ${plan.folds.length} folds)${reused ? ', plan unchanged' : ''}; plan in ${dir}/sweep.json`);
   await runEngine(dir, plan, engine, flags, { slurm, k8s, ...(jobs !== undefined ? { jobs } : {}), tasks: undefined });
@@ -259,7 +260,7 @@ async function report(dir: string, flags: RawFlags): Promise<void> {
 
 export function register(cli: CAC): void {
   const command = cli
-    .command('sweep <source-or-action> [...args]', 'A grid of trainings as independent tasks: sweep <images-or-prepared-dir> plans and runs it; sweep task|status|submit|report <sweep-dir> work on a planned sweep')
+    .command('sweep <source-or-action> [...args]', 'A grid of trainings as independent tasks: sweep <images-or-prepared-dir> plans and runs it (tiling and splitting images, splitting a data set that `tile` made); sweep task|status|submit|report <sweep-dir> work on a planned sweep')
     .option('--arch <a,b>', 'Networks (default resnet20,se_resnet20)')
     .option('--grid <key=v,v>', 'A grid axis of ort-train option values, e.g. lr=0.1,0.01; repeat for more axes (keys: lr, reduction, schedule, weight-decay, batch-size, epochs, iters-per-epoch, label-smoothing, seed, preset, ...)')
     .option('--folds <all|k,k>', 'Folds of each run (default all)')
@@ -284,7 +285,8 @@ export function register(cli: CAC): void {
     .option('--wait', 'status: block until no task is queued or running')
     .option('--missing', 'submit: only the tasks that did not finish')
     .option('--alpha <a>', 'report: significance level (default 0.05)');
-  addGroupingOptions(command, `'${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image; images only`);
+  addGroupingOptions(command, `'${KATHER_SLIDE_REGEX}' when every name carries a Kather slide id, else the source image; images or a data set not split yet`);
+  addTilingOptions(command, '; images only');
   addTrainingOptions(command)
     .example('senet-ort sweep data/kather2016-crc-texture-sample --grid lr=0.1,0.01 --folds all --jobs 2')
     .example('senet-ort sweep slides/ --preset original-cases --engine slurm --partition gpu --device cuda --cpus-per-task 8 --time 36:00:00')

@@ -118,7 +118,13 @@ describe('sweep --engine slurm on a real single-node Slurm', { skip }, () => {
     assert.equal(s.code, 0, s.stderr);
     const [, job, report] = /^submitted array job (\d+) \(tasks 0-1\) and report job (\d+) after it$/m.exec(s.stdout)!;
     try {
-      const status = senet(['sweep', 'status', sweep]);
+      // slurmctld gives a job its reason when its scheduler first looks at it: on a busy machine
+      // that can take a few seconds after sbatch returns, so ask again until it has (30 s at most).
+      let status = senet(['sweep', 'status', sweep]);
+      for (let tries = 0; tries < 30 && !/PENDING \(BeginTime\)/.test(status.stdout); tries++) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+        status = senet(['sweep', 'status', sweep]);
+      }
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /^0\s+default\s+resnet20\s+1\s+pending\s+-\s+PENDING \(BeginTime\)\s+not to start before its begin time$/m);
       assert.match(status.stdout, /^1\s+default\s+resnet20\s+2\s+pending\s+-\s+PENDING \(BeginTime\)\s+not to start before its begin time$/m);

@@ -60,10 +60,11 @@ def main():
     model = build(args.arch)
     state = model.state_dict()
     weights = read_safetensors(args.checkpoint)
-    missing = [k for k in state if k not in weights]
+    # num_batches_tracked counts steps for BatchNorm's momentum=None mode; inference never reads it.
+    missing = [k for k in state if k not in weights and not k.endswith('num_batches_tracked')]
     if missing:
         sys.exit(f'{args.checkpoint}: no tensor for {missing[:3]}')
-    model.load_state_dict({k: weights[k] for k in state})
+    model.load_state_dict({k: weights.get(k, state[k]) for k in state})
     model.eval()
 
     started = time.perf_counter()

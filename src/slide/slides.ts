@@ -17,6 +17,7 @@ import { basename, extname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeChunksAtomic, writeFileAtomic } from '../util/atomic.ts';
 import { probeImage } from '../data/image.ts';
+import { mapPool } from '../data/pool.ts';
 import { safeName } from '../data/names.ts';
 import { predictorOn } from '../infer/predictor.ts';
 import type { Predictor } from '../infer/predictor.ts';
@@ -102,12 +103,10 @@ export async function predictSlides(modelPath: string, slides: readonly string[]
         const summary = slideSummary(p, models, classes, models[0]!.preparation);
         // The pictures first: everything is made before anything is written.
         const thumb = await slideThumbnail(p);
-        const pictures: [string, Buffer][] = [[`${name}.overlay.png`, await overlayPng(p, thumb, labels, classes)]];
-        for (const [m, probs] of p.probabilities.entries()) {
-          for (const [c, cls] of classes.entries()) {
-            pictures.push([`${name}${m === 0 ? '' : `.${safeName(labels[m]!)}`}.heatmap.${safeName(cls)}.png`, await heatmapPng(p, thumb, labels[m]!, probs, classes, c)]);
-          }
-        }
+        const heatmaps = p.probabilities.flatMap((probs, m) => classes.map((cls, c) => ({ m, c, file: `${name}${m === 0 ? '' : `.${safeName(labels[m]!)}`}.heatmap.${safeName(cls)}.png`, probs })));
+        // A few at a time: sharp encodes each on libuv's threads while the next is drawn.
+        const drawn = await mapPool(heatmaps, 4, (h) => heatmapPng(p, thumb, labels[h.m]!, h.probs, classes, h.c));
+        const pictures: [string, Buffer][] = [[`${name}.overlay.png`, await overlayPng(p, thumb, labels, classes)], ...heatmaps.map((h, i): [string, Buffer] => [h.file, drawn[i]!])];
         const files = [`${name}.geojson`, `${name}.csv`, ...pictures.map(([file]) => file), `${name}.summary.json`];
         writeChunksAtomic(join(options.out, files[0]!), geoJsonChunks(p, labels, classes));
         writeChunksAtomic(join(options.out, files[1]!), csvChunks(p, labels, classes));

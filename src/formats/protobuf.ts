@@ -216,3 +216,17 @@ export function withFixedBatch(bytes: Uint8Array, batch: number): Uint8Array {
   g.valueInfo = [];
   return onnx.ModelProto.encode(model).finish();
 }
+
+/**
+ * The model with the input `name` required: the initializer that gave it a default is dropped.
+ * onnxruntime-node (1.30) lists only inputs without an initializer and ignores a feed for any other,
+ * so code that runs such a model there feeds the default itself. Unchanged when there is none.
+ */
+export function withRequiredInput(bytes: Uint8Array, name: string): Uint8Array {
+  const model = decodeModel(bytes);
+  const g = model.graph!;
+  const kept = (g.initializer ?? []).filter((t) => t.name !== name);
+  if (kept.length === (g.initializer ?? []).length) return bytes;
+  g.initializer = kept;
+  return onnx.ModelProto.encode(model).finish();
+}

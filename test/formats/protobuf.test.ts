@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { modelNames } from '../../src/graph/registry.ts';
 import { buildTrainStep } from '../../src/graph/train.ts';
-import { decodeModel, encodeModel, withRequiredInput } from '../../src/formats/protobuf.ts';
+import { decodeModel, encodeModel, withFixedBatch, withRequiredInput } from '../../src/formats/protobuf.ts';
 import { Builder } from '../../src/graph/builder.ts';
 import { tensorFromNumbers } from '../../src/graph/tensor.ts';
 import { inferenceMetadata } from '../../src/formats/metadata.ts';
@@ -63,7 +63,7 @@ describe('ONNX export', () => {
     assert.match(text, /layer1\.0\.conv1: float32\[N,16,32,32\] = Conv<dilations=\[1,1\], group=1, kernel_shape=\[3,3\], pads=\[1,1,1,1\], strides=\[1,1\]>\(Relu, layer1\.0\.conv1\.weight\)/);
   });
 
-  it('writes an input with a default as input and initializer; withRequiredInput drops the default, which onnxruntime-node cannot override', async () => {
+  it('writes an input with a default as input and initializer; withRequiredInput drops the default, which onnxruntime-node cannot override; withFixedBatch repeats it', async () => {
     const b = new Builder();
     const c = b.inputWithDefault('class', ['N'], tensorFromNumbers([-1], 'int64', [1]));
     b.output(b.op('Identity', [c], {}, { names: ['chosen'], name: 'chosen' }));
@@ -78,6 +78,10 @@ describe('ONNX export', () => {
     assert.deepEqual(required.inputNames, ['class']);
     assert.deepEqual([...(await required.run(fed))['chosen']!.data as BigInt64Array], [2n, 0n]);
     assert.equal(withRequiredInput(bytes, 'other'), bytes, 'unchanged where the input has no default');
+    // A fixed batch (WebGPU sessions) repeats the one-row default over it: ONNX Runtime wants the declared shape.
+    const fixed = await ort.InferenceSession.create(withFixedBatch(bytes, 3), { logSeverityLevel: 3 });
+    const out = (await fixed.run({}))['chosen']!;
+    assert.deepEqual([out.dims, [...out.data as BigInt64Array]], [[3], [-1n, -1n, -1n]]);
   });
 
   for (const opset of [18, 21]) {

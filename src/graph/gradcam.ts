@@ -107,6 +107,7 @@ export function classRequired(graph: Graph): Graph {
   return { ...graph, initializers: graph.initializers.filter((i) => i.value.name !== CLASS_INPUT) };
 }
 
+/** The output of `layer` among those buildResNet recorded (Net.taps). */
 export function tapOf(taps: ReadonlyMap<string, Value>, layer: string): Value {
   const v = taps.get(layer);
   if (!v) throw new Error(`the network recorded no output for layer ${layer}`);

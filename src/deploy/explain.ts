@@ -170,8 +170,11 @@ export async function explainImages(request: ExplainRequest): Promise<ExplainRes
         const max = mapMaximum(map);
         writeFileAtomic(png, await camPanelPng({
           rgb: await decodeTile(d.file, dw, dh), width: dw, height: dh, map, mapHeight: e.height, mapWidth: e.width,
-          title: `${basename(d.file)}: ${opened.classes[best]} (p = ${probabilities[best]!.toFixed(3)})`,
-          caption: `Grad-CAM of ${opened.layer} (${e.height}x${e.width}) for ${explained}; colour scale 0 to ${formatValue(max)}`,
+          lines: [
+            `${opened.classes[best]} (p = ${probabilities[best]!.toFixed(3)}) by ${opened.label}`,
+            basename(d.file),
+            `Grad-CAM of ${opened.layer} (${e.height}x${e.width}) for ${explained}; colour scale 0 to ${formatValue(max)}`,
+          ],
         }));
         written.push(png);
         results.push({

@@ -88,8 +88,9 @@ export function formatValue(v: number): string {
 }
 
 const MARGIN = 12;
-const TITLE = 46;
+const LINE = 18;
 const BAR = 110;
+const FONT_SIZE = 13;
 
 /** What `explain` draws for one image. */
 export interface CamPanel {
@@ -100,25 +101,33 @@ export interface CamPanel {
   readonly map: ArrayLike<number>;
   readonly mapHeight: number;
   readonly mapWidth: number;
-  /** First line, bold: the file and the call. */
-  readonly title: string;
-  /** Second line: what the map shows. */
-  readonly caption: string;
+  /** Lines of text above the pictures, the first in bold (the call); each cut to the width with an ellipsis in its middle. */
+  readonly lines: readonly string[];
 }
 
-/** The image, the image with its map over it, and a colour bar from 0 to the map's maximum, under two lines of text. */
+/** `text` cut in the middle to about `chars` characters, so a long file name keeps its start and its end. */
+export function cutMiddle(text: string, chars: number): string {
+  const all = [...text];
+  if (all.length <= chars) return text;
+  const keep = Math.max(2, chars - 1);
+  return `${all.slice(0, Math.ceil(keep / 2)).join('')}…${all.slice(all.length - Math.floor(keep / 2)).join('')}`;
+}
+
+/** The image, the image with its map over it, and a colour bar from 0 to the map's maximum, under lines of text. */
 export function camPanelPng(p: CamPanel): Promise<Buffer> {
   const width = MARGIN + p.width + MARGIN + p.width + MARGIN + BAR;
-  const height = TITLE + p.height + MARGIN;
+  const top = MARGIN + p.lines.length * LINE;
+  const height = top + p.height + MARGIN;
   const barHeight = Math.min(p.height, 240);
-  const text = el('svg', { xmlns: 'http://www.w3.org/2000/svg', width, height, 'font-family': FONT_FAMILY, 'font-size': 13 },
-    el('text', { x: MARGIN, y: 18, 'font-weight': 'bold' }, p.title),
-    el('text', { x: MARGIN, y: 36 }, p.caption),
-    colourBar(MARGIN + 2 * (p.width + MARGIN), TITLE + (p.height - barHeight) / 2, barHeight, mapMaximum(p.map)),
+  // DejaVu Sans runs about 0.6 em a character, bold a little wider.
+  const chars = Math.floor((width - 2 * MARGIN) / (FONT_SIZE * 0.66));
+  const text = el('svg', { xmlns: 'http://www.w3.org/2000/svg', width, height, 'font-family': FONT_FAMILY, 'font-size': FONT_SIZE },
+    p.lines.map((line, i) => el('text', { x: MARGIN, y: MARGIN + 4 + i * LINE, 'font-weight': i === 0 ? 'bold' : 'normal' }, cutMiddle(line, chars))),
+    colourBar(MARGIN + 2 * (p.width + MARGIN), top + (p.height - barHeight) / 2, barHeight, mapMaximum(p.map)),
   );
   return composePng(width, height, [
-    { input: p.rgb, raw: { width: p.width, height: p.height, channels: 3 }, left: MARGIN, top: TITLE },
-    { input: camOverlay(p.rgb, p.width, p.height, p.map, p.mapHeight, p.mapWidth), raw: { width: p.width, height: p.height, channels: 3 }, left: 2 * MARGIN + p.width, top: TITLE },
+    { input: p.rgb, raw: { width: p.width, height: p.height, channels: 3 }, left: MARGIN, top },
+    { input: camOverlay(p.rgb, p.width, p.height, p.map, p.mapHeight, p.mapWidth), raw: { width: p.width, height: p.height, channels: 3 }, left: 2 * MARGIN + p.width, top },
     { input: Buffer.from(text.text), left: 0, top: 0 },
   ], '#ffffff');
 }

@@ -59,7 +59,7 @@ describe('explain', () => {
       assert.equal(image.max, Math.max(...image.map.flat()));
       // 24 px tiles are shown at 256 px: the tile, the tile with its map, the colour bar.
       const meta = await sharp(join(out, image.png)).metadata();
-      assert.deepEqual([meta.width, meta.height], [12 + 256 + 12 + 256 + 12 + 110, 46 + 256 + 12]);
+      assert.deepEqual([meta.width, meta.height], [12 + 256 + 12 + 256 + 12 + 110, 12 + 3 * 18 + 256 + 12]);
     }
     assert.deepEqual(readdirSync(out).sort(), ['explain.json', ...json.images.map((i) => i.png)].sort(), 'nothing else, no temporary file');
   });

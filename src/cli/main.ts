@@ -13,6 +13,7 @@ import * as compare from './commands/compare.ts';
 import * as report from './commands/report.ts';
 import * as exportModel from './commands/export.ts';
 import * as predict from './commands/predict.ts';
+import * as explain from './commands/explain.ts';
 import * as ortTrain from './commands/ort-train.ts';
 import * as study from './commands/study.ts';
 import * as sweep from './commands/sweep.ts';
@@ -20,7 +21,7 @@ import * as init from './commands/init.ts';
 import * as doctor from './commands/doctor.ts';
 
 const cli = cac('senet-ort');
-for (const command of [genGraph, init, tile, split, ortTrain, study, sweep, evaluate, compare, report, exportModel, predict, doctor]) command.register(cli);
+for (const command of [genGraph, init, tile, split, ortTrain, study, sweep, evaluate, compare, report, exportModel, predict, explain, doctor]) command.register(cli);
 cli.example('senet-ort study                        # tile, split, train, evaluate, compare and report the embedded sample');
 cli.example('senet-ort tile slides/ tiles/ --split  # then: ort-train --data tiles/ --arch se_resnet20');
 cli.example('senet-ort sweep tiles/ --arch resnet20,se_resnet20 --grid lr=0.1,0.01 --engine slurm');

@@ -117,6 +117,11 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Promi
   return sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: true }).toBuffer();
 }
 
+/** JPEG of packed 8-bit RGB pixels: for pictures embedded in the report, where a lossless tile would weigh four times as much. */
+export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality = 88): Promise<Buffer> {
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
+}
+
 /** Paste raw panels (RGB or RGBA) and SVG overlays onto a background and encode the result as PNG. */
 export function composePng(
   width: number,

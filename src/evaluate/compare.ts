@@ -97,19 +97,29 @@ export function checkSameSplits(runA: string, runB: string): void {
 
 /** The ensemble's prediction per test tile, from test-predictions.csv, checked against metrics.json. */
 export function ensembleCorrect(run: string, metrics: RunMetrics): { files: string[]; correct: boolean[]; labels: number[] } {
-  const { names, correct, labels } = readPredictions(run, join(run, ENSEMBLE_PREDICTIONS), ['file', 'label', 'predicted'], metrics.tiles, 'tiles', metrics.classes);
+  const { names, correct, labels } = ensemblePredictions(run, metrics);
   return { files: names, correct, labels };
 }
 
-/** A predictions file's first column, whether each row is right, and each row's class index. */
-function readPredictions(run: string, path: string, columns: readonly string[], rowsWanted: number, what: string, classes: readonly string[]): { names: string[]; correct: boolean[]; labels: number[] } {
+/** Every test tile's name, class and the ensemble's predicted class (indices into metrics.classes), from test-predictions.csv. */
+export function ensemblePredictions(run: string, metrics: RunMetrics): { names: string[]; correct: boolean[]; labels: number[]; predicted: number[] } {
+  return readPredictions(run, join(run, ENSEMBLE_PREDICTIONS), ['file', 'label', 'predicted'], metrics.tiles, 'tiles', metrics.classes);
+}
+
+/** A predictions file's first column, whether each row is right, and each row's class and predicted class index. */
+function readPredictions(run: string, path: string, columns: readonly string[], rowsWanted: number, what: string, classes: readonly string[]): { names: string[]; correct: boolean[]; labels: number[]; predicted: number[] } {
   if (!existsSync(path)) throw new UserError(`${path}: not found; evaluate the run again: senet-ort evaluate ${run}`);
   const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
   const label = columns.indexOf('label');
   const predicted = columns.indexOf('predicted');
   if (columns.some((c, i) => header?.[i] !== c)) throw new UserError(`${path}: expected columns ${columns.join(',')},…`);
   if (rows.length !== rowsWanted) throw new UserError(`${path}: ${rows.length} ${what} but metrics.json counts ${rowsWanted}; evaluate the run again`);
-  return { names: rows.map((r) => r[0]!), correct: rows.map((r) => r[label] === r[predicted]), labels: rows.map((r) => classes.indexOf(r[label]!)) };
+  return {
+    names: rows.map((r) => r[0]!),
+    correct: rows.map((r) => r[label] === r[predicted]),
+    labels: rows.map((r) => classes.indexOf(r[label]!)),
+    predicted: rows.map((r) => classes.indexOf(r[predicted]!)),
+  };
 }
 
 /** Both runs' group-level evidence in `key`, or why there is none. */

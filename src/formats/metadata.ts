@@ -28,3 +28,15 @@ export function preparationMetadata(p: Preparation): Record<string, string> {
     stain_normalization: JSON.stringify(p.stain),
   };
 }
+
+/**
+ * What a model with Grad-CAM (graph/gradcam.ts) says of its `class` input and `cam` output:
+ * `gradcam_layer` names the layer, `gradcam` says how the map is made.
+ */
+export function gradCamMetadata(layer: string, members: number): Record<string, string> {
+  const ensemble = members > 1 ? `; in this ensemble of ${members} folds, each fold's map for the ensemble's class, averaged` : '';
+  return {
+    gradcam_layer: layer,
+    gradcam: `Grad-CAM (Selvaraju et al., ICCV 2017): output cam [N,h,w] = ReLU(sum_k alpha_k A_k), A the output of ${layer}, alpha_k the mean over h and w of d(logit of the class)/dA_k, BatchNorm in inference mode${ensemble}; input class int64 [N], -1 (the default) for the predicted class; not normalised, not upsampled`,
+  };
+}

@@ -203,6 +203,7 @@ export function withFixedBatch(bytes: Uint8Array, batch: number): Uint8Array {
   const model = decodeModel(bytes);
   const g = model.graph!;
   let changed = false;
+  const fixed = new Set<string>();
   for (const v of [...(g.input ?? []), ...(g.output ?? [])]) {
     const dim = v.type?.tensorType?.shape?.dim?.[0];
     if (dim && dim.dimParam) {
@@ -210,9 +211,35 @@ export function withFixedBatch(bytes: Uint8Array, batch: number): Uint8Array {
       delete (dim as { dimParam?: string }).dimParam;
       dim.dimValue = batch;
       changed = true;
+      fixed.add(v.name!);
     }
+  }
+  // An input's default of one row (Grad-CAM's `class`: -1) is repeated over the fixed batch,
+  // since ONNX Runtime wants a default of the input's declared shape.
+  for (const t of g.initializer ?? []) {
+    const dims = (t.dims ?? []).map(Number);
+    if (!fixed.has(t.name!) || dims[0] !== 1 || !t.rawData) continue;
+    const row = t.rawData;
+    const data = new Uint8Array(row.length * batch);
+    for (let i = 0; i < batch; i++) data.set(row, i * row.length);
+    t.rawData = data;
+    t.dims = [batch, ...dims.slice(1)];
   }
   if (!changed) return bytes;
   g.valueInfo = [];
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * The model with the input `name` required: the initializer that gave it a default is dropped.
+ * onnxruntime-node (1.30) lists only inputs without an initializer and ignores a feed for any other,
+ * so code that runs such a model there feeds the default itself. Unchanged when there is none.
+ */
+export function withRequiredInput(bytes: Uint8Array, name: string): Uint8Array {
+  const model = decodeModel(bytes);
+  const g = model.graph!;
+  const kept = (g.initializer ?? []).filter((t) => t.name !== name);
+  if (kept.length === (g.initializer ?? []).length) return bytes;
+  g.initializer = kept;
   return onnx.ModelProto.encode(model).finish();
 }

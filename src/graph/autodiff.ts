@@ -2,7 +2,9 @@
  * Reverse-mode autodiff over the graph IR: one walker that knows no op. It visits, in reverse
  * build order, only the nodes on a path from a wanted value to the loss, asks the gradient
  * table for each, and sums gradients where a value fans out (the residual skip) with Add. A
- * gradient a rule marks as broadcast (gradients.ts) joins such a sum as it is.
+ * gradient a rule marks as broadcast (gradients.ts) joins such a sum as it is. A value made by
+ * `b.stopGradient` is a constant to it: no path runs through it, so the nodes that made it (an
+ * ArgMax, a OneHot) need no rule.
  */
 import type { Builder, Region } from './builder.ts';
 import type { Dim, Node, Value } from './ir.ts';
@@ -13,11 +15,12 @@ import { UserError } from '../errors.ts';
 
 const differentiable = (v: Value | null): v is Value => v !== null && v.dtype === 'float32';
 
-/** Nodes between `wrt` and `loss`: descendants of a wanted value that the loss depends on. */
-function pathNodes(nodes: readonly Node[], loss: Value, wrt: readonly Value[]): Set<Node> {
+/** Nodes between `wrt` and `loss`: descendants of a wanted value that the loss depends on, not through a stop. */
+function pathNodes(nodes: readonly Node[], loss: Value, wrt: readonly Value[], stops: ReadonlySet<Value>): Set<Node> {
   const fromWrt = new Set<Value>(wrt);
   const forward = new Set<Node>();
   for (const n of nodes) {
+    if (n.outputs.every((o) => stops.has(o))) continue;
     if (n.inputs.some((v) => v && fromWrt.has(v))) {
       forward.add(n);
       for (const o of n.outputs) fromWrt.add(o);
@@ -40,7 +43,7 @@ function pathNodes(nodes: readonly Node[], loss: Value, wrt: readonly Value[]): 
  */
 export function gradients(b: Builder, loss: Value, wrt: readonly Value[], ctx: GradContext = { conv: DEFAULT_CONV_GRAD }): (Value | null)[] {
   const nodes = b.nodesSoFar();
-  const path = pathNodes(nodes, loss, wrt);
+  const path = pathNodes(nodes, loss, wrt, b.stops());
   const regionOf = new Map<Node, Region>();
   for (const r of b.regions()) for (const n of r.nodes) regionOf.set(n, r);
   const done = new Set<Region>();

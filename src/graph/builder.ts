@@ -39,6 +39,11 @@ interface OpOptions {
   name?: string;
 }
 
+/** What makes two constants the same one: type, shape and values. */
+function constantKey(dtype: DType, shape: Shape, values: readonly number[]): string {
+  return `${dtype}${formatShape(shape)}:${values.join(',')}`;
+}
+
 export class Builder {
   readonly opset: number;
   readonly mode: Mode;
@@ -51,6 +56,8 @@ export class Builder {
   private readonly scopes: string[] = [];
   private readonly constants = new Map<string, Value>();
   private readonly regionList: Region[] = [];
+  private readonly stopped = new Set<Value>();
+  private readonly byName = new Map<string, Value>();
 
   constructor(options: { opset?: number; mode?: Mode } = {}) {
     this.opset = options.opset ?? DEFAULT_OPSET;
@@ -58,6 +65,35 @@ export class Builder {
     if (!Number.isInteger(this.opset) || this.opset < MIN_OPSET || this.opset > MAX_OPSET) {
       throw new UserError(`expected opset between ${MIN_OPSET} and ${MAX_OPSET} for --opset but received ${this.opset}`);
     }
+  }
+
+  /**
+   * A builder that goes on from a finished graph, such as a graph pass's output (deploy.ts's
+   * foldBatchNorm): its initializers, inputs, nodes and outputs come first under their names.
+   * Every value is made anew with its producer in this graph (a pass may leave a value's
+   * `producer` pointing at a node it replaced, which would hide it from the autodiff), so look
+   * values up with `valueNamed`.
+   */
+  static continuing(graph: Graph, mode: Mode = 'inference'): Builder {
+    const b = new Builder({ opset: graph.opset, mode });
+    const inputNames = new Set(graph.inputs.map((v) => v.name));
+    for (const i of graph.initializers) {
+      if (inputNames.has(i.value.name)) {
+        b.inputWithDefault(i.value.name, graph.inputs.find((v) => v.name === i.value.name)!.shape, i.tensor);
+        continue;
+      }
+      const v = b.initializer(i.value.name, i.tensor, i.kind);
+      if (i.kind === 'constant') b.constants.set(constantKey(i.tensor.dtype, i.tensor.dims, [...i.tensor.data].map(Number)), v);
+    }
+    for (const v of graph.inputs) if (!b.byName.has(v.name)) b.input(v.name, v.dtype, v.shape);
+    for (const n of graph.nodes) {
+      const node: { -readonly [K in keyof Node]: Node[K] } = { ...n, inputs: n.inputs.map((v) => (v ? b.valueNamed(v.name) : null)), outputs: [] };
+      node.outputs = n.outputs.map((v) => b.value(v.name, v.dtype, v.shape, node, v.contents));
+      b.nodeNames.add(n.name);
+      b.nodes.push(node);
+    }
+    for (const v of graph.outputs) b.output(b.valueNamed(v.name));
+    return b;
   }
 
   /** The current module path, e.g. `layer1.0.se`. */
@@ -81,6 +117,17 @@ export class Builder {
     return v;
   }
 
+  /**
+   * An input that may be left out: `tensor` is its value then (an initializer of the same name, as
+   * ONNX allows since IR version 4), though the input is declared with `shape`.
+   */
+  inputWithDefault(name: string, shape: Shape, tensor: Tensor): Value {
+    const v = this.value(name, tensor.dtype, shape, null);
+    this.inits.set(name, { value: v, tensor, kind: 'constant' });
+    this.inputs.push(v);
+    return v;
+  }
+
   /** A learnt or stored tensor named `<scope>.<local>`: `conv1.weight`, `bn1.running_mean`. */
   parameter(local: string, tensor: Tensor, kind: 'parameter' | 'buffer' = 'parameter'): Value {
     const name = this.path ? `${this.path}.${local}` : local;
@@ -97,10 +144,11 @@ export class Builder {
   constant(values: number | readonly number[], dtype: DType = 'float32', dims?: readonly number[]): Value {
     const shape = dims ?? (typeof values === 'number' ? [] : [values.length]);
     const list = typeof values === 'number' ? [values] : values;
-    const key = `${dtype}${formatShape(shape)}:${list.join(',')}`;
+    const key = constantKey(dtype, shape, list);
     const hit = this.constants.get(key);
     if (hit) return hit;
-    const name = `const.${dtype === 'float32' ? 'f' : 'i'}.${this.constants.size}`;
+    let name = '';
+    for (let i = this.constants.size; name === '' || this.names.has(name); i++) name = `const.${dtype === 'float32' ? 'f' : 'i'}.${i}`;
     const v = this.initializer(name, tensorFromNumbers(list, dtype, shape), 'constant');
     this.constants.set(key, v);
     return v;
@@ -146,6 +194,29 @@ export class Builder {
     });
     this.nodes.push(node);
     return [...node.outputs];
+  }
+
+  /**
+   * `x` as a constant to the autodiff (torch's detach, JAX's stop_gradient): an Identity whose
+   * output no gradient passes back through, for a choice made from the values being
+   * differentiated, such as the class that Grad-CAM explains.
+   */
+  stopGradient(x: Value): Value {
+    const y = this.op('Identity', [x], {}, { name: 'stop_gradient' });
+    this.stopped.add(y);
+    return y;
+  }
+
+  /** The values made by stopGradient. */
+  stops(): ReadonlySet<Value> {
+    return new Set(this.stopped);
+  }
+
+  /** A value of the graph by its name. */
+  valueNamed(name: string): Value {
+    const v = this.byName.get(name);
+    if (!v) throw new Error(`no value named ${name} in the graph`);
+    return v;
   }
 
   // Ops whose form changed between opsets, written once here.
@@ -217,6 +288,8 @@ export class Builder {
   private value(name: string, dtype: DType, shape: Shape, producer: Node | null, contents?: readonly Dim[]): Value {
     if (this.names.has(name)) throw new UserError(`duplicate value name ${name}`);
     this.names.add(name);
-    return { name, dtype, shape: [...shape], producer, ...(contents ? { contents } : {}) };
+    const v: Value = { name, dtype, shape: [...shape], producer, ...(contents ? { contents } : {}) };
+    this.byName.set(name, v);
+    return v;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The deployable model: trained weights baked in, every BatchNorm folded into the convolution
  * before it, the training input normalisation as the graph's first two ops (so callers feed
- * 8-bit-range RGB), and optionally several folds averaged into one ensemble.
+ * 8-bit-range RGB), optionally several folds averaged into one ensemble, and optionally the
+ * Grad-CAM map of a layer (gradcam.ts), differentiated through the folded convolutions.
  */
 import type { Graph, Initializer, Node, Tensor, Value } from './ir.ts';
 import { numel } from './ir.ts';
@@ -14,6 +15,7 @@ import { buildResNet } from './resnet.ts';
 import { createRng } from '../util/random.ts';
 import { withWeights } from './weights.ts';
 import { UserError } from '../errors.ts';
+import { addGradCam, resolveCamLayer, tapOf } from './gradcam.ts';
 
 /** One trained network and the normalisation its inputs had in training. */
 export interface DeployMember {
@@ -83,14 +85,17 @@ export function foldBatchNorm(graph: Graph): Graph {
 /**
  * images (float32 [N,C,H,W], 0-255 RGB) -> logits, probabilities. With several members the
  * probabilities are their mean and `logits` holds its log (log-probabilities of the ensemble).
+ * With `explain` (a layer, gradcam.ts's camLayers) also the `class` input and the `cam` output.
  */
-export function buildDeployGraph(config: ModelConfig, members: readonly DeployMember[]): Graph {
+export function buildDeployGraph(config: ModelConfig, members: readonly DeployMember[], explain?: string): Graph {
+  const layer = explain === undefined ? undefined : resolveCamLayer(config.spec, explain);
   if (members.length === 0) throw new UserError('nothing to export: no trained network given');
   const b = new Builder({ opset: config.opset, mode: 'inference' });
   const channels = config.input[0];
   const images = b.input('images', 'float32', [config.batch, ...config.input]);
   const probabilities: Value[] = [];
   const logits: Value[] = [];
+  const layers: Value[] = [];
   members.forEach((m, k) => {
     const scope = members.length > 1 ? `fold${k + 1}` : '';
     const body = (): void => {
@@ -98,9 +103,11 @@ export function buildDeployGraph(config: ModelConfig, members: readonly DeployMe
       const a = m.std.map((s) => 1 / (m.scale * s));
       const c = m.mean.map((mu, i) => -mu / m.std[i]!);
       const normalised = b.op('Add', [b.op('Mul', [images, b.constant(a, 'float32', [channels, 1, 1])]), b.constant(c, 'float32', [channels, 1, 1])], {}, { name: 'normalize' });
-      const net: Net = { b, rng: createRng(config.seed), runningStats: [] };
+      const taps = new Map<string, Value>();
+      const net: Net = { b, rng: createRng(config.seed), runningStats: [], taps };
       const y = buildResNet(net, config.spec, normalised, config.classes);
       logits.push(y);
+      if (layer !== undefined) layers.push(tapOf(taps, layer));
       probabilities.push(b.op('Softmax', [y], { axis: 1 }));
     };
     if (scope) b.scope(scope, body);
@@ -116,7 +123,14 @@ export function buildDeployGraph(config: ModelConfig, members: readonly DeployMe
     b.output(b.op('Log', [mean], {}, { names: ['logits'], name: 'logits' }));
     b.output(mean);
   }
-  let graph = b.graph(config.arch, `${modelDoc(config)}; ${members.length > 1 ? `ensemble of ${members.length} folds` : 'trained weights'}; input 0-255 RGB`);
+  const doc = `${modelDoc(config)}; ${members.length > 1 ? `ensemble of ${members.length} folds` : 'trained weights'}; input 0-255 RGB`;
+  let graph = b.graph(config.arch, doc);
   members.forEach((m, k) => { graph = withWeights(graph, m.weights, m.source, members.length > 1 ? `fold${k + 1}.` : ''); });
-  return foldBatchNorm(graph);
+  const folded = foldBatchNorm(graph);
+  if (layer === undefined) return folded;
+  // The backward pass goes through the folded convolutions, so the model holds each weight once.
+  const e = Builder.continuing(folded);
+  const named = (v: Value): Value => e.valueNamed(v.name);
+  addGradCam(e, { logits: logits.map(named), layers: layers.map(named), probabilities: e.valueNamed('probabilities') });
+  return e.graph(config.arch, `${doc}; Grad-CAM of ${layer}`);
 }

@@ -177,6 +177,7 @@ export const GRADIENTS: Record<string, GradRule> = {
     ...(n.inputs.length > 2 ? [needs[2] ? b.reduceSum(dy!, [0, 2, 3], false) : null] : []),
   ],
   MaxPool: (b, n, [dy]) => [maxPoolGrad(b, n, dy!)],
+  BatchNormalization: (b, n, [dy], needs) => batchNormInferenceGrad(b, n, dy!, needs),
 };
 
 /** Y = A' B' + C (alpha = beta = 1), with A' = A or A^T and B' = B or B^T. */
@@ -211,6 +212,30 @@ function maxPoolGrad(b: Builder, n: Node, dy: Value): Value {
   const flat = b.reshape(zeros, [-1]);
   const scattered = b.op('ScatterElements', [flat, b.reshape(indices, [-1]), b.reshape(dy, [-1])], { axis: 0, reduction: 'add' });
   return b.reshape(scattered, b.op('Shape', [x]));
+}
+
+/**
+ * BatchNormalization in inference mode, y = (x - mean) invStd scale + bias with invStd =
+ * 1 / sqrt(var + eps) per channel (axis 1): dx = dy scale invStd, dscale = sum(dy (x - mean)
+ * invStd), dbias = sum(dy), the sums over every axis but 1. The running statistics get none. Training
+ * mode's batch statistics are layers.ts's region (batchNormTrainGrad), never this op's own mode.
+ */
+function batchNormInferenceGrad(b: Builder, n: Node, dy: Value, needs: readonly boolean[]): Grad[] {
+  if (n.attrs['training_mode'] === 1) throw new Error(`node ${n.name} (BatchNormalization): gradient assumes inference mode`);
+  const [x, scale, , mean, variance] = [0, 1, 2, 3, 4].map((i) => input(n, i));
+  const eps = (n.attrs['epsilon'] as { float: number } | undefined)?.float ?? 1e-5;
+  const rank = x!.shape.length;
+  // Per-channel [C] as [C, 1, ..., 1], to broadcast against [N, C, ...].
+  const perChannel = (v: Value): Value => b.reshape(v, [-1, ...new Array<number>(rank - 2).fill(1)]);
+  const invStd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance!, b.constant(eps)])])]);
+  const others = x!.shape.map((_, i) => i).filter((i) => i !== 1);
+  return [
+    needs[0] ? b.op('Mul', [dy, perChannel(b.op('Mul', [scale!, invStd]))]) : null,
+    needs[1] ? b.reduceSum(b.op('Mul', [dy, b.op('Mul', [b.op('Sub', [x!, perChannel(mean!)]), perChannel(invStd)])]), others, false) : null,
+    needs[2] ? b.reduceSum(dy, others, false) : null,
+    null,
+    null,
+  ];
 }
 
 /** What BatchNorm's forward (layers.ts) keeps for its backward; all per-channel tensors are [1,C,1,1]. */

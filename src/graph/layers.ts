@@ -38,6 +38,11 @@ export interface Net {
    * as in inference, on their running statistics, which then stay as they are (--freeze-bn).
    */
   readonly frozenBn?: (weightName: string) => boolean;
+  /**
+   * Where buildResNet records each module's output by name (`stem`, `layer2`, `layer2.0`): the
+   * layers a Grad-CAM map can be taken at (gradcam.ts).
+   */
+  readonly taps?: Map<string, Value>;
 }
 
 function channels(x: Value): number {

@@ -90,10 +90,13 @@ export function resolveModel(options: ModelOptions): ModelConfig {
   return { arch: options.arch, spec, classes, input, reduction, seWidth, seed, opset, batch };
 }
 
-/** A builder holding the network on a fresh `images` input, initialised from the config's seed. */
-export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed), frozenBn?: (weightName: string) => boolean): { net: Net; images: Value; logits: Value } {
+/**
+ * A builder holding the network on a fresh `images` input, initialised from the config's seed;
+ * `taps` receives each module's output (layers.ts's Net.taps).
+ */
+export function buildNetwork(config: ModelConfig, mode: Mode, activation?: string, rng: Rng = createRng(config.seed), frozenBn?: (weightName: string) => boolean, taps?: Map<string, Value>): { net: Net; images: Value; logits: Value } {
   const b = new Builder({ opset: config.opset, mode });
-  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}), ...(frozenBn ? { frozenBn } : {}) };
+  const net: Net = { b, rng, runningStats: [], ...(activation ? { activation } : {}), ...(frozenBn ? { frozenBn } : {}), ...(taps ? { taps } : {}) };
   const images = b.input('images', 'float32', [config.batch, ...config.input]);
   const logits = buildResNet(net, config.spec, images, config.classes);
   return { net, images, logits };

@@ -115,10 +115,15 @@ function block(net: Net, spec: ModelSpec, x: Value, width: number, stride: numbe
 export function buildResNet(net: Net, spec: ModelSpec, images: Value, classes: number): Value {
   const b: Builder = net.b;
   let x = stem(net, spec, images);
+  net.taps?.set('stem', x);
   spec.stages.forEach((stage, i) => {
     b.scope(`layer${i + 1}`, () => {
-      for (let j = 0; j < stage.blocks; j++) x = b.scope(j, () => block(net, spec, x, stage.width, blockStride(i, j)));
+      for (let j = 0; j < stage.blocks; j++) {
+        x = b.scope(j, () => block(net, spec, x, stage.width, blockStride(i, j)));
+        net.taps?.set(`layer${i + 1}.${j}`, x);
+      }
     });
+    net.taps?.set(`layer${i + 1}`, x);
   });
   const pooled = b.op('Flatten', [b.op('GlobalAveragePool', [x], {}, { name: 'avgpool' })], { axis: 1 }, { name: 'flatten' });
   return linear(net, 'fc', pooled, classes);

@@ -242,6 +242,13 @@ const RULES: Record<string, ShapeRule> = {
   ReduceSumSquare: (inputs, attrs) => reduce(inputs, attrs, inputs.length > 1),
   ReduceMax: (inputs, attrs) => reduce(inputs, attrs, inputs.length > 1),
 
+  ArgMax: (inputs, attrs) => {
+    const x = need(inputs, 0, 'data');
+    const axis = normAxis(int(attrs, 'axis', 0), x.shape.length);
+    const keep = int(attrs, 'keepdims', 1) === 1;
+    return [{ dtype: 'int64', shape: x.shape.flatMap((d, i) => (i !== axis ? [d] : keep ? [1] : [])) }];
+  },
+
   Flatten: (inputs, attrs) => {
     const x = need(inputs, 0, 'input');
     const axis = int(attrs, 'axis', 1);

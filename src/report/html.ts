@@ -1,9 +1,10 @@
 /**
  * The report: one self-contained HTML file (inline CSS and SVG, no script, no network) that answers
  * "does the SE module help on this data?" and shows the evidence: configuration, data counts,
- * training curves, test metrics, the statistical comparison with its verdict, and the SE excitation
- * analysis. `renderReport` is pure: it turns a `ReportData` object into a string; every string
- * taken from data is escaped by the builder in svg.ts.
+ * training curves, test metrics, the statistical comparison with its verdict, the SE excitation
+ * analysis, and where the networks look (Grad-CAM maps of chosen test tiles). `renderReport` is
+ * pure: it turns a `ReportData` object into a string; every string taken from data is escaped by
+ * the builder in svg.ts.
  */
 import type { ClassificationMetrics } from '../evaluate/metrics.ts';
 import { meanStd } from '../evaluate/metrics.ts';
@@ -15,6 +16,9 @@ import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
 import type { DataCounts, FoldCurve, GroupResults } from '../evaluate/evaluate.ts';
 import { confusionMatrixPlot, excitationPlot, groupedBars, trainingCurves } from './plots.ts';
 import { el, fragment, raw } from './svg.ts';
+import type { LookKind } from '../evaluate/looks.ts';
+import type { LooksReport } from './looks.ts';
+import { kindTitle, looksFigures } from './looks.ts';
 import type { Child, Markup } from './svg.ts';
 
 /** A configuration value as shown in the table; arrays print comma-separated, null as "—". */
@@ -62,6 +66,8 @@ export interface ReportData {
   runs: RunReport[];
   /** Present exactly when there are two runs. */
   comparison: RunComparison | null;
+  /** "Where they look": Grad-CAM maps of chosen test tiles; absent or null when not made (report --no-gradcam). */
+  looks?: LooksReport | null;
 }
 
 /** The plots of a report as standalone SVG documents, named for files: `curves-se_resnet18.svg`. */
@@ -72,6 +78,8 @@ export interface ReportPlots {
   groupConfusion: { run: string; svg: string }[];
   perClassF1: string;
   excitation: { run: string; svg: string }[];
+  /** "Where they look": one figure per kind of tile (both right, disagreeing; one run: right, wrong). */
+  looks: { kind: LookKind; svg: string }[];
 }
 
 /** The report's plots, also used by `writeReport` to save each as SVG and PNG. */
@@ -98,6 +106,7 @@ export function reportPlots(data: ReportData): ReportPlots {
       yLabel: 'F1',
     }),
     excitation: data.runs.flatMap((r) => (r.excitation === null ? [] : [{ run: r.name, svg: excitationPlot(r.excitation, { title: `SE excitation by class: ${r.name}` }) }])),
+    looks: data.looks ? looksFigures(data.looks) : [],
   };
 }
 
@@ -118,6 +127,7 @@ export function renderReport(data: ReportData): string {
       section('metrics', 'Test metrics', metricsSection(data.runs, plots)),
       data.comparison === null ? null : section('comparison', 'Comparison', comparisonSection(data.runs, data.comparison)),
       section('excitation', 'SE excitation', excitationSection(data.runs, plots)),
+      data.looks ? section('looks', 'Where they look', looksSection(data.looks, plots)) : null,
       conventionsFooter(data),
     ),
   );
@@ -188,6 +198,7 @@ function nav(data: ReportData): Markup {
     ['metrics', 'Test metrics'],
     ...(data.comparison === null ? [] : [['comparison', 'Comparison'] as [string, string]]),
     ['excitation', 'SE excitation'],
+    ...(data.looks ? [['looks', 'Where they look'] as [string, string]] : []),
   ];
   return el('nav', {}, el('ul', {}, entries.map(([id, label]) => el('li', {}, el('a', { href: `#${id}` }, label)))));
 }
@@ -418,6 +429,22 @@ function excitationSection(runs: readonly RunReport[], plots: ReportPlots): Mark
     plots.excitation.map((p) => figure(p.svg, `${p.run}: one panel per SE block, one line per class; the wide grey line is the mean over all test tiles. Channels are sorted by that mean, so each class line reads as a departure from it.`)),
     plain.length === 0 ? null : el('p', { class: 'note' }, `${list(plain)} ${plain.length === 1 ? 'has' : 'have'} no SE blocks, so there is nothing to show for ${plain.length === 1 ? 'it' : 'them'}.`),
     unmeasured.length === 0 ? null : el('p', { class: 'note' }, `${list(unmeasured)} ${unmeasured.length === 1 ? 'was' : 'were'} evaluated without the excitation analysis (evaluate --no-excitation).`),
+  );
+}
+
+function looksSection(looks: LooksReport, plots: ReportPlots): Markup {
+  const layers = [...new Set(looks.layers)];
+  const where = layers.length === 1 ? `the output of ${layers[0]}` : looks.runs.map((r, i) => `${r}'s ${looks.layers[i]}`).join(' and ');
+  const two = looks.runs.length === 2;
+  return fragment(
+    el('p', { class: 'note' },
+      'Grad-CAM (Selvaraju et al., ICCV 2017) shows which parts of a tile raise the logit of a class: the activations of a layer, weighted by the mean gradient of that logit with respect to each channel, summed and clipped at zero. ',
+      `Here each fold ensemble's map (the mean of its folds' maps) is taken at ${where}, for the class the ensemble predicts, upsampled to the tile and coloured on viridis from 0 to its own maximum (map values are not comparable between networks), over the tile at half opacity. `,
+      `The tiles are drawn from the test split with seed ${looks.seed}: per class, ${looks.perClass} that ${two ? 'both ensembles classify' : 'the ensemble classifies'} correctly and up to ${looks.perClass} ${two ? 'where they disagree' : 'it gets wrong'}. `,
+      'Hover over a picture for its class, probability and map maximum.'),
+    looks.unavailable === null ? null : el('p', { class: 'note' }, `No maps: ${looks.unavailable}.`),
+    plots.looks.map((p) => figure(p.svg, `${kindTitle(p.kind, looks.runs)[0]!.toUpperCase()}${kindTitle(p.kind, looks.runs).slice(1)}: each tile, then ${two ? `the ${looks.runs[0]} and the ${looks.runs[1]} ensemble's map` : 'the ensemble\'s map'}; under each map ${p.kind === 'agree' || p.kind === 'right' ? 'the probability of the (correct) class' : 'the class the ensemble predicts and its probability, which the map explains'}.`)),
+    looks.unavailable === null && plots.looks.length === 0 ? el('p', { class: 'note' }, 'The test split has no tile of the kinds shown here.') : null,
   );
 }
 

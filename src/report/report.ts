@@ -1,11 +1,13 @@
 /**
  * `report`: the HTML report of one evaluated run, or of two compared ones, read from their run
- * directories (config.json, metrics.json, excitation.json, the folds' log.jsonl), with every plot
+ * directories (config.json, metrics.json, excitation.json, the folds' log.jsonl; for the Grad-CAM
+ * maps the checkpoints evaluated and the test tiles), with every plot
  * also saved as SVG and PNG beside it:
  *
  *   <out>/report.html     one self-contained file (html.ts)
  *   <out>/plots/*.svg     curves-<run>, confusion-<run>, confusion-groups-<run> (with group-level
- *                         scores), per-class-f1, excitation-<run>
+ *                         scores), per-class-f1, excitation-<run>, where-they-look-<kind> (Grad-CAM
+ *                         maps of chosen test tiles: agree, disagree; one run: right, wrong)
  *   <out>/plots/*.png     the same, rendered by sharp at twice the size
  *
  * `<out>` is the run folder for one run and the comparison folder (compare.ts) for two, where
@@ -14,7 +16,12 @@
 import { basename, dirname, join } from 'node:path';
 import { svgToPng } from './png.ts';
 import type { RunConfig } from '../formats/rundir.ts';
-import { readRunConfig } from '../formats/rundir.ts';
+import { readArtifactManifest, readRunConfig } from '../formats/rundir.ts';
+import { resolveCamLayer } from '../graph/gradcam.ts';
+import { configFromManifest } from '../infer/predictor.ts';
+import { LOOKS_PER_CLASS, computeLooks } from '../evaluate/looks.ts';
+import type { LooksReport } from './looks.ts';
+import { lookPictures } from './looks.ts';
 import { describeSchedule } from '../train/schedule.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
@@ -38,6 +45,12 @@ export interface ReportOptions extends Omit<CompareOptions, 'out'> {
   title?: string;
   /** Save each plot as SVG and PNG in plots/ beside the report (default true). */
   plots?: boolean;
+  /** "Where they look": Grad-CAM maps of test tiles chosen with `seed` (default true). */
+  gradcam?: boolean;
+  /** Their layer (default each network's last stage). */
+  layer?: string;
+  /** ONNX Runtime threads for the maps (default 2). */
+  threads?: number;
 }
 
 export interface ReportResult {
@@ -128,6 +141,7 @@ export async function writeReport(runs: readonly string[], options: ReportOption
     tool: `${PRODUCER} ${VERSION}`,
     runs: runs.map((r, i) => runReport(r, names[i]!, configs[i]!, metrics[i]!)),
     comparison: comparison?.file.comparison ?? null,
+    ...(options.gradcam === false ? {} : { looks: await reportLooks(runs, metrics, names, options.seed ?? configs[0]!.options.seed, options) }),
   };
   const written = [...(comparison?.written ?? [])];
   if (options.plots !== false) {
@@ -138,6 +152,7 @@ export async function writeReport(runs: readonly string[], options: ReportOption
       ...plots.groupConfusion.map((p): [string, string] => [`confusion-groups-${p.run}`, p.svg]),
       ['per-class-f1', plots.perClassF1],
       ...plots.excitation.map((p): [string, string] => [`excitation-${p.run}`, p.svg]),
+      ...plots.looks.map((p): [string, string] => [`where-they-look-${p.kind}`, p.svg]),
     ];
     for (const [name, svg] of files) {
       const base = join(dirname(out), PLOTS_DIR, fileName(name));
@@ -149,6 +164,23 @@ export async function writeReport(runs: readonly string[], options: ReportOption
   writeFileAtomic(out, renderReport(data));
   written.push(out);
   return { path: out, written, data, comparison };
+}
+
+/**
+ * The "Where they look" section's pictures. A bad --layer stops the report; tiles or checkpoints
+ * that are gone since the evaluation leave the section with the reason instead of maps.
+ */
+async function reportLooks(runs: readonly string[], metrics: readonly RunMetrics[], names: readonly string[], seed: number, options: ReportOptions): Promise<LooksReport> {
+  for (const run of runs) resolveCamLayer(configFromManifest(readArtifactManifest(run)).spec, options.layer);
+  try {
+    const looks = await computeLooks(runs.map((dir, i) => ({ dir, metrics: metrics[i]! })), {
+      seed, ...(options.layer === undefined ? {} : { layer: options.layer }), ...(options.threads === undefined ? {} : { threads: options.threads }),
+    });
+    return await lookPictures(looks, names);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    return { runs: names, layers: [], seed, perClass: LOOKS_PER_CLASS, tiles: [], unavailable: err.message };
+  }
 }
 
 export interface StudyReportOptions extends ReportOptions {

@@ -6,8 +6,9 @@
 import { argmaxRows } from '../infer/predictor.ts';
 import { PALETTE } from '../report/plots.ts';
 import type { SlidePrediction } from './predict-slide.ts';
+import type { Rgb } from '../report/colour-map.ts';
 
-export type Rgb = [number, number, number];
+export type { Rgb };
 
 /** The colour of class i: Okabe and Ito's palette (as the report's plots), by class order. */
 export function classColour(i: number): Rgb {

@@ -8,7 +8,7 @@ import { encodeCanvas, readThumbnail } from '../data/image.ts';
 import { el, num } from '../report/svg.ts';
 import { FONT_FAMILY } from '../report/svg.ts';
 import type { SlidePrediction } from './predict-slide.ts';
-import type { Rgb } from './calls.ts';
+import { VIRIDIS, hexColour, viridis } from '../report/colour-map.ts';
 import { DISAGREEMENT, callsOf, cellOf, classAreas, classColour } from './calls.ts';
 
 /** Longest side of a map's thumbnail. */
@@ -16,17 +16,6 @@ export const MAP_SIDE = 1600;
 const MARGIN = 12;
 const TITLE = 26;
 const LEGEND = 260;
-
-/** Viridis (matplotlib's) at ten even stops, interpolated linearly between them. */
-const VIRIDIS: readonly Rgb[] = ['440154', '482878', '3e4989', '31688e', '26828e', '1f9e89', '35b779', '6ece58', 'b5de2b', 'fde725']
-  .map((hex) => [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16)) as Rgb);
-
-export function viridis(v: number): Rgb {
-  const x = Math.min(1, Math.max(0, v)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  return [0, 1, 2].map((c) => Math.round(VIRIDIS[i]![c]! + (VIRIDIS[i + 1]![c]! - VIRIDIS[i]![c]!) * f)) as Rgb;
-}
 
 /** A slide's thumbnail, which every map of it is drawn on. */
 export interface Thumbnail {
@@ -90,8 +79,6 @@ function canvas(width: number, height: number, panels: { pixels: Uint8Array; wid
   return out;
 }
 
-const hex = (c: Rgb): string => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
-
 /** Text drawn over a part of the canvas (titles, a legend): a transparent SVG of that part alone, as rendering costs by the pixel. */
 function annotations(width: number, height: number, children: unknown[]): Buffer {
   return Buffer.from(el('svg', { xmlns: 'http://www.w3.org/2000/svg', width: Math.max(1, Math.round(width)), height: Math.max(1, Math.round(height)), 'font-family': FONT_FAMILY, 'font-size': 14 }, children as never).text);
@@ -130,14 +117,14 @@ export async function overlayPng(p: SlidePrediction, thumb: Thumbnail, labels: r
     y += 32;
     for (const a of classAreas(p, c, classes)) {
       const i = classes.indexOf(a.name);
-      legend.push(el('rect', { x, y: y - 11, width: 14, height: 14, fill: hex(classColour(i)) }));
+      legend.push(el('rect', { x, y: y - 11, width: 14, height: 14, fill: hexColour(classColour(i)) }));
       const area = a.areaMm2 === null ? '' : `, ${num(a.areaMm2, 2)} mm²`;
       legend.push(el('text', { x: x + 20, y }, `${a.name}: ${a.tiles}${area}`));
       y += 22;
     }
     y += 8;
   }
-  if (calls.length === 2) legend.push(el('rect', { x, y: y - 11, width: 14, height: 14, fill: hex(DISAGREEMENT) }), el('text', { x: x + 20, y }, 'the two disagree'));
+  if (calls.length === 2) legend.push(el('rect', { x, y: y - 11, width: 14, height: 14, fill: hexColour(DISAGREEMENT) }), el('text', { x: x + 20, y }, 'the two disagree'));
   return encodeCanvas(canvas(width, height, panels), width, height, [
     { input: annotations(right, TITLE, titles), left: 0, top: 0 },
     { input: annotations(LEGEND, Math.min(height, y + 20), legend), left: right, top: 0 },
@@ -152,7 +139,7 @@ export async function heatmapPng(p: SlidePrediction, t0: Thumbnail, label: strin
   const side = 90;
   const width = MARGIN + t0.width + MARGIN + side;
   const height = Math.max(TITLE + t0.height + MARGIN, TITLE + barHeight + 2 * MARGIN);
-  const stops = VIRIDIS.map((rgb, i) => el('stop', { offset: num(i / (VIRIDIS.length - 1), 4), 'stop-color': hex(rgb) }));
+  const stops = VIRIDIS.map((rgb, i) => el('stop', { offset: num(i / (VIRIDIS.length - 1), 4), 'stop-color': hexColour(rgb) }));
   const bar = [
     el('defs', {}, el('linearGradient', { id: 'viridis', x1: 0, y1: 1, x2: 0, y2: 0 }, stops)),
     el('rect', { x: 8, y: TITLE, width: 18, height: barHeight, fill: 'url(#viridis)', stroke: '#444444' }),

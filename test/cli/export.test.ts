@@ -12,6 +12,7 @@ import { tinyDataset } from '../report/runs.ts';
 import { train } from '../../src/train/trainer.ts';
 import type { Progress } from '../../src/train/progress.ts';
 import { decodeModel } from '../../src/formats/protobuf.ts';
+import { assertOnnxChecks, needsOnnxChecker } from '../helpers/onnx-checker.ts';
 
 const QUIET: Progress = { line: () => undefined, step: () => undefined, status: () => undefined, clear: () => undefined };
 
@@ -72,6 +73,39 @@ describe('export and predict', () => {
     assert.equal(lines.length, 2);
     for (const line of lines) assert.match(line, /\t(blue|green|red)\t(0|1)\.\d{4}$/);
     assert.match(r.stderr, /^predict: .*broken\.png: not an image: unrecognised format or corrupt header$/m);
+  });
+
+  it('export --explain adds Grad-CAM: the class input (default -1), the cam output, its layer in the metadata', async () => {
+    const out = join(root, 'explain.onnx');
+    const r = runBin('main', ['export', run, '--explain', '--layer', 'layer2', '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.toString(), /explain\.onnx: ensemble of folds 1, 2; matches eval_step\.onnx on \d+ test tiles \(max probability difference .*\); Grad-CAM of layer2 as output cam \[N,8,8\]\n$/);
+    const model = decodeModel(readFileSync(out));
+    assert.deepEqual(model.graph!.input!.map((v) => v.name), ['images', 'class']);
+    assert.deepEqual(model.graph!.output!.map((v) => v.name), ['logits', 'probabilities', 'cam']);
+    assert.ok(!model.graph!.node!.some((n) => n.opType === 'BatchNormalization'), 'BatchNorm folded away, in the backward pass too');
+    const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+    assert.equal(meta['gradcam_layer'], 'layer2');
+    assert.match(meta['gradcam']!, /each fold's map for the ensemble's class, averaged/);
+    // The same probabilities as the export without Grad-CAM.
+    const plain = join(root, 'plain.onnx');
+    assert.equal(runBin('main', ['export', run, '-o', plain]).status, 0);
+    const images = new ortNode.Tensor('float32', Float32Array.from({ length: 2 * 3 * 256 }, (_, i) => (i * 53) % 256), [2, 3, 16, 16]);
+    const [a, b] = [await (await ortNode.InferenceSession.create(out)).run({ images }), await (await ortNode.InferenceSession.create(plain)).run({ images })];
+    assert.deepEqual(a['probabilities']!.data, b['probabilities']!.data);
+    assert.deepEqual(a['cam']!.dims, [2, 8, 8]);
+    const error = (args: string[]): string => runBin('main', ['export', run, ...args, '-o', join(root, 'none.onnx')]).stderr;
+    assert.equal(error(['--layer', 'layer2']), 'senet-ort: --layer applies to --explain (the Grad-CAM layer)\n');
+    assert.match(error(['--explain', '--layer', 'layer9']), /^senet-ort: expected one of stem, layer1\.0, .* for --layer but received "layer9"\n$/);
+    assert.ok(!existsSync(join(root, 'none.onnx')));
+  });
+
+  it('export --explain models pass the ONNX checker\'s full check (one fold and an ensemble)', { skip: needsOnnxChecker() }, () => {
+    for (const args of [['--fold', '1'], []]) {
+      const out = join(root, `checked${args.length}.onnx`);
+      assert.equal(runBin('main', ['export', run, ...args, '--explain', '-o', out]).status, 0);
+      assertOnnxChecks(out);
+    }
   });
 
   it('refuses what cannot be exported, with one line and no file', () => {

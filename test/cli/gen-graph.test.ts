@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { encodeSafetensors } from '../../src/formats/safetensors.ts';
 import { decodeModel, graphFromModel } from '../../src/formats/protobuf.ts';
+import { assertOnnxChecks, needsOnnxChecker } from '../helpers/onnx-checker.ts';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'gen-graph-'));
 
@@ -156,6 +157,54 @@ describe('gen-graph', () => {
     assert.equal(error(['--train', '--out-dir', '/tmp/x', '--kernels', 'x64', '--nchwc-block', '12']), 'gen-graph: expected 8 or 16 for --nchwc-block but received 12\n');
     assert.equal(error(['--train', '--out-dir', '/tmp/x', '--nchwc-block', '8']), 'gen-graph: --nchwc-block applies to --kernels x64\n');
     assert.equal(error(['--kernels', 'x64']), 'gen-graph: --kernels applies to --train (the training step)\n');
+  });
+
+  it('--explain [--layer] [--weights]: the model takes an optional class and gives the Grad-CAM map cam; bad --layer is one line', async () => {
+    const dir = tmp();
+    try {
+      const config = resolveModel({ arch: 'se_resnet20', classes: 4, input: [3, 16, 16], seed: 3 });
+      const state = new Map(buildInferenceGraph(config).initializers.filter((i) => i.kind !== 'constant').map((i) => [i.value.name, i.tensor]));
+      writeFileSync(join(dir, 'w.safetensors'), encodeSafetensors(state));
+      const [explained, plain] = [join(dir, 'explain.onnx'), join(dir, 'plain.onnx')];
+      const common = ['se_resnet20', '--classes', '4', '--input', '3x16x16', '--weights', join(dir, 'w.safetensors')];
+      assert.equal(runBin('gen-graph', [...common, '-o', plain]).status, 0);
+      const r = runBin('gen-graph', [...common, '--explain', '--layer', 'layer2', '-o', explained]);
+      assert.equal(r.status, 0, r.stderr);
+      const model = decodeModel(readFileSync(explained));
+      assert.deepEqual(model.graph!.input!.map((v) => v.name), ['images', 'class']);
+      assert.deepEqual(model.graph!.output!.map((v) => v.name), ['logits', 'probabilities', 'cam']);
+      const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
+      assert.equal(meta['gradcam_layer'], 'layer2');
+      assert.match(meta['gradcam']!, /^Grad-CAM .*-1 \(the default\) for the predicted class/);
+      const images = floats(Float32Array.from({ length: 2 * 3 * 256 }, (_, i) => Math.cos(i * 0.7)), [2, 3, 16, 16]);
+      const [a, b] = [await (await ort.InferenceSession.create(explained)).run({ images }), await (await ort.InferenceSession.create(plain)).run({ images })];
+      assert.deepEqual(data(a['logits']!), data(b['logits']!), 'the same network, with the map beside it');
+      assert.deepEqual(a['cam']!.dims, [2, 8, 8]);
+      assert.ok(data(a['cam']!).every((v) => v >= 0 && Number.isFinite(v)) && data(a['cam']!).some((v) => v > 0));
+      // The default layer is the last stage.
+      assert.equal(runBin('gen-graph', ['resnet20', '--explain', '-o', explained]).status, 0);
+      assert.equal(Object.fromEntries(decodeModel(readFileSync(explained)).metadataProps.map((p) => [p.key, p.value]))['gradcam_layer'], 'layer3');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    const error = (args: string[]): string => runBin('gen-graph', ['resnet20', ...args]).stderr;
+    assert.equal(error(['--layer', 'layer2']), 'gen-graph: --layer applies to --explain (the Grad-CAM layer)\n');
+    assert.match(error(['--explain', '--layer', 'layer4']), /^gen-graph: expected one of stem, layer1\.0, layer1\.1, layer1\.2, layer1, .*, layer3 for --layer but received "layer4"\n$/);
+    assert.equal(error(['--explain', '--train', '--out-dir', '/tmp/x']), 'gen-graph: --explain writes an inference model with Grad-CAM; it does not go with --train\n');
+  });
+
+  it('--explain models pass the ONNX checker\'s full check (both stems, a fixed batch)', { skip: needsOnnxChecker() }, () => {
+    const dir = tmp();
+    try {
+      for (const args of [['se_resnet20', '--input', '3x16x16'], ['resnet18', '--input', '3x32x32', '--layer', 'layer2.1', '--batch', '2']]) {
+        const out = join(dir, `${args[0]}.onnx`);
+        const r = runBin('gen-graph', [...args, '--classes', '3', '--explain', '-o', out]);
+        assert.equal(r.status, 0, r.stderr);
+        assertOnnxChecks(out);
+      }
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('--train without --out-dir says what is missing', () => {

@@ -38,7 +38,7 @@ describe('--help', () => {
 
   it('senet-ort lists every command, each with its --help', () => {
     checkShape(global, 'senet-ort');
-    for (const c of ['gen-graph', 'tile', 'split', 'ort-train', 'study', 'evaluate', 'compare', 'report', 'export', 'predict', 'doctor']) {
+    for (const c of ['gen-graph', 'tile', 'split', 'ort-train', 'study', 'evaluate', 'compare', 'report', 'export', 'predict', 'explain', 'doctor']) {
       assert.ok(commands.includes(c), `senet-ort --help lists ${c}`);
     }
   });

@@ -71,6 +71,13 @@ describe('evaluate, compare and report commands', () => {
     assert.equal(r.stdout, `report: ${out}\n`);
     assert.ok(existsSync(out));
     assert.ok(existsSync(join(root, 'plots', 'excitation-se_resnet20.png')));
+    assert.ok(readFileSync(out, 'utf8').includes('<section id="looks">'));
+    const plain = join(root, 'no-maps.html');
+    assert.equal(main(['report', a, b, '--resamples', '200', '--no-gradcam', '--no-plots', '-o', plain]).status, 0);
+    assert.ok(!readFileSync(plain, 'utf8').includes('<section id="looks">'));
+    const mid = join(root, 'mid.html');
+    assert.equal(main(['report', a, b, '--resamples', '200', '--layer', 'layer2', '--seed', '3', '--no-plots', '-o', mid]).status, 0);
+    assert.ok(readFileSync(mid, 'utf8').includes('taken at the output of layer2'));
   });
 
   it('reports bad input on one line', () => {
@@ -80,6 +87,7 @@ describe('evaluate, compare and report commands', () => {
       [['evaluate', join(root, 'nope')], /^senet-ort: .*nope: not a run directory \(no config\.json\)\n$/],
       [['compare', a, b, '--alpha', '2'], /^senet-ort: expected number between 0 and 1 for --alpha but received 2\n$/],
       [['report', a, '-o', join(root, 'r.txt')], /^senet-ort: expected a file ending in \.html for --out but received ".*r\.txt"\n$/],
+      [['report', a, '--layer', 'layer9', '-o', join(root, 'r.html')], /^senet-ort: expected one of stem, .* for --layer but received "layer9"\n$/],
     ];
     for (const [args, message] of cases) {
       const r = main(args);

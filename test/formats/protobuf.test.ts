@@ -6,7 +6,9 @@ import * as ort from 'onnxruntime-node';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { modelNames } from '../../src/graph/registry.ts';
 import { buildTrainStep } from '../../src/graph/train.ts';
-import { decodeModel, encodeModel } from '../../src/formats/protobuf.ts';
+import { decodeModel, encodeModel, withFixedBatch, withRequiredInput } from '../../src/formats/protobuf.ts';
+import { Builder } from '../../src/graph/builder.ts';
+import { tensorFromNumbers } from '../../src/graph/tensor.ts';
 import { inferenceMetadata } from '../../src/formats/metadata.ts';
 import { toText } from '../../src/formats/text.ts';
 import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
@@ -59,6 +61,27 @@ describe('ONNX export', () => {
     const text = toText(buildInferenceGraph(resolveModel({ arch: 'resnet20' })));
     assert.match(text, /^graph resnet20 \(opset 17\)\n  input  images: float32\[N,3,32,32\]/);
     assert.match(text, /layer1\.0\.conv1: float32\[N,16,32,32\] = Conv<dilations=\[1,1\], group=1, kernel_shape=\[3,3\], pads=\[1,1,1,1\], strides=\[1,1\]>\(Relu, layer1\.0\.conv1\.weight\)/);
+  });
+
+  it('writes an input with a default as input and initializer; withRequiredInput drops the default, which onnxruntime-node cannot override; withFixedBatch repeats it', async () => {
+    const b = new Builder();
+    const c = b.inputWithDefault('class', ['N'], tensorFromNumbers([-1], 'int64', [1]));
+    b.output(b.op('Identity', [c], {}, { names: ['chosen'], name: 'chosen' }));
+    const bytes = encodeModel(b.graph('g'));
+    const model = decodeModel(bytes);
+    assert.deepEqual([model.graph!.input!.map((v) => v.name), model.graph!.initializer!.map((t) => t.name)], [['class'], ['class']]);
+    const fed = { class: int64s([2, 0], [2]) };
+    // The binding feeds only the inputs its session lists, and it lists none with an initializer.
+    const withDefault = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+    assert.deepEqual([...(await withDefault.run(fed))['chosen']!.data as BigInt64Array], [-1n]);
+    const required = await ort.InferenceSession.create(withRequiredInput(bytes, 'class'), { logSeverityLevel: 3 });
+    assert.deepEqual(required.inputNames, ['class']);
+    assert.deepEqual([...(await required.run(fed))['chosen']!.data as BigInt64Array], [2n, 0n]);
+    assert.equal(withRequiredInput(bytes, 'other'), bytes, 'unchanged where the input has no default');
+    // A fixed batch (WebGPU sessions) repeats the one-row default over it: ONNX Runtime wants the declared shape.
+    const fixed = await ort.InferenceSession.create(withFixedBatch(bytes, 3), { logSeverityLevel: 3 });
+    const out = (await fixed.run({}))['chosen']!;
+    assert.deepEqual([out.dims, [...out.data as BigInt64Array]], [[3], [-1n, -1n, -1n]]);
   });
 
   for (const opset of [18, 21]) {

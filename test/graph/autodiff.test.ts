@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Builder } from '../../src/graph/builder.ts';
 import { gradients } from '../../src/graph/autodiff.ts';
+import type { Value } from '../../src/graph/ir.ts';
 import type { ModelConfig } from '../../src/graph/model.ts';
 import type { ModelSpec } from '../../src/graph/resnet.ts';
 import { CAFFE_LAYOUT } from '../../src/graph/registry.ts';
@@ -156,6 +157,23 @@ describe('the walker', () => {
     // d/dx_i = m_c + sum_j x_j / 4 per channel c: channel 0 (1..4) 2.5 + 2.5, channel 1 (5..8) 6.5 + 6.5.
     const out = await (await session(graph)).run(stateFeeds(graph));
     assert.deepEqual([...data(out[g!.name]!)], [5, 5, 5, 5, 13, 13, 13, 13]);
+  });
+
+  it('passes no gradient back through a stop, so the ops that chose the value need no rule', async () => {
+    // loss = sum over rows of x at the row's argmax: the one-hot is a choice, not a function to differentiate.
+    const build = (stop: boolean): { b: Builder; x: Value; loss: Value } => {
+      const b = new Builder();
+      const x = b.initializer('x', { dtype: 'float32', dims: [2, 3], data: Float32Array.from([1, 5, 2, 7, 0, 3]) }, 'parameter');
+      const onehot = b.op('OneHot', [b.op('ArgMax', [x], { axis: 1, keepdims: 0 }), b.constant(3, 'int64'), b.constant([0, 1])], { axis: -1 });
+      const loss = b.reduceSum(b.op('Mul', [x, stop ? b.stopGradient(onehot) : onehot]), [0, 1], false);
+      return { b, x, loss };
+    };
+    assert.throws(() => { const { b, x, loss } = build(false); gradients(b, loss, [x]); }, /\(OneHot\): no gradient rule/);
+    const { b, x, loss } = build(true);
+    const [g] = gradients(b, loss, [x]);
+    b.output(g!);
+    const graph = b.graph('stopped');
+    assert.deepEqual([...data((await (await session(graph)).run(stateFeeds(graph)))[g!.name]!)], [0, 1, 0, 1, 0, 0]);
   });
 
   it('stops with the node and op when no rule exists, never a silent zero', () => {

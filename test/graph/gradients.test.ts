@@ -9,9 +9,10 @@ import { GRADIENTS } from '../../src/graph/gradients.ts';
 import type { ConvGradPolicy } from '../../src/graph/conv-grad.ts';
 import { DEFAULT_CONV_GRAD } from '../../src/graph/conv-grad.ts';
 import { batchNorm } from '../../src/graph/layers.ts';
-import { resolveModel } from '../../src/graph/model.ts';
+import { STRUCTURE_ONLY, resolveModel } from '../../src/graph/model.ts';
 import { modelNames } from '../../src/graph/registry.ts';
 import { buildGradientGraph } from '../../src/graph/train.ts';
+import { buildExplainGraph } from '../../src/graph/gradcam.ts';
 import { createRng } from '../../src/util/random.ts';
 import { float } from '../../src/graph/ir.ts';
 
@@ -101,6 +102,11 @@ const CHECKS: Record<string, () => Promise<void>> = {
       await checkConv(conv).catch((err: Error) => { throw new Error(`Conv with ${label}: ${err.message}`); });
     }
   },
+  // Inference mode (the explain graph's): x, scale and bias; the running statistics are constants.
+  BatchNormalization: async () => {
+    await checkGradients([{ name: 'x', dims: [2, 3, 2, 3] }, { name: 'scale', dims: [3] }, { name: 'bias', dims: [3] }], (b, [x, scale, bias]) =>
+      b.op('BatchNormalization', [x!, scale!, bias!, b.constant([0.3, -0.5, 0.1]), b.constant([0.8, 1.7, 0.4])], { epsilon: float(1e-5) }));
+  },
   // 3x3/2 with overlapping windows adds every contribution; and the legacy stem's ceil_mode
   // without padding on an even size, whose last windows hang over the edge. Distinct values keep
   // the argmax away from ties, where the derivative is undefined.
@@ -135,7 +141,7 @@ describe('gradient rules against finite differences', () => {
 });
 
 describe('the networks and the rule table', () => {
-  it('every registered network, with every loss option, differentiates with rules that have checks', async () => {
+  it('every registered network, with every loss option and for Grad-CAM, differentiates with rules that have checks', async () => {
     // Depth adds no op: each network is built with at most 2 blocks per stage (a downsampling
     // block and a plain one), and networks that then coincide are built once.
     const built = new Map<string, string[]>();
@@ -149,6 +155,10 @@ describe('the networks and the rule table', () => {
       // An op with no rule on the way to the loss already stopped the walker ("no gradient rule").
       assert.deepEqual([...used].filter((op) => !(op in CHECKS)), [], `${arch}: rules without a check`);
       assert.ok(used.has('Conv') && used.has('Gemm'), `${arch}: the spy saw the rules run`);
+      // Grad-CAM at the stem differentiates the whole inference network, BatchNorm in eval mode.
+      const explained = await rulesUsed(() => buildExplainGraph({ ...config, spec }, 'stem', STRUCTURE_ONLY));
+      assert.deepEqual([...explained].filter((op) => !(op in CHECKS)), [], `${arch}: Grad-CAM uses rules without a check`);
+      assert.ok(explained.has('BatchNormalization') && explained.has('Conv'), `${arch}: the spy saw Grad-CAM's rules run`);
     }
     assert.equal([...built.values()].flat().length, modelNames().length);
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { renderReport } from '../../src/report/html.ts';
-import { TEST_OUTPUT, syntheticReport } from './fixtures.ts';
+import { TEST_OUTPUT, syntheticLooks, syntheticReport } from './fixtures.ts';
 import { needs } from '../helpers/needs.ts';
 
 const CHROMIUM = (spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout ?? '').trim();
@@ -25,8 +25,9 @@ const PROBE = `<script>
   const errors = [];
   const save = () => {
     const svgs = [...document.querySelectorAll('svg')].map((s) => { const r = s.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; });
+    const images = [...document.querySelectorAll('svg image')].map((i) => { const r = i.getBoundingClientRect(); return r.width > 20 && r.height > 20; });
     document.documentElement.setAttribute('data-probe', JSON.stringify({
-      errors, svgs,
+      errors, svgs, images,
       sections: [...document.querySelectorAll('section')].map((s) => s.id),
       scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight,
     }));
@@ -60,12 +61,12 @@ function pngSize(path: string): [number, number] {
 }
 
 describe('HTML report in headless Chromium', { skip: needs(CHROMIUM !== '', 'chromium (Debian: apt-get install chromium; .ci/run installs it)') }, () => {
-  it('renders every section and plot with no console errors (screenshot in test-output/report-test/report.png)', (t) => {
+  it('renders every section and plot, the Grad-CAM pictures included, with no console errors (screenshot in test-output/report-test/report.png)', async (t) => {
     mkdirSync(TEST_OUTPUT, { recursive: true });
     const report = join(TEST_OUTPUT, 'report.html');
     const probe = join(TEST_OUTPUT, 'report.probe.html');
     const screenshot = join(TEST_OUTPUT, 'report.png');
-    const html = renderReport(syntheticReport());
+    const html = renderReport({ ...syntheticReport(), looks: await syntheticLooks() });
     writeFileSync(report, html);
     writeFileSync(probe, html.replace('<head>', `<head>${PROBE}`));
     rmSync(screenshot, { force: true });
@@ -77,11 +78,13 @@ describe('HTML report in headless Chromium', { skip: needs(CHROMIUM !== '', 'chr
     const attr = /data-probe="([^"]*)"/.exec(dom);
     assert.ok(attr, 'the probe ran');
     const result = JSON.parse(attr[1]!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')) as {
-      errors: string[]; svgs: [number, number][]; sections: string[]; scrollWidth: number; scrollHeight: number;
+      errors: string[]; svgs: [number, number][]; images: boolean[]; sections: string[]; scrollWidth: number; scrollHeight: number;
     };
     assert.deepEqual(result.errors, []);
-    assert.deepEqual(result.sections, ['configuration', 'data', 'curves', 'metrics', 'comparison', 'excitation']);
-    assert.equal(result.svgs.length, 8);
+    assert.deepEqual(result.sections, ['configuration', 'data', 'curves', 'metrics', 'comparison', 'excitation', 'looks']);
+    assert.equal(result.svgs.length, 8 + 2, 'the plots and the two "Where they look" figures');
+    // Every tile and map picture (8 classes x 3 tiles x 3 pictures) is laid out at a visible size.
+    assert.deepEqual([result.images.length, result.images.every(Boolean)], [72, true]);
     for (const [w, h] of result.svgs) assert.ok(w > 300 && h > 150, `every plot is drawn at a readable size (${w}x${h})`);
     assert.ok(result.scrollWidth <= WIDTH, `no horizontal scrolling (${result.scrollWidth} px wide)`);
 

@@ -12,6 +12,7 @@ import type { ComparisonFile } from '../../src/evaluate/compare.ts';
 import { ENSEMBLE_GROUP_PREDICTIONS, ENSEMBLE_PREDICTIONS, evaluateRun, readRunMetrics } from '../../src/evaluate/evaluate.ts';
 import type { ExcitationFile } from '../../src/evaluate/evaluate.ts';
 import { evaluateCompareReport, writeReport } from '../../src/report/report.ts';
+import { reportPlots } from '../../src/report/html.ts';
 import { classificationMetrics } from '../../src/evaluate/metrics.ts';
 import { evaluationPath, groupPredictionsPath, predictionsPath, readFoldState } from '../../src/formats/rundir.ts';
 import { near } from '../helpers/assert.ts';
@@ -214,6 +215,47 @@ describe('evaluate, compare and report on trained runs', () => {
     const single = await writeReport([b], { plots: false });
     assert.equal(single.path, join(b, 'report.html'));
     assert.ok(!readFileSync(single.path, 'utf8').includes('<section id="comparison">'));
+  });
+
+  it('shows where both ensembles look on tiles chosen with the seed: each map for the class its ensemble predicts', async () => {
+    const result = await writeReport([a, b], { resamples: 200 });
+    const looks = result.data.looks!;
+    assert.equal(looks.unavailable, null);
+    assert.deepEqual([looks.runs, looks.layers, looks.seed], [['resnet20', 'se_resnet20'], ['layer3', 'layer3'], 1]);
+    const predictions = [a, b].map((run) => new Map(parseCsv(readFileSync(join(run, ENSEMBLE_PREDICTIONS), 'utf8')).slice(1).map((r) => [r[0]!, r]))) ;
+    assert.ok(looks.tiles.length > 0);
+    for (const t of looks.tiles) {
+      const rows = predictions.map((p) => p.get(t.file)!);
+      assert.ok(rows.every((r) => r[1] === t.label), `${t.file} is a ${t.label} tile`);
+      assert.equal(t.kind === 'agree', rows.every((r) => r[2] === t.label), `${t.file}: ${t.kind}`);
+      t.maps.forEach((m, k) => {
+        assert.equal(m.predicted, rows[k]![2], 'the map explains the ensemble\'s call');
+        // The explain model's probability of that class, against the evaluation's (eval_step, float rounding apart).
+        near(m.probability, Number(rows[k]![3 + ['blue', 'green', 'red'].indexOf(m.predicted)]), 1e-4);
+        assert.match(m.overlay, /^data:image\/jpeg;base64,/);
+      });
+    }
+    const perClass = (kind: string): number[] => ['blue', 'green', 'red'].map((c) => looks.tiles.filter((t) => t.kind === kind && t.label === c).length);
+    assert.ok(perClass('agree').every((n) => n <= 2) && perClass('disagree').every((n) => n <= 2));
+    for (const p of reportPlots(result.data).looks) {
+      for (const ext of ['svg', 'png']) assert.ok(existsSync(join(comparisonDir(a, b), 'plots', `where-they-look-${p.kind}.${ext}`)), `${p.kind}.${ext}`);
+    }
+    const again = await writeReport([a, b], { resamples: 200, plots: false });
+    assert.deepEqual(again.data.looks!.tiles.map((t) => t.file), looks.tiles.map((t) => t.file), 'the same seed, the same tiles');
+    const none = await writeReport([a, b], { resamples: 200, plots: false, gradcam: false });
+    assert.ok(!readFileSync(none.path, 'utf8').includes('id="looks"'));
+    await assert.rejects(writeReport([a, b], { resamples: 200, plots: false, layer: 'layer9' }), /expected one of stem, .* for --layer but received "layer9"/);
+  });
+
+  it('says why there are no maps when the tiles are gone, and still writes the report', async () => {
+    const moved = join(root, 'runs', 'moved');
+    cpSync(b, moved, { recursive: true });
+    const config = JSON.parse(readFileSync(join(moved, 'config.json'), 'utf8'));
+    config.options.data = join(root, 'no-such-tiles');
+    writeFileSync(join(moved, 'config.json'), JSON.stringify(config));
+    const result = await writeReport([moved], { plots: false });
+    assert.match(result.data.looks!.unavailable!, /no-such-tiles.*cannot decode tile/);
+    assert.ok(readFileSync(result.path, 'utf8').includes('No maps: '));
   });
 
   it('asks for evaluate first when a run has no metrics', async () => {

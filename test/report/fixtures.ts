@@ -13,6 +13,9 @@ import type { ExcitationAnalysis } from '../../src/evaluate/excitation.ts';
 import type { FoldCurve, GroupResults } from '../../src/evaluate/evaluate.ts';
 import { SUMMARY_KEYS } from '../../src/evaluate/evaluate.ts';
 import type { ReportData, RunReport } from '../../src/report/html.ts';
+import type { LookKind, LookTile, Looks } from '../../src/evaluate/looks.ts';
+import type { LooksReport } from '../../src/report/looks.ts';
+import { LOOK_SIDE, lookPictures } from '../../src/report/looks.ts';
 
 export const TEST_OUTPUT: string = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-output', 'report-test');
 
@@ -180,4 +183,28 @@ export function syntheticReport(options: { runs?: 1 | 2 } = {}): ReportData {
     },
   });
   return { title: 'resnet18 vs se_resnet18 on Kather 2016 colorectal texture', generated, tool: 'senet-ort 0.1.0', runs: [a.run, b.run], comparison };
+}
+
+/** A 7x7 map with a blob at (cy, cx), as a last stage's Grad-CAM looks. */
+function blob(cy: number, cx: number, height: number): number[] {
+  return Array.from({ length: 49 }, (_, i) => height * Math.exp(-(((Math.floor(i / 7) - cy) ** 2) + ((i % 7) - cx) ** 2) / 4));
+}
+
+/**
+ * "Where they look" for the synthetic report: per class two tiles both networks get right and
+ * one where they disagree (resnet18 right for even classes), with blobs for maps and pink noise
+ * for tiles; or, with one run, tiles it gets right and wrong.
+ */
+export async function syntheticLooks(options: { runs?: 1 | 2 } = {}): Promise<LooksReport> {
+  const rng = createRng(5);
+  const runs = options.runs === 1 ? ['se_resnet18'] : ['resnet18', 'se_resnet18'];
+  const kinds: [LookKind, LookKind] = runs.length === 2 ? ['agree', 'disagree'] : ['right', 'wrong'];
+  const map = (predicted: number): LookTile['maps'][number] => ({ predicted, probability: 0.4 + 0.6 * rng.next(), map: blob(rng.int(7), rng.int(7), 0.01 + rng.next()), height: 7, width: 7 });
+  const tiles: LookTile[] = KATHER_CLASSES.flatMap((_, c) => [
+    ...[0, 1].map((k) => ({ file: `${KATHER_CLASSES[c]}/tile-${c}-${k}.png`, label: c, kind: kinds[0], maps: runs.map(() => map(c)) })),
+    { file: `${KATHER_CLASSES[c]}/tile-${c}-2.png`, label: c, kind: kinds[1], maps: runs.map((_, r) => map((c + (r === c % 2 ? 0 : 1)) % KATHER_CLASSES.length)) },
+  ]);
+  const looks: Looks = { classes: KATHER_CLASSES, layers: runs.map(() => 'layer4'), seed: 7, perClass: 2, tiles, dataDir: 'data' };
+  const pink = async (): Promise<Uint8Array> => Uint8Array.from({ length: LOOK_SIDE * LOOK_SIDE * 3 }, (_, i) => [230, 150, 200][i % 3]! - rng.int(60));
+  return lookPictures(looks, runs, pink);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderReport, reportPlots } from '../../src/report/html.ts';
 import type { ReportData } from '../../src/report/html.ts';
-import { syntheticReport } from './fixtures.ts';
+import { syntheticLooks, syntheticReport } from './fixtures.ts';
 import { checkWellFormed } from './xml.ts';
 
 const NASTY = '<script>alert("pwned")</script>&amp;';
@@ -66,10 +66,37 @@ describe('HTML report', () => {
     assert.ok(html.includes('fold 1 validation'));
   });
 
-  it('fetches nothing: no script, no external resource, a CSP that forbids both', () => {
-    assert.ok(!/<script|<link|<img|<iframe|\ssrc=|url\(|@import/i.test(html));
-    for (const [, href] of html.matchAll(/href="([^"]*)"/g)) assert.ok(href!.startsWith('#'), href);
+  it('fetches nothing: no script, no external resource, a CSP that forbids both', async () => {
+    const withLooks = renderReport({ ...data, looks: await syntheticLooks() });
+    for (const page of [html, withLooks]) {
+      assert.ok(!/<script|<link|<img|<iframe|\ssrc=|url\(|@import/i.test(page));
+      // Links within the page, and the Grad-CAM pictures inside the document itself.
+      for (const [, href] of page.matchAll(/href="([^"]*)"/g)) assert.ok(href!.startsWith('#') || href!.startsWith('data:image/jpeg;base64,'), href!.slice(0, 40));
+    }
     assert.ok(html.includes('content="default-src &#39;none&#39;; style-src &#39;unsafe-inline&#39;; img-src data:"'));
+  });
+
+  it('shows where they look: a figure per kind of tile, each tile beside both networks\' maps, after the excitation', async () => {
+    const looks = await syntheticLooks();
+    const out = renderReport({ ...data, looks });
+    checkWellFormed(out, { allowDoctype: true });
+    assert.ok(out.indexOf('<section id="excitation">') < out.indexOf('<section id="looks">'));
+    assert.ok(out.includes('<a href="#looks">Where they look</a>'));
+    for (const text of ['Where they look: test tiles both fold ensembles classify correctly', 'Where they look: test tiles where the two fold ensembles disagree', 'taken at the output of layer4', 'with seed 7: per class, 2 that both ensembles classify correctly and up to 2 where they disagree']) {
+      assert.ok(out.includes(text), text);
+    }
+    // 8 classes: 2 agreeing tiles and 1 disagreeing one each, every tile with its two maps.
+    assert.equal((out.match(/<image /g) ?? []).length, 8 * 3 * 3);
+    assert.equal((out.match(/<svg /g) ?? []).length, 8 + 2);
+    assert.deepEqual(reportPlots({ ...data, looks }).looks.map((p) => p.kind), ['agree', 'disagree']);
+    // Under a disagreeing tile's maps, each network's own call.
+    const d = looks.tiles.find((t) => t.kind === 'disagree')!;
+    assert.ok(out.includes(`>${d.maps[1]!.predicted} ${d.maps[1]!.probability.toFixed(2)}</text>`));
+    const unavailable = renderReport({ ...data, looks: { ...looks, tiles: [], unavailable: 'tiles/01_TUMOR/a.png: cannot decode tile (missing)' } });
+    assert.ok(unavailable.includes('No maps: tiles/01_TUMOR/a.png: cannot decode tile (missing).'));
+    const single = renderReport({ ...syntheticReport({ runs: 1 }), looks: await syntheticLooks({ runs: 1 }) });
+    assert.ok(single.includes('Where they look: test tiles the se_resnet18 fold ensemble gets wrong'));
+    assert.ok(!renderReport(data).includes('id="looks"'), 'no section when the report was made without it');
   });
 
   it('escapes every string that comes from data', () => {

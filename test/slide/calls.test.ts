@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { callsOf, cellOf, classAreas, classColour } from '../../src/slide/calls.ts';
-import { viridis } from '../../src/slide/overlay.ts';
 import type { SlidePrediction } from '../../src/slide/predict-slide.ts';
 
 /** Three tiles of 100 px read at twice the level-0 pixel size (factor 2), stride 50, 0.25 µm per level-0 pixel. */
@@ -25,13 +24,7 @@ describe('calls', () => {
     assert.equal(unknown[0]!.areaMm2, null);
   });
 
-  it('colours: the report\'s palette for classes, viridis from dark purple to yellow for probabilities', () => {
+  it('colours: the report\'s palette for classes', () => {
     assert.deepEqual(classColour(0), [0, 114, 178]);
-    assert.deepEqual(viridis(0), [0x44, 0x01, 0x54]);
-    assert.deepEqual(viridis(1), [0xfd, 0xe7, 0x25]);
-    assert.deepEqual(viridis(-3), viridis(0));
-    // Luminance rises monotonically along viridis: the map reads in print and in grey.
-    const lum = (c: number[]): number => 0.2126 * c[0]! + 0.7152 * c[1]! + 0.0722 * c[2]!;
-    for (let v = 0; v < 1; v += 0.05) assert.ok(lum(viridis(v + 0.05)) > lum(viridis(v)), String(v));
   });
 });

@@ -4,7 +4,8 @@ import { intFlag } from '../flags.ts';
 import { STRUCTURE_ONLY, buildInferenceGraph, parameterCount, parseInputShape, resolveModel } from '../../graph/model.ts';
 import type { ModelOptions } from '../../graph/model.ts';
 import { modelNames } from '../../graph/registry.ts';
-import { inferenceMetadata } from '../../formats/metadata.ts';
+import { gradCamMetadata, inferenceMetadata } from '../../formats/metadata.ts';
+import { buildExplainGraph, resolveCamLayer } from '../../graph/gradcam.ts';
 import { encodeModel } from '../../formats/protobuf.ts';
 import { buildArtifacts } from '../../formats/artifacts.ts';
 import type { WeightLayout } from '../../formats/state-dict.ts';
@@ -55,6 +56,8 @@ interface GenGraphFlags {
   freezeBn?: boolean;
   kernels?: string;
   nchwcBlock?: string | number;
+  explain?: boolean;
+  layer?: string;
 }
 
 export function modelOptions(arch: string, flags: GenGraphFlags): ModelOptions {
@@ -102,6 +105,9 @@ async function genGraph(arch: string | undefined, flags: GenGraphFlags): Promise
   for (const note of imported?.record.notes ?? []) process.stderr.write(`gen-graph: ${note}\n`);
   if (flags.freeze !== undefined && !flags.train) throw new UserError('--freeze applies to --train (the training step)');
   if ((flags.kernels !== undefined || flags.nchwcBlock !== undefined) && !flags.train) throw new UserError('--kernels applies to --train (the training step)');
+  if (flags.layer !== undefined && !flags.explain) throw new UserError('--layer applies to --explain (the Grad-CAM layer)');
+  if (flags.explain && flags.train) throw new UserError('--explain writes an inference model with Grad-CAM; it does not go with --train');
+  const layer = flags.explain ? resolveCamLayer(config.spec, flags.layer === undefined ? undefined : String(flags.layer)) : undefined;
   if (flags.train) {
     if (!flags.outDir) throw new UserError('--train writes several files: give --out-dir DIR');
     const smoothing = flags.labelSmoothing === undefined ? undefined : Number(flags.labelSmoothing);
@@ -112,9 +118,12 @@ async function genGraph(arch: string | undefined, flags: GenGraphFlags): Promise
     process.stderr.write(`wrote ${written.join(', ')} to ${flags.outDir}\n`);
     return;
   }
-  const seeded = buildInferenceGraph(config);
+  const seeded = layer === undefined ? buildInferenceGraph(config) : buildExplainGraph(config, layer);
   const graph = imported ? withWeights(seeded, imported.tensors, String(flags.weights)) : seeded;
-  const extra: Record<string, string> = imported ? { weights: imported.record.file, weights_sha256: imported.record.sha256, weights_layout: imported.record.layout } : {};
+  const extra: Record<string, string> = {
+    ...(imported ? { weights: imported.record.file, weights_sha256: imported.record.sha256, weights_layout: imported.record.layout } : {}),
+    ...(layer === undefined ? {} : gradCamMetadata(layer, 1)),
+  };
   const bytes = encodeModel(graph, { metadata: inferenceMetadata(config, extra) });
   if (flags.o) writeFileAtomic(flags.o, bytes);
   else await writeStdout(bytes);
@@ -131,6 +140,8 @@ export function defineGenGraph(command: Command): Command {
     .option('--init-format <layout>', 'layout of --weights (default: detected from the names)')
     .option('--freeze <parts>', 'with --train: parts the step does not train (stem, layer1, ..., backbone)')
     .option('--freeze-bn', 'with --train and --freeze: frozen BatchNorms use their running statistics')
+    .option('--explain', 'add Grad-CAM: an optional input class (int64 [N], -1 for the predicted class) and an output cam [N,h,w]')
+    .option('--layer <name>', 'with --explain: the layer whose map cam is: stem, layerN (a stage) or layerN.B (a block); default the last stage')
     .option('--seed <n>', 'weight initialisation seed (default 0)')
     .option('--opset <n>', 'ONNX opset (default 17)')
     .option('--batch <n>', 'fixed batch size (default: symbolic N); with --train, of the training step only')
@@ -145,6 +156,7 @@ export function defineGenGraph(command: Command): Command {
     .example('gen-graph se_resnet50 > se_resnet50.onnx')
     .example('gen-graph se_resnet50 --se-width timm --weights seresnet50.safetensors -o seresnet50.onnx')
     .example('gen-graph se_resnet20 --train --out-dir artifacts/se_resnet20 --input 3x150x150 --classes 8')
+    .example('gen-graph se_resnet50 --explain --layer layer3 --weights seresnet50.safetensors --se-width timm -o explain.onnx')
     .action((arch: string | undefined, flags: GenGraphFlags) => genGraph(arch, flags));
 }
 

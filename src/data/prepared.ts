@@ -16,8 +16,8 @@ import { UserError } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import { readJson } from '../formats/json.ts';
 import type { Preparation } from '../formats/preparation.ts';
-import { resolveGroups } from './groups.ts';
-import type { Splits } from './split.ts';
+import { resolveGroups } from './groups-file.ts';
+import type { Splits } from './grouped-split.ts';
 
 export interface PreparedDataset {
   readonly dir: string;

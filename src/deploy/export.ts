@@ -12,7 +12,7 @@ import type { DeployMember } from '../graph/deploy.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { encodeModel } from '../formats/protobuf.ts';
 import { inferenceMetadata, preparationMetadata } from '../formats/metadata.ts';
-import { readSafetensors } from '../formats/safetensors.ts';
+import { readSafetensors } from '../formats/safetensors-file.ts';
 import { decodeTile } from '../data/decode.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../errors.ts';

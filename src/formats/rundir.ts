@@ -38,6 +38,12 @@ import type { ArtifactManifest } from './artifacts.ts';
 import { parseJson, readJson } from './json.ts';
 import type { InitRecord } from './state-dict.ts';
 import type { Preparation } from './preparation.ts';
+import {
+  CONFIG_FILE, EVALUATION_FILE, GROUP_PREDICTIONS_FILE, LOG_FILE, NORMALIZATION_FILE, PREDICTIONS_FILE, SPLITS_FILE, STATE_FILE, TEXT_LOG_FILE,
+  checkpointName, foldFolder,
+} from './run-files.ts';
+
+export { CONFIG_FILE, EVALUATION_FILE, SPLITS_FILE, checkpointName };
 
 /** Per-channel normalisation applied after scaling bytes to [0, 1]: (x - mean) / std. */
 export interface Normalization {
@@ -45,9 +51,6 @@ export interface Normalization {
   readonly std: readonly [number, number, number];
 }
 
-export const CONFIG_FILE = 'config.json';
-export const SPLITS_FILE = 'splits.json';
-export const EVALUATION_FILE = 'evaluation.json';
 
 /** Options as resolved for a run: what config.json's "options" holds. */
 export interface TrainOptions {
@@ -190,22 +193,21 @@ export interface Evaluation {
   readonly folds: readonly { readonly fold: number; readonly checkpoint: string; readonly tiles: number; readonly correct: number; readonly accuracy: number }[];
 }
 
-export const foldDir = (run: string, fold: number): string => join(run, `fold-${fold}`);
+export const foldDir = (run: string, fold: number): string => join(run, foldFolder(fold));
 export const configPath = (run: string): string => join(run, CONFIG_FILE);
 export const splitsPath = (run: string): string => join(run, SPLITS_FILE);
 export const evaluationPath = (run: string): string => join(run, EVALUATION_FILE);
 /** The training artifacts (train_step.onnx, eval_step.onnx, model.onnx, init.safetensors, artifact.json). */
 export const artifactsDir = (run: string): string => run;
 export const manifestPath = (run: string): string => join(artifactsDir(run), 'artifact.json');
-export const statePath = (run: string, fold: number): string => join(foldDir(run, fold), 'state.json');
-export const logPath = (run: string, fold: number): string => join(foldDir(run, fold), 'log.jsonl');
-export const textLogPath = (run: string, fold: number): string => join(foldDir(run, fold), 'train.log');
-export const normalizationPath = (run: string, fold: number): string => join(foldDir(run, fold), 'normalization.json');
+export const statePath = (run: string, fold: number): string => join(foldDir(run, fold), STATE_FILE);
+export const logPath = (run: string, fold: number): string => join(foldDir(run, fold), LOG_FILE);
+export const textLogPath = (run: string, fold: number): string => join(foldDir(run, fold), TEXT_LOG_FILE);
+export const normalizationPath = (run: string, fold: number): string => join(foldDir(run, fold), NORMALIZATION_FILE);
 export const checkpointsDir = (run: string, fold: number): string => join(foldDir(run, fold), 'checkpoints');
-export const checkpointName = (epoch: number): string => `checkpoints/epoch-${epoch}.safetensors`;
 export const checkpointPath = (run: string, fold: number, epoch: number): string => join(foldDir(run, fold), checkpointName(epoch));
-export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-predictions.csv');
-export const groupPredictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-group-predictions.csv');
+export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), PREDICTIONS_FILE);
+export const groupPredictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), GROUP_PREDICTIONS_FILE);
 
 export function isRun(run: string): boolean {
   return existsSync(configPath(run));

@@ -1,14 +1,13 @@
 /**
  * The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
  * mapping each name to dtype, shape and byte offsets, then the raw little-endian data. PyTorch
- * reads it with `safetensors.torch.load_file`, so weights travel both ways.
+ * reads it with `safetensors.torch.load_file`, so weights travel both ways. Bytes in and out only:
+ * safetensors-file.ts reads and writes the files.
  */
-import { readFileSync } from 'node:fs';
 import type { DType, Tensor } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import { allocate } from '../graph/tensor.ts';
 import { UserError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
 
 const CODES: Record<DType, string> = { float32: 'F32', int64: 'I64', int32: 'I32', bool: 'BOOL' };
 const BYTES: Record<DType, number> = { float32: 4, int64: 8, int32: 4, bool: 1 };
@@ -95,18 +94,4 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
     tensors.set(name, { dtype, dims: entry.shape, data });
   }
   return { tensors, metadata };
-}
-
-export function writeSafetensors(path: string, tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
-}
-
-export function readSafetensors(path: string): { tensors: TensorMap; metadata: Record<string, string> } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  return decodeSafetensors(bytes, path);
 }

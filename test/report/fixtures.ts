@@ -10,8 +10,8 @@ import { createRng } from '../../src/util/random.ts';
 import type { Rng } from '../../src/util/random.ts';
 import { excitationByClass } from '../../src/evaluate/excitation.ts';
 import type { ExcitationAnalysis } from '../../src/evaluate/excitation.ts';
-import type { FoldCurve, GroupResults } from '../../src/evaluate/evaluate.ts';
-import { SUMMARY_KEYS } from '../../src/evaluate/evaluate.ts';
+import type { FoldCurve, GroupResults } from '../../src/evaluate/scores.ts';
+import { SUMMARY_KEYS } from '../../src/evaluate/scores.ts';
 import type { ReportData, RunReport } from '../../src/report/html.ts';
 
 export const TEST_OUTPUT: string = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-output', 'report-test');

@@ -188,3 +188,11 @@ export function splitTiles(tiles: readonly SplitTile[], classes: readonly string
   };
   return { splits, perClass };
 }
+
+/** Every tile the splits use, each once: test first, then the folds' tiles in order (the data set checksum's order). */
+export function splitFiles(splits: Pick<Splits, 'test' | 'folds'>): string[] {
+  const seen = new Set<string>();
+  for (const file of splits.test) seen.add(file);
+  for (const fold of splits.folds) for (const file of [...fold.train, ...fold.val]) seen.add(file);
+  return [...seen];
+}

@@ -32,7 +32,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ArtifactManifest } from './artifacts.ts';
 import { parseJson, readJson } from './json.ts';
@@ -54,7 +54,7 @@ export interface Normalization {
 
 /** Options as resolved for a run: what config.json's "options" holds. */
 export interface TrainOptions {
-  /** The prepared data set (a `tile` output folder with splits.json), absolute. */
+  /** The prepared data set (a `tile` output folder with splits.json), absolute (or relative to the run folder). */
   readonly data: string;
   readonly arch: string;
   /** SE reduction ratio, null for a plain ResNet. */
@@ -108,7 +108,7 @@ export interface TrainOptions {
   readonly kernels?: 'auto' | 'portable' | 'x64' | 'webgpu';
   readonly workers: number;
   readonly keepAll: boolean;
-  /** The run directory, absolute. */
+  /** The run directory, absolute (or relative to itself: `.`). */
   readonly out: string;
   /** The preset the options started from, if any. */
   readonly preset: string | null;
@@ -213,11 +213,21 @@ export function isRun(run: string): boolean {
   return existsSync(configPath(run));
 }
 
+/**
+ * The run's config.json, its paths made absolute: the data set, the data set's folder and the run
+ * folder may be written relative to the run folder (the browser app's run folders are, so that
+ * they can be unpacked anywhere).
+ */
 export function readRunConfig(run: string): RunConfig {
   if (!isRun(run)) throw new UserError(`${run}: not a run directory (no ${CONFIG_FILE})`);
   const config = readJson<RunConfig>(configPath(run), 'the run config');
   if (config.format !== 'senet-ort run') throw new UserError(`${configPath(run)}: not a senet-ort run config`);
-  return config;
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(run, path));
+  return {
+    ...config,
+    dataset: { ...config.dataset, dir: absolute(config.dataset.dir) },
+    options: { ...config.options, data: absolute(config.options.data), out: absolute(config.options.out) },
+  };
 }
 
 /** The folds that have a folder in the run, ascending. */

@@ -44,9 +44,10 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, Tensor>, metadata
     header[name] = { dtype: CODES[t.dtype], shape: [...t.dims], data_offsets: [offset, offset + size] };
     offset += size;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keeps the data 8-byte aligned
-  const head = Buffer.from(json, 'utf8');
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  // Spaces pad the header so the data stays 8-byte aligned.
+  const head = new Uint8Array(text.length + ((8 - (text.length % 8)) % 8)).fill(0x20);
+  head.set(text);
   const out = new Uint8Array(8 + head.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
@@ -65,7 +66,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
   if (headerLength > bytes.length - 8) throw bad('header runs past the end of the file');
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
     throw bad('header is not JSON');
   }

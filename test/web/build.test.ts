@@ -28,7 +28,9 @@ describe('buildApp', () => {
   it('stops in one line, naming the module, when the page pulls in a Node module', async (t) => {
     const page = join(tempDir(t), 'page');
     cpSync(join(ROOT, 'src', 'web', 'page'), page, { recursive: true });
-    // A page module that reaches a module with file I/O (the run folder's reader).
+    writeFileSync(join(page, 'main.ts'), 'export {};\n');
+    writeFileSync(join(page, 'coi-sw.ts'), 'export {};\n');
+    // A worker that reaches a module with file I/O (the run folder's reader).
     writeFileSync(join(page, 'study-worker.ts'), `import { readRunConfig } from '${join(ROOT, 'src', 'formats', 'rundir.ts')}';\nexport const read = readRunConfig;\n`);
     await assert.rejects(buildApp(join(tempDir(t), 'app'), page), /^UserError: the browser app does not build: src\/formats\/(rundir|json)\.ts:\d+: Could not resolve "node:(crypto|fs|path)"/);
   });

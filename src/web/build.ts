@@ -6,6 +6,7 @@
  *   app.js                   the page's script (src/web/page/main.ts and what it imports, bundled)
  *   study-worker.js          the study, run in a worker so the page stays responsive
  *   coi-sw.js                the service worker for hosts that cannot send the isolation headers
+ *   bench.html, bench.js, bench-worker.js   the bench page: images/s of a training step per backend
  *   ort/                     onnxruntime-web's own files, unchanged: the API and the WebAssembly
  *                            runtime, one build for WASM with threads and one for WebGPU
  *   sample/                  the embedded Kather 2016 sample (/?demo), and sample/index.json
@@ -28,7 +29,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PAGE = join(ROOT, 'src', 'web', 'page');
 export const SAMPLE_DIR: string = join(ROOT, 'data', 'kather2016-crc-texture-sample');
 /** The page's files that are served as they are. */
-const STATIC_FILES = ['index.html', 'app.css', 'favicon.svg'];
+const STATIC_FILES = ['index.html', 'bench.html', 'app.css', 'favicon.svg'];
 
 /** onnxruntime-web's dist folder, found through the package's own exports. */
 function ortDist(): string {
@@ -50,7 +51,10 @@ export async function buildApp(out: string = APP_DIR, page: string = PAGE): Prom
   mkdirSync(out, { recursive: true });
   try {
     await esbuild.build({
-      entryPoints: { app: join(page, 'main.ts'), 'study-worker': join(page, 'study-worker.ts'), 'coi-sw': join(page, 'coi-sw.ts') },
+      entryPoints: {
+        app: join(page, 'main.ts'), 'study-worker': join(page, 'study-worker.ts'), 'coi-sw': join(page, 'coi-sw.ts'),
+        bench: join(page, 'bench.ts'), 'bench-worker': join(page, 'bench-worker.ts'),
+      },
       outdir: out,
       bundle: true,
       format: 'esm',

@@ -130,7 +130,7 @@ const argmax = (row: ArrayLike<number>, at: number, n: number): number => {
 };
 
 /** The training step's session: the portable step, or its webgpu flavour on WebGPU. */
-async function trainSession(setup: Pick<RunSetup, 'ort' | 'backend'>, artifacts: ReturnType<typeof buildArtifacts>, files: Map<string, Uint8Array | string>): Promise<Ort.InferenceSession> {
+export async function trainSession(setup: Pick<RunSetup, 'ort' | 'backend'>, artifacts: ReturnType<typeof buildArtifacts>, files: Map<string, Uint8Array | string>): Promise<Ort.InferenceSession> {
   const model = setup.backend === 'webgpu' ? encodeModel(trainStepKernels(artifacts.trainGraph, WEBGPU), { stateAsInputs: true }) : (files.get('train_step.onnx') as Uint8Array);
   return setup.ort.InferenceSession.create(model, { executionProviders: [setup.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
 }

@@ -15,7 +15,7 @@ describe('buildApp', () => {
   it('writes the page, its bundles, onnxruntime-web\'s files unchanged, the sample and _headers', async (t) => {
     const out = join(tempDir(t), 'app');
     const files = await buildApp(out);
-    for (const f of ['index.html', 'app.css', 'favicon.svg', 'app.js', 'study-worker.js', 'coi-sw.js', '_headers', 'sample/index.json']) assert.ok(files.includes(f), f);
+    for (const f of ['index.html', 'bench.html', 'app.css', 'favicon.svg', 'app.js', 'study-worker.js', 'coi-sw.js', 'bench.js', 'bench-worker.js', '_headers', 'sample/index.json']) assert.ok(files.includes(f), f);
     const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
     for (const f of ORT_FILES) assert.ok(readFileSync(join(out, 'ort', f)).equals(readFileSync(join(ortDist, f))), f);
     const sample = JSON.parse(readFileSync(join(out, 'sample', 'index.json'), 'utf8')) as string[];
@@ -29,7 +29,7 @@ describe('buildApp', () => {
     const page = join(tempDir(t), 'page');
     cpSync(join(ROOT, 'src', 'web', 'page'), page, { recursive: true });
     writeFileSync(join(page, 'main.ts'), 'export {};\n');
-    writeFileSync(join(page, 'coi-sw.ts'), 'export {};\n');
+    for (const f of ['coi-sw.ts', 'bench.ts', 'bench-worker.ts']) writeFileSync(join(page, f), 'export {};\n');
     // A worker that reaches a module with file I/O (the run folder's reader).
     writeFileSync(join(page, 'study-worker.ts'), `import { readRunConfig } from '${join(ROOT, 'src', 'formats', 'rundir.ts')}';\nexport const read = readRunConfig;\n`);
     await assert.rejects(buildApp(join(tempDir(t), 'app'), page), /^UserError: the browser app does not build: src\/formats\/(rundir|json)\.ts:\d+: Could not resolve "node:(crypto|fs|path)"/);

@@ -19,6 +19,8 @@ import { splitFiles } from '../data/grouped-split.ts';
 import { LANCZOS3_RESIZE, resizeRgb } from '../data/resample.ts';
 import { RAW_PIXELS, IDENTITY, writeSample } from '../data/augment.ts';
 import type { ComparisonFile } from '../evaluate/compare.ts';
+import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
+import { ExcitationAccumulator } from '../evaluate/excitation.ts';
 import type { ScoreInput, Scores, RunMetrics, FoldCurve } from '../evaluate/scores.ts';
 import { evaluationFiles, scoreRun } from '../evaluate/scores.ts';
 import type { RunComparison } from '../evaluate/verdict.ts';
@@ -29,7 +31,7 @@ import { encodeModel } from '../formats/protobuf.ts';
 import type { RunConfig, TrainOptions } from '../formats/rundir.ts';
 import type { ZipEntry } from '../formats/zip.ts';
 import { EXPORT_TOLERANCE, VERIFY_TILES, buildDeployGraph } from '../graph/deploy.ts';
-import { resolveModel } from '../graph/model.ts';
+import { BATCH_SYMBOL, EXCITATION_SUFFIX, buildInferenceGraph, excitationValues, resolveModel, withExcitationOutputs } from '../graph/model.ts';
 import { plainTwin, seTwin } from '../graph/registry.ts';
 import { configurationOf } from '../report/configuration.ts';
 import type { ReportData, ReportPlots } from '../report/html.ts';
@@ -146,16 +148,34 @@ export async function datasetChecksum(classes: readonly string[], files: readonl
   return sha256(new TextEncoder().encode(text));
 }
 
-/** The scores of a trained run on the test split: each fold's last checkpoint, as `senet-ort evaluate` scores it. */
+/**
+ * The scores of a trained run on the test split: each fold's last checkpoint, as `senet-ort
+ * evaluate` scores it, with the SE excitation analysis of an SE network (each block's gate per
+ * channel, averaged per class: the inference graph with the gates as outputs).
+ */
 async function evaluate(run: TrainedRun, prepared: PreparedTiles, tiles: InputTiles, env: StudyEnvironment): Promise<{ input: ScoreInput; scores: Scores; probabilities: Float32Array[] }> {
   const splits = prepared.split.splits;
   const test = splits.test;
   const indices = test.map((f) => tiles.index.get(f)!);
-  const probabilities: Float32Array[] = [];
-  for (const fold of run.folds) {
-    probabilities.push((await predict(env.ort, run.evalStep, fold.last, tiles, indices, fold.normalization, run.options.input, run.options.batchSize)).probabilities);
-  }
   const labels = Int32Array.from(indices, (t) => tiles.labels[t]!);
+  const se = run.options.reduction !== null;
+  const graph = se ? withExcitationOutputs(buildInferenceGraph({ ...run.model, batch: BATCH_SYMBOL })) : null;
+  const gates = graph ? excitationValues(graph) : [];
+  const session = graph ? await env.ort.InferenceSession.create(encodeModel(graph, { stateAsInputs: true }), { executionProviders: [env.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 }) : run.evalStep;
+  const probabilities: Float32Array[] = [];
+  const analyses: ({ fold: number } & ExcitationAnalysis)[] = [];
+  try {
+    for (const fold of run.folds) {
+      const p = await predict(env.ort, session, fold.last, tiles, indices, fold.normalization, run.options.input, run.options.batchSize, gates.map((g) => g.name));
+      probabilities.push(p.probabilities);
+      if (!se) continue;
+      const excitation = new ExcitationAccumulator(prepared.classes);
+      excitation.add(labels, gates.map((g, k) => ({ name: g.name.slice(0, -EXCITATION_SUFFIX.length), channels: g.shape[1] as number, data: p.gates[k]! })));
+      analyses.push({ fold: fold.fold, ...excitation.result(`fold ${fold.fold} model (last checkpoint, epoch ${fold.state.epochsDone}) on the ${test.length} test tiles`) });
+    }
+  } finally {
+    if (graph) await session.release();
+  }
   const input: ScoreInput = {
     run: run.options.arch, arch: run.options.arch, test, labels, classes: [...prepared.classes], checkpoint: 'last',
     folds: run.folds.map((f) => f.fold), checkpoints: run.folds.map((f) => [f.state.epochsDone, f.state.last!] as const),
@@ -163,10 +183,9 @@ async function evaluate(run: TrainedRun, prepared: PreparedTiles, tiles: InputTi
     groupBy: splits.groupBy,
     dataset: { classes: prepared.classes, labels: new Map(prepared.tiles.map((t) => [t.file, prepared.classes.indexOf(t.className)])), splits },
     warnings: [],
-    // The excitation analysis needs the SE gates as outputs of a graph of their own; `senet-ort evaluate` on the unpacked folder adds it.
-    se: false,
+    se,
   };
-  return { input, scores: scoreRun(input, { probabilities, analyses: [] }), probabilities };
+  return { input, scores: scoreRun(input, { probabilities, analyses }), probabilities };
 }
 
 const argmax = (row: ArrayLike<number>): number => {
@@ -309,7 +328,7 @@ export async function runBrowserStudy(root: string, images: readonly SourceImage
         data: evaluated[i]!.scores.metrics.data, checkpoint: 'last epoch of each fold',
         curves: run.folds.map((f): FoldCurve => ({ fold: f.fold, selectedEpoch: f.state.epochsDone, points: f.records.map((r) => ({ epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.valLoss, trainAccuracy: r.trainAccuracy, valAccuracy: r.valAccuracy })) })),
         folds: evaluated[i]!.scores.metrics.folds.map((f) => f.metrics), ensemble: evaluated[i]!.scores.metrics.ensemble,
-        groups: evaluated[i]!.scores.metrics.groups ?? null, excitation: null,
+        groups: evaluated[i]!.scores.metrics.groups ?? null, excitation: evaluated[i]!.scores.excitation?.folds[0] ?? null,
       })),
       comparison: result,
     };

@@ -135,14 +135,20 @@ export async function trainSession(setup: Pick<RunSetup, 'ort' | 'backend'>, art
   return setup.ort.InferenceSession.create(model, { executionProviders: [setup.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
 }
 
-/** The probabilities (and logits) of eval_step.onnx on `tiles` with a fold's state, in batches of `batchSize`. */
+/**
+ * The probabilities and logits of eval_step.onnx (or of the inference graph with the SE gates as
+ * outputs, `gates` naming them) on `tiles` with a fold's state, in batches of `batchSize`; each
+ * gate's values come back per tile, row-major.
+ */
 export async function predict(
   ort: OrtModule, evalStep: Ort.InferenceSession, state: ReadonlyMap<string, Ort.Tensor>, tiles: InputTiles,
   indices: readonly number[], normalization: Normalization, input: readonly [number, number, number], batchSize: number,
-): Promise<{ logits: Float32Array; probabilities: Float32Array; classes: number }> {
+  gates: readonly string[] = [],
+): Promise<{ logits: Float32Array; probabilities: Float32Array; classes: number; gates: Float32Array[] }> {
   const [, h, w] = input;
   const logits: number[] = [];
   const probabilities: number[] = [];
+  const gateValues: number[][] = gates.map(() => []);
   let classes = 0;
   for (const request of planEvaluation(indices, batchSize, normalization)) {
     const feeds: Record<string, Ort.Tensor> = { images: new ort.Tensor('float32', batchImages(tiles, request, w, h), [request.indices.length, 3, h, w]) };
@@ -153,8 +159,11 @@ export async function predict(
     classes = l.length / request.indices.length;
     for (const v of l) logits.push(v);
     for (const v of p) probabilities.push(v);
+    gates.forEach((g, k) => {
+      for (const v of out[g]!.data as Float32Array) gateValues[k]!.push(v);
+    });
   }
-  return { logits: Float32Array.from(logits), probabilities: Float32Array.from(probabilities), classes };
+  return { logits: Float32Array.from(logits), probabilities: Float32Array.from(probabilities), classes, gates: gateValues.map((v) => Float32Array.from(v)) };
 }
 
 /** Train every fold of the run `setup.options` describes; its files are returned, not written. */

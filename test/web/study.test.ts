@@ -50,6 +50,16 @@ describe('runBrowserStudy', () => {
     }
     assert.match(result.summary.verdict, /significant|difference|better/);
     for (const m of result.models) assert.ok(m.maxDifference < 1e-4, `${m.arch}: export check ${m.maxDifference}`);
+    // The SE network's excitation analysis (the paper's sec. 7.2) is in its run and in the report.
+    const excitation = result.files.find((f) => f.path === `${result.name}/se_resnet20/excitation.json`);
+    const analysis = JSON.parse(new TextDecoder().decode(excitation!.data)) as { folds: { fold: number; source: string; tiles: number[]; blocks: { name: string; channels: number }[] }[] };
+    assert.deepEqual(analysis.folds.map((f) => f.fold), [1, 2, 3, 4]);
+    assert.equal(analysis.folds[0]!.blocks.length, 9);
+    assert.deepEqual(analysis.folds[0]!.blocks.map((b) => b.channels), [16, 16, 16, 32, 32, 32, 64, 64, 64]);
+    assert.equal(analysis.folds[0]!.tiles.reduce((a, b) => a + b, 0), 15);
+    assert.match(analysis.folds[0]!.source, /^fold 1 model \(last checkpoint, epoch 2\) on the 15 test tiles$/);
+    assert.ok(!result.files.some((f) => f.path === `${result.name}/resnet20/excitation.json`));
+    assert.match(result.reportHtml, /<section id="excitation"/);
   });
 
   it('writes a study folder that senet-ort report, evaluate and export read, on the CLI\'s data set', async (t) => {

@@ -109,6 +109,7 @@ async function study(root: string, chosen: readonly ChosenFile[] | null, setting
     ...result.plots.curves.map((p) => ({ title: `Training curves: ${p.run}`, svg: p.svg })),
     ...result.plots.confusion.map((p) => ({ title: `Confusion matrix: ${p.run}`, svg: p.svg })),
     { title: 'Per-class F1', svg: result.plots.perClassF1 },
+    ...result.plots.excitation.map((p) => ({ title: `SE excitation per class: ${p.run}`, svg: p.svg })),
   ];
   post({
     kind: 'done', summary: result.summary, name: result.name, table, figures,

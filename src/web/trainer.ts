@@ -129,10 +129,72 @@ const argmax = (row: ArrayLike<number>, at: number, n: number): number => {
   return best;
 };
 
-/** The training step's session: the portable step, or its webgpu flavour on WebGPU. */
+/**
+ * The training step's session: the portable step, or its webgpu flavour on WebGPU, where the
+ * state's `.next` outputs stay in GPU buffers, to be fed back as the next step's inputs (per step
+ * only the batch goes up and the loss and logits come down, as `--device webgpu` trains).
+ */
 export async function trainSession(setup: Pick<RunSetup, 'ort' | 'backend'>, artifacts: ReturnType<typeof buildArtifacts>, files: Map<string, Uint8Array | string>): Promise<Ort.InferenceSession> {
-  const model = setup.backend === 'webgpu' ? encodeModel(trainStepKernels(artifacts.trainGraph, WEBGPU), { stateAsInputs: true }) : (files.get('train_step.onnx') as Uint8Array);
-  return setup.ort.InferenceSession.create(model, { executionProviders: [setup.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const webgpu = setup.backend === 'webgpu';
+  const model = webgpu ? encodeModel(trainStepKernels(artifacts.trainGraph, WEBGPU), { stateAsInputs: true }) : (files.get('train_step.onnx') as Uint8Array);
+  return setup.ort.InferenceSession.create(model, {
+    executionProviders: [setup.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
+    ...(webgpu ? { preferredOutputLocation: Object.fromEntries(stateNames(artifacts.manifest).map((n) => [`${n}.next`, 'gpu-buffer' as const])) } : {}),
+  });
+}
+
+/**
+ * The training state between steps: fed to each step with the batch, replaced by the step's
+ * `.next` outputs when its loss is finite (on WebGPU those are GPU buffers, and the ones they
+ * replace are freed), read back for a checkpoint.
+ */
+export class TrainingState {
+  readonly names: readonly string[];
+  #front: Map<string, Ort.Tensor>;
+
+  constructor(names: readonly string[], initial: Map<string, Ort.Tensor>) {
+    this.names = names;
+    this.#front = initial;
+  }
+
+  /** The state the next step reads, by name. */
+  get front(): ReadonlyMap<string, Ort.Tensor> {
+    return this.#front;
+  }
+
+  /** One step on `feeds` (the batch and the hyper-parameters); the state moves on only after a finite loss. */
+  async step(session: Ort.InferenceSession, feeds: Record<string, Ort.Tensor>): Promise<{ loss: number; logits: Float32Array }> {
+    const all = { ...feeds };
+    for (const [name, t] of this.#front) all[name] = t;
+    const out = await session.run(all);
+    const loss = (out['loss']!.data as Float32Array)[0]!;
+    const next = new Map(this.names.map((n) => [n, out[`${n}.next`]!]));
+    const [kept, dropped] = Number.isFinite(loss) ? [next, this.#front] : [this.#front, next];
+    this.#front = kept;
+    release(dropped);
+    return { loss, logits: out['logits']!.data as Float32Array };
+  }
+
+  /** The state's values on the CPU (read back from the GPU where it lives there). */
+  async snapshot(): Promise<Map<string, Float32Array>> {
+    const values = new Map<string, Float32Array>();
+    for (const [n, t] of this.#front) values.set(n, t.location === 'gpu-buffer' ? ((await t.getData()) as Float32Array) : (t.data as Float32Array));
+    return values;
+  }
+
+  release(): void {
+    release(this.#front);
+  }
+}
+
+/** Free the GPU buffers of a set of tensors; CPU tensors are left to the garbage collector. */
+function release(tensors: ReadonlyMap<string, Ort.Tensor>): void {
+  for (const t of tensors.values()) if (t.location === 'gpu-buffer') t.dispose();
+}
+
+/** CPU tensors of a snapshot, shaped as the state's tensors. */
+function cpuTensors(ort: OrtModule, values: ReadonlyMap<string, Float32Array>, like: ReadonlyMap<string, Ort.Tensor>): Map<string, Ort.Tensor> {
+  return new Map([...values].map(([n, data]) => [n, new ort.Tensor('float32', data, [...like.get(n)!.dims])]));
 }
 
 /**
@@ -231,10 +293,11 @@ async function trainFold(ctx: FoldContext, fold: number, initial: Map<string, Or
   const schedule = scheduleOf(options);
   let samples = options.itersPerEpoch === null ? trainTiles.length : options.itersPerEpoch * options.batchSize;
   samples = Math.ceil(samples / options.batchSize) * options.batchSize;
-  let stateNow = initial;
+  const state = new TrainingState(names, initial);
   let foldState: FoldState = { fold, epochs: options.epochs, epochsDone: 0, finished: false, last: null, best: null };
   const checkpoints = new Map<string, Uint8Array>();
   const records: EpochRecord[] = [];
+  let last: Map<string, Ort.Tensor> = initial;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const started = performance.now();
     const batches = planEpoch({
@@ -258,16 +321,13 @@ async function trainFold(ctx: FoldContext, fold: number, initial: Map<string, Or
         momentum: scalar(options.momentum),
         weight_decay: scalar(options.weightDecay),
       };
-      for (const [name, t] of stateNow) feeds[name] = t;
       building += (performance.now() - built) / 1000;
-      const out = await ctx.train.run(feeds);
-      const stepLoss = (out['loss']!.data as Float32Array)[0]!;
+      const { loss: stepLoss, logits } = await state.step(ctx.train, feeds);
       if (!Number.isFinite(stepLoss)) {
+        state.release();
         const kept = foldState.last ? `the last good checkpoint is ${foldFile(fold, foldState.last)} (epoch ${foldState.epochsDone})` : 'no epoch finished, so there is no checkpoint yet';
         throw new UserError(`${options.arch} fold ${fold} epoch ${epoch} step ${i + 1}: training loss is ${stepLoss}, training diverged and this fold stopped; ${kept}; try a lower learning rate (now ${options.lr})`);
       }
-      stateNow = new Map(names.map((n) => [n, out[`${n}.next`]!]));
-      const logits = out['logits']!.data as Float32Array;
       const classes = logits.length / labels.length;
       for (let k = 0; k < labels.length; k++) if (argmax(logits, k * classes, classes) === Number(labels[k])) correct++;
       lossSum += stepLoss * labels.length;
@@ -278,13 +338,14 @@ async function trainFold(ctx: FoldContext, fold: number, initial: Map<string, Or
     const valStart = performance.now();
     let scores: { loss: number; accuracy: number } | null = null;
     if (valTiles.length > 0) {
-      const p = await predict(ort, ctx.evalStep, stateNow, tiles, valTiles, normalization, options.input, options.batchSize);
+      const p = await predict(ort, ctx.evalStep, state.front, tiles, valTiles, normalization, options.input, options.batchSize);
       scores = lossAndAccuracy({ logits: p.logits, classes: p.classes, labels: Int32Array.from(valTiles, (t) => tiles.labels[t]!) });
     }
     const valSeconds = (performance.now() - valStart) / 1000;
     const file = checkpointName(epoch);
-    const snapshot = stateNow;
-    checkpoints.set(file, encodeCheckpoint(names, (n) => ({ dims: snapshot.get(n)!.dims, data: snapshot.get(n)!.data as Float32Array }), { architecture: options.arch, fold, epoch }));
+    const snapshot = await state.snapshot();
+    checkpoints.set(file, encodeCheckpoint(names, (n) => ({ dims: state.front.get(n)!.dims, data: snapshot.get(n)! }), { architecture: options.arch, fold, epoch }));
+    if (epoch === options.epochs) last = cpuTensors(ort, snapshot, state.front);
     const r: EpochRecord = {
       fold, epoch, lr: firstLr, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: scores?.loss ?? null, valAccuracy: scores?.accuracy ?? null,
       images: seen, imagesPerSecond: seen / trainSeconds, seconds: (performance.now() - started) / 1000, trainSeconds, valSeconds,
@@ -304,10 +365,11 @@ async function trainFold(ctx: FoldContext, fold: number, initial: Map<string, Or
     { path: foldFile(fold, STATE_FILE), data: `${JSON.stringify(foldState, null, 2)}\n` },
     ...[...checkpoints].map(([path, data]) => ({ path: foldFile(fold, path), data })),
   );
-  return { fold, normalization, records, state: foldState, last: stateNow };
+  state.release();
+  return { fold, normalization, records, state: foldState, last };
 }
 
-/** One training step from a network's initial state on a given batch: what the tests compare with onnxruntime-node. */
+/** Training steps from a network's initial state on a given batch: what the tests compare with onnxruntime-node. */
 export interface FirstStepRequest {
   readonly arch: string;
   readonly classes: number;
@@ -319,11 +381,14 @@ export interface FirstStepRequest {
   readonly lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
+  /** Steps on the same batch, each from the state the last one left (default 1). */
+  readonly steps?: number;
 }
 
 /**
- * The first step of `request.arch` as the page trains it (the portable step on WASM, the webgpu
- * flavour on WebGPU, from init.safetensors' state): the loss, the logits and every state tensor after it.
+ * The first steps of `request.arch` as the page trains it (the portable step on WASM, the webgpu
+ * flavour on WebGPU with the state left on the GPU between steps, from init.safetensors' state):
+ * the last step's loss and logits, and every state tensor after it.
  */
 export async function firstStep(ort: OrtModule, backend: Backend, request: FirstStepRequest): Promise<{ loss: number; logits: Float32Array; next: Map<string, Float32Array> }> {
   const model = resolveModel({ arch: request.arch, classes: request.classes, input: request.input, seed: request.seed });
@@ -332,6 +397,8 @@ export async function firstStep(ort: OrtModule, backend: Backend, request: First
   const files = new Map(artifacts.files());
   const init = decodeCheckpoint(files.get('init.safetensors') as Uint8Array, 'init.safetensors', artifacts.manifest);
   const session = await trainSession({ ort, backend }, artifacts, files);
+  const names = stateNames(artifacts.manifest);
+  const state = new TrainingState(names, new Map(names.map((n) => [n, new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims])])));
   try {
     const scalar = (v: number): Ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
     const feeds: Record<string, Ort.Tensor> = {
@@ -339,15 +406,11 @@ export async function firstStep(ort: OrtModule, backend: Backend, request: First
       labels: new ort.Tensor('int64', BigInt64Array.from(request.labels, (l) => BigInt(l)), [batch]),
       lr: scalar(request.lr), momentum: scalar(request.momentum), weight_decay: scalar(request.weightDecay),
     };
-    const names = stateNames(artifacts.manifest);
-    for (const n of names) feeds[n] = new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims]);
-    const out = await session.run(feeds);
-    return {
-      loss: (out['loss']!.data as Float32Array)[0]!,
-      logits: out['logits']!.data as Float32Array,
-      next: new Map(names.map((n) => [n, out[`${n}.next`]!.data as Float32Array])),
-    };
+    let last: { loss: number; logits: Float32Array } = { loss: NaN, logits: new Float32Array(0) };
+    for (let i = 0; i < (request.steps ?? 1); i++) last = await state.step(session, feeds);
+    return { ...last, next: await state.snapshot() };
   } finally {
+    state.release();
     await session.release();
   }
 }

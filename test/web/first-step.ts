@@ -9,12 +9,12 @@ import { encodeModel } from '../../src/formats/protobuf.ts';
 import type { FirstStepRequest } from '../../src/web/trainer.ts';
 import { relativeError } from '../helpers/step-compare.ts';
 
-/** A batch of 4 images drawn from a formula (no generator to share), with labels, for `arch` at `input`. */
-export function stepRequest(arch: string, input: readonly [number, number, number]): FirstStepRequest {
+/** A batch of 4 images drawn from a formula (no generator to share), with labels, for `arch` at `input`, for `steps` steps. */
+export function stepRequest(arch: string, input: readonly [number, number, number], steps = 1): FirstStepRequest {
   const n = 4;
   const size = n * input[0] * input[1] * input[2];
   const images = Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37) * 1.5 + Math.cos(i * 0.011));
-  return { arch, classes: 5, input, seed: 0, images, labels: [0, 3, 1, 4], lr: 0.05, momentum: 0.9, weightDecay: 1e-4 };
+  return { arch, classes: 5, input, seed: 0, images, labels: [0, 3, 1, 4], lr: 0.05, momentum: 0.9, weightDecay: 1e-4, steps };
 }
 
 export interface StepOutputs {
@@ -44,7 +44,12 @@ export async function nodeStep(request: FirstStepRequest, device: 'cpu' | 'webgp
   };
   const names = stateNames(artifacts.manifest);
   for (const n of names) feeds[n] = new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims]);
-  const out = await session.run(feeds);
+  let out: ort.InferenceSession.ReturnType = {};
+  // Each step from the state the one before left, fed back from the host.
+  for (let i = 0; i < (request.steps ?? 1); i++) {
+    out = await session.run(feeds);
+    for (const n of names) feeds[n] = out[`${n}.next`]!;
+  }
   await session.release();
   return { loss: (out['loss']!.data as Float32Array)[0]!, logits: out['logits']!.data as Float32Array, next: new Map(names.map((n) => [n, out[`${n}.next`]!.data as Float32Array])) };
 }

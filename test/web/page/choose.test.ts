@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import type { TestContext } from 'node:test';
 import { readZip } from '../../../src/formats/zip.ts';
 import type { StudySummary } from '../../../src/web/study.ts';
 import { put, synthetic, tempDir, tissue } from '../../data/fixtures.ts';
@@ -26,12 +27,12 @@ async function folder(root: string): Promise<string> {
   return dir;
 }
 
-it('trains and compares on a chosen folder with the options set in the form', { skip: browserSkip(), timeout: 240_000 }, async (t) => {
+async function chooseAndTrain(t: TestContext, webgpu: boolean): Promise<void> {
   const dir = await folder(tempDir(t));
   const downloads = tempDir(t);
-  const { browser, server } = await openApp(t, { downloads });
+  const { browser, server } = await openApp(t, { downloads, webgpu });
   await browser.open(server.url);
-  await browser.until<string>("document.getElementById('backend')?.dataset.backend", 60_000, 'the backend');
+  assert.equal(await browser.until<string>("document.getElementById('backend')?.dataset.backend", 120_000, 'the backend'), webgpu ? 'webgpu' : 'wasm');
   const { root } = (await browser.send('DOM.getDocument', { depth: 1 })) as { root: { nodeId: number } };
   const { nodeId } = (await browser.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#folder' })) as { nodeId: number };
   await browser.send('DOM.setFileInputFiles', { nodeId, files: [dir] });
@@ -41,10 +42,11 @@ it('trains and compares on a chosen folder with the options set in the form', { 
     set('input-size', '16'); set('epochs', '1'); set('batch', '4'); set('iters', '1'); set('lr', '0.01');
     document.getElementById('start').click();
   })()`);
-  const text = await browser.until<string>("document.getElementById('result')?.textContent || (document.getElementById('error')?.textContent && 'error: ' + document.getElementById('error').textContent)", 180_000, '#result');
+  const text = await browser.until<string>("document.getElementById('result')?.textContent || (document.getElementById('error')?.textContent && 'error: ' + document.getElementById('error').textContent)", 600_000, '#result');
   assert.doesNotMatch(text, /^error: /);
   const summary = JSON.parse(text) as StudySummary;
   assert.deepEqual(summary.archs, ['resnet20', 'se_resnet20']);
+  assert.equal(summary.backend, webgpu ? 'webgpu' : 'wasm');
   assert.equal(summary.accuracy['resnet20']!.length, 4);
   const tiles = await browser.evaluate<string>("document.getElementById('tiles').textContent");
   assert.match(tiles, /^24 tiles of 48x48 px in 3 classes \(the images are tiles already\), 2 files rejected/);
@@ -59,4 +61,10 @@ it('trains and compares on a chosen folder with the options set in the form', { 
   assert.equal(rejected, 'file,reason\nclass-0/scan.tif,"TIFF is not decoded in the browser app; convert the tiles to PNG, or run senet-ort study on them (the CLI reads TIFF)"\nnotes.txt,file at the top level: images belong in a class folder\n');
   assert.deepEqual(browser.problems, []);
   assert.deepEqual(leaks(browser.requests, new URL(server.url).origin), []);
-});
+}
+
+it('trains and compares on a chosen folder with the options set in the form', { skip: browserSkip(), timeout: 240_000 }, (t) => chooseAndTrain(t, false));
+
+// The whole study on WebGPU (SwiftShader: about a minute at this size): the state left in GPU
+// buffers between steps, validated and read back for checkpoints, the test split and the export check.
+it('does the same on WebGPU', { skip: browserSkip(true), timeout: 700_000 }, (t) => chooseAndTrain(t, true));

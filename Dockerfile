@@ -16,8 +16,10 @@ FROM node:20-bookworm-slim AS build
 # skip: the CPU build of ONNX Runtime inside the npm package; cuda12: also download its CUDA binaries.
 ARG ORT_INSTALL=skip
 WORKDIR /opt/senet-ort
-COPY package.json package-lock.json .npmrc tsconfig.json ./
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.web.json ./
 COPY src ./src
+# The browser app's build (npm run build, which npm ci runs) serves the embedded sample as its demo.
+COPY data ./data
 # npm ci runs `prepare` (tsc) to build dist/, then the dev dependencies go.
 RUN npm ci --no-audit --no-fund --onnxruntime-node-install=${ORT_INSTALL} \
  && npm prune --omit=dev --no-audit --no-fund \

@@ -19,7 +19,7 @@ import { buildDeployGraph } from '../src/graph/deploy.ts';
 import { withWeights } from '../src/graph/weights.ts';
 import { encodeModel } from '../src/formats/protobuf.ts';
 import { importWeights } from '../src/formats/state-dict.ts';
-import { readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../src/formats/safetensors-file.ts';
 import { createRng } from '../src/util/random.ts';
 import { machine } from './common.ts';
 

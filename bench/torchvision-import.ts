@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { buildInferenceGraph, resolveModel } from '../src/graph/model.ts';
 import { withWeights } from '../src/graph/weights.ts';
 import { encodeModel } from '../src/formats/protobuf.ts';
-import { readSafetensors } from '../src/formats/safetensors.ts';
+import { readSafetensors } from '../src/formats/safetensors-file.ts';
 import { importWeights } from '../src/formats/state-dict.ts';
 import { machine } from './common.ts';
 

@@ -8,7 +8,7 @@ import { ROOT } from './helpers/cli.ts';
  * The stages data passes through, in order. A module may import from its own stage and from
  * earlier ones, never from a later one; the README's Development section says the same.
  */
-export const STAGES = ['core', 'graph', 'formats', 'data', 'infer', 'train', 'evaluate', 'report', 'deploy', 'slide', 'study', 'cli'] as const;
+export const STAGES = ['core', 'graph', 'formats', 'data', 'infer', 'train', 'evaluate', 'report', 'deploy', 'slide', 'study', 'web', 'cli'] as const;
 
 const SRC = join(ROOT, 'src');
 
@@ -105,5 +105,14 @@ test('only the training and inference stages import onnxruntime-node, only data 
     for (const [pkg, stages] of Object.entries(allowed)) {
       if (new RegExp(`from ['"]${pkg}['"]`).test(text)) assert.ok(stages.includes(top), `${relative(ROOT, file)} imports ${pkg}`);
     }
+  }
+});
+
+test('the browser app\'s code (src/web/page) imports no Node built-in, sharp or onnxruntime-node', () => {
+  const page = join(SRC, 'web', 'page');
+  for (const file of sources(page)) {
+    const text = readFileSync(file, 'utf8');
+    const bad = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]((?:node:)?(?:fs|path|os|url|crypto|child_process|worker_threads|http|stream)|sharp|onnxruntime-node)['"]/g)].map((m) => m[1]);
+    assert.deepEqual(bad, [], `${relative(ROOT, file)} imports ${bad.join(', ')}`);
   }
 });

@@ -19,9 +19,10 @@ import * as study from './commands/study.ts';
 import * as sweep from './commands/sweep.ts';
 import * as init from './commands/init.ts';
 import * as doctor from './commands/doctor.ts';
+import * as web from './commands/web.ts';
 
 const cli = cac('senet-ort');
-for (const command of [genGraph, init, tile, split, ortTrain, study, sweep, evaluate, compare, report, exportModel, predict, explain, doctor]) command.register(cli);
+for (const command of [genGraph, init, tile, split, ortTrain, study, sweep, evaluate, compare, report, exportModel, predict, explain, doctor, web]) command.register(cli);
 cli.example('senet-ort study                        # tile, split, train, evaluate, compare and report the embedded sample');
 cli.example('senet-ort tile slides/ tiles/ --split  # then: ort-train --data tiles/ --arch se_resnet20');
 cli.example('senet-ort sweep tiles/ --arch resnet20,se_resnet20 --grid lr=0.1,0.01 --engine slurm');

@@ -14,7 +14,7 @@ import { readyTileRejection, readyTileSize } from './ready.ts';
 import type { ReadyTiles } from './ready.ts';
 import { planRead } from './resolution.ts';
 import type { ReadPlan, Resolution } from './resolution.ts';
-import { sourcePrefix, tileName, byteOrder } from './names.ts';
+import { MANIFEST_HEADER, sourcePrefix, tileName, byteOrder } from './names.ts';
 import { resolveTileSettings } from './options.ts';
 import type { TileOptions, TileSettings } from './options.ts';
 import { mapPool } from './pool.ts';
@@ -40,7 +40,7 @@ import { DARK, OTSU_MAX, OTSU_MIN } from './tissue.ts';
  *   rejected.csv  file,reason — every input that could not be used.
  */
 
-export const MANIFEST_HEADER: readonly string[] = ['file', 'class', 'group', 'source', 'x', 'y', 'white_fraction', 'tissue_fraction', 'source_mpp'];
+export { MANIFEST_HEADER } from './names.ts';
 
 export interface ClassCount {
   /** Source images that were tiled. */

@@ -1,5 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError, expected } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 
@@ -37,11 +35,9 @@ export function describeGroupBy(by: GroupBy): string {
 export const KATHER_SLIDE_REGEX = 'CRC-Prim-HE-\\d+';
 
 /** Kather 2016 names carry their slide (CRC-Prim-HE-07): group by it when every source does, so no slide straddles splits. */
-export function defaultGrouping(data: string): string | undefined {
-  const [header, ...rows] = parseCsv(readFileSync(join(data, 'manifest.csv'), 'utf8'));
-  const source = header?.indexOf('source') ?? -1;
+export function slideGrouping(sources: readonly string[]): string | undefined {
   const re = new RegExp(KATHER_SLIDE_REGEX);
-  return source >= 0 && rows.length > 0 && rows.every((r) => re.test(r[source]!)) ? KATHER_SLIDE_REGEX : undefined;
+  return sources.length > 0 && sources.every((s) => re.test(s)) ? KATHER_SLIDE_REGEX : undefined;
 }
 
 export function compileGroupRegex(pattern: string): RegExp {
@@ -52,10 +48,8 @@ export function compileGroupRegex(pattern: string): RegExp {
   }
 }
 
-/** Read a `source,group` file into a map. */
-export function readGroupsFile(file: string): Map<string, string> {
-  if (!existsSync(file)) throw expected('existing file', '--groups', file);
-  const text = readFileSync(file, 'utf8');
+/** A `source,group` file's text (read from `file`) as a map. */
+export function parseGroupsFile(text: string, file: string): Map<string, string> {
   const rows = text.includes('\t') && !text.includes(',') ? text.split(/\r?\n/).filter((l) => l !== '').map((l) => l.split('\t')) : parseCsv(text);
   const map = new Map<string, string>();
   for (const [i, row] of rows.entries()) {
@@ -68,8 +62,11 @@ export function readGroupsFile(file: string): Map<string, string> {
   return map;
 }
 
-/** The group of every tile, given the source path and default group of each (from manifest.csv). */
-export function resolveGroups(tiles: readonly { source: string; group: string }[], by: GroupBy): string[] {
+/**
+ * The group of every tile, given the source path and default group of each (from manifest.csv);
+ * `groupsFile` is the parsed `--groups` file where `by` names one (groups-file.ts reads it).
+ */
+export function groupTiles(tiles: readonly { source: string; group: string }[], by: GroupBy, groupsFile?: ReadonlyMap<string, string>): string[] {
   if (by.kind === 'source') return tiles.map((t) => t.group);
   const misses = new Set<string>();
   let find: (source: string) => string | undefined;
@@ -81,7 +78,8 @@ export function resolveGroups(tiles: readonly { source: string; group: string }[
       return m ? (m[1] ?? m[0]) : undefined;
     };
   } else {
-    const map = readGroupsFile(by.file);
+    const map = groupsFile;
+    if (!map) throw new Error(`groupTiles: grouping by --groups ${by.file} without the file's map`);
     find = (source) => map.get(source);
   }
   const groups = tiles.map((t) => {

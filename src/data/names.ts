@@ -3,6 +3,9 @@
  * original study did. `__` separates the parts, so it never occurs inside a part.
  */
 
+/** manifest.csv's columns, one row per tile (dataset.ts says what each holds). */
+export const MANIFEST_HEADER: readonly string[] = ['file', 'class', 'group', 'source', 'x', 'y', 'white_fraction', 'tissue_fraction', 'source_mpp'];
+
 /** Keep letters, digits and `. _ + -`; anything else becomes `-`, and runs of `_` shrink to one. */
 export function safeName(text: string): string {
   return text.replace(/[^A-Za-z0-9._+-]/g, '-').replace(/_{2,}/g, '_');

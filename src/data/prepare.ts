@@ -21,7 +21,7 @@ import { readJson } from '../formats/json.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { tileDataset } from './dataset.ts';
 import type { TileSummary } from './dataset.ts';
-import { defaultGrouping } from './groups.ts';
+import { defaultGrouping } from './groups-file.ts';
 import type { TileOptions } from './options.ts';
 import { splitDataset } from './split.ts';
 import type { SplitOptions, SplitResult } from './split.ts';

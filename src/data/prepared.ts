@@ -16,8 +16,9 @@ import { UserError } from '../errors.ts';
 import { parseCsv } from '../formats/csv.ts';
 import { readJson } from '../formats/json.ts';
 import type { Preparation } from '../formats/preparation.ts';
-import { resolveGroups } from './groups.ts';
-import type { Splits } from './split.ts';
+import { resolveGroups } from './groups-file.ts';
+import type { Splits } from './grouped-split.ts';
+import { splitFiles as filesOfSplits } from './grouped-split.ts';
 
 export interface PreparedDataset {
   readonly dir: string;
@@ -132,8 +133,5 @@ export function tileGroups(dataset: PreparedDataset): { groups: ReadonlyMap<stri
 
 /** Every tile the splits use, each once: test first, then the folds' tiles in order. */
 export function splitFiles(dataset: PreparedDataset): string[] {
-  const seen = new Set<string>();
-  for (const file of dataset.splits.test) seen.add(file);
-  for (const fold of dataset.splits.folds) for (const file of [...fold.train, ...fold.val]) seen.add(file);
-  return [...seen];
+  return filesOfSplits(dataset.splits);
 }

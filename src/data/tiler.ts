@@ -5,7 +5,9 @@ import { applyStain, fitStain } from './stain.ts';
 import type { StainFit, StainMethod } from './stain.ts';
 import { maskCover, tissueMask } from './tissue.ts';
 import type { Mask } from './tissue.ts';
-import { cropTile, whiteFraction } from './white.ts';
+import { cropTile, gridPositions, whiteFraction } from './white.ts';
+
+export { gridPositions } from './white.ts';
 
 /** How one image is cut (the resolved tile options). */
 export interface GridSettings {
@@ -55,12 +57,6 @@ export interface SourceSettings {
   minAreaPixels: number;
 }
 
-/** Origins of the full tiles along one axis: 0, stride, 2·stride… while the tile still fits (partial edge tiles are dropped). */
-export function gridPositions(length: number, tile: number, stride: number): number[] {
-  const out: number[] = [];
-  for (let p = 0; p + tile <= length; p += stride) out.push(p);
-  return out;
-}
 
 /** How many tile rows go into one decoded band, so a band stays within `bandPixels`. */
 export function rowsPerBand(width: number, settings: Pick<GridSettings, 'bandPixels' | 'tile' | 'stride'>): number {
@@ -123,7 +119,12 @@ async function* bands(path: string, info: ImageInfo, plan: ReadPlan, settings: G
 async function* gridTiles(path: string, info: ImageInfo, plan: ReadPlan, settings: GridSettings): AsyncGenerator<{ x: number; y: number; rgb: Buffer }> {
   const xs = gridPositions(plan.width, settings.tile, settings.stride);
   for await (const { band, top, rows } of bands(path, info, plan, settings)) {
-    for (const y of rows) for (const x of xs) yield { x, y, rgb: cropTile(band, plan.width, x, y - top, settings.tile) };
+    for (const y of rows) {
+      for (const x of xs) {
+        const crop = cropTile(band, plan.width, x, y - top, settings.tile);
+        yield { x, y, rgb: Buffer.from(crop.buffer, crop.byteOffset, crop.byteLength) };
+      }
+    }
   }
 }
 

@@ -1,8 +1,16 @@
 /** Pixel arithmetic on packed 8-bit RGB, with no image library: cutting tiles and measuring background. */
 
+/** Origins of the full tiles along one axis: 0, stride, 2·stride… while the tile still fits (partial edge tiles are dropped). */
+export function gridPositions(length: number, tile: number, stride: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p + tile <= length; p += stride) out.push(p);
+  return out;
+}
+
+
 /** Copy the `size` x `size` tile at (x, y) out of an RGB band `bandWidth` pixels wide. */
-export function cropTile(band: Uint8Array, bandWidth: number, x: number, y: number, size: number): Buffer {
-  const tile = Buffer.allocUnsafe(size * size * 3);
+export function cropTile(band: Uint8Array, bandWidth: number, x: number, y: number, size: number): Uint8Array {
+  const tile = new Uint8Array(size * size * 3);
   const rowBytes = size * 3;
   for (let row = 0; row < size; row++) {
     const start = ((y + row) * bandWidth + x) * 3;

@@ -8,10 +8,10 @@
 import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { buildDeployGraph } from '../graph/deploy.ts';
+import { EXPORT_TOLERANCE, VERIFY_TILES, buildDeployGraph } from '../graph/deploy.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { encodeModel } from '../formats/protobuf.ts';
-import { gradCamMetadata, inferenceMetadata, preparationMetadata } from '../formats/metadata.ts';
+import { exportMetadata, gradCamMetadata } from '../formats/metadata.ts';
 import { CAM_OUTPUT, resolveCamLayer } from '../graph/gradcam.ts';
 import { Explainer } from '../infer/explainer.ts';
 import type { FoldMember } from '../formats/members.ts';
@@ -29,9 +29,7 @@ import { readSplits } from '../data/prepared.ts';
 import { createSession } from '../infer/session.ts';
 import type { Device, SessionSettings } from '../infer/session.ts';
 
-export const EXPORT_TOLERANCE = 1e-4;
-/** Test tiles the self-check runs on: enough to catch any folding or normalisation mistake. */
-export const VERIFY_TILES = 64;
+export { EXPORT_TOLERANCE, VERIFY_TILES } from '../graph/deploy.ts';
 
 export interface ExportRequest {
   readonly run: string;
@@ -111,18 +109,7 @@ export async function exportRun(request: ExportRequest): Promise<ExportResult> {
   const config = modelConfig(o, run.dataset.classes.length);
   const layer = request.explain === undefined ? undefined : resolveCamLayer(config.spec, request.explain || undefined);
   const graph = buildDeployGraph(config, members, layer);
-  const metadata = inferenceMetadata(config, {
-    class_names: JSON.stringify(run.dataset.classes),
-    source_tile_size: String(run.dataset.tileSize ?? config.input[1]),
-    input_format: 'RGB 0-255 as float32, NCHW; tiles of another size resized with ' + run.dataset.resize,
-    normalization: JSON.stringify(members.map((m) => ({ fold: m.fold, mean: m.mean, std: m.std, scale: m.scale }))),
-    folds: folds.join(','),
-    checkpoints: members.map((m) => `fold-${m.fold}/${m.checkpoint}`).join(','),
-    batchnorm: 'folded into the preceding convolutions',
-    ...(run.dataset.preparation ? preparationMetadata(run.dataset.preparation) : {}),
-    ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
-    ...(layer === undefined ? {} : gradCamMetadata(layer, members.length)),
-  });
+  const metadata = { ...exportMetadata(run, config, members), ...(layer === undefined ? {} : gradCamMetadata(layer, members.length)) };
   const bytes = encodeModel(graph, { metadata });
   const splits = readSplits(splitsPath(request.run));
   const tiles = splits.test.slice(0, VERIFY_TILES).map((f) => join(o.data, f));

@@ -24,8 +24,9 @@ import type { ScoreMetric } from './stats.ts';
 import { SCORE_METRICS } from './stats.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { fileHeader } from '../version.ts';
-import type { RunMetrics } from './evaluate.ts';
-import { ENSEMBLE_GROUP_PREDICTIONS, ENSEMBLE_PREDICTIONS, readRunMetrics } from './evaluate.ts';
+import type { RunMetrics } from './scores.ts';
+import { readRunMetrics } from './evaluate.ts';
+import { ENSEMBLE_GROUP_PREDICTIONS, ENSEMBLE_PREDICTIONS } from './scores.ts';
 
 export const COMPARISON_FILE = 'comparison.json';
 

@@ -12,7 +12,7 @@ import { readRunConfig } from '../formats/rundir.ts';
 import { Explainer, runExplainModel } from '../infer/explainer.ts';
 import { UserError } from '../errors.ts';
 import { createRng } from '../util/random.ts';
-import type { RunMetrics } from './evaluate.ts';
+import type { RunMetrics } from './scores.ts';
 import { ensemblePredictions } from './compare.ts';
 
 /** agree/disagree with two networks; right/wrong with one. */

@@ -1,9 +1,8 @@
 /**
  * The training artifacts, a public contract (README, "Training artifacts"): train_step.onnx,
- * eval_step.onnx, model.onnx, init.safetensors and artifact.json, all in one directory.
+ * eval_step.onnx, model.onnx, init.safetensors and artifact.json, all in one directory. Built here
+ * as bytes (artifacts-file.ts writes them; the browser app (src/web) puts them in its run folder).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Graph, Tensor, Value } from '../graph/ir.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { BATCH_SYMBOL, buildInferenceGraph } from '../graph/model.ts';
@@ -20,7 +19,6 @@ import { BN_EPS, BN_MOMENTUM } from '../graph/layers.ts';
 import { encodeModel } from './protobuf.ts';
 import { inferenceMetadata } from './metadata.ts';
 import { encodeSafetensors } from './safetensors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
 
 export interface TensorSpec {
@@ -86,11 +84,6 @@ export const SEMANTICS: Readonly<Record<string, string>> = {
   names: 'parameter and buffer names are PyTorch state_dict names of the torchvision layout (SE: timm-style layerX.Y.se.fc1/fc2)',
 };
 
-/** Builds every graph, then writes each file atomically; returns the files written. */
-export function writeTrainingArtifacts(config: ModelConfig, dir: string, loss: LossOptions = {}, ctx?: GradContext): string[] {
-  return buildArtifacts(config, loss, ctx).write(dir);
-}
-
 /** How a fine-tuning run starts: imported weights (every parameter and buffer, by name) and what is frozen. */
 export interface ArtifactSetup {
   readonly weights?: ReadonlyMap<string, Tensor>;
@@ -100,7 +93,15 @@ export interface ArtifactSetup {
   readonly kernels?: Kernels;
 }
 
-export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext, setup: ArtifactSetup = {}): { manifest: ArtifactManifest; write: (dir: string) => string[] } {
+/** The artifacts: the manifest, and the files' names and bytes, encoded when asked for. */
+export interface TrainingArtifacts {
+  readonly manifest: ArtifactManifest;
+  /** The training step's graph as built (its kernels' flavour), before encoding. */
+  readonly trainGraph: Graph;
+  files(): [string, Uint8Array | string][];
+}
+
+export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?: GradContext, setup: ArtifactSetup = {}): TrainingArtifacts {
   const train = buildTrainStep(config, loss, ctx, setup.freeze);
   const kernels = setup.kernels ?? PORTABLE;
   const trainGraph = trainStepKernels(train.graph, kernels);
@@ -138,17 +139,12 @@ export function buildArtifacts(config: ModelConfig, loss: LossOptions = {}, ctx?
     graphs: { train_step: graphIO(trainGraph, true), eval_step: graphIO(evalGraph, true), model: graphIO(inference, false) },
   };
 
-  const write = (dir: string): string[] => {
-    const files: [string, Uint8Array | string][] = [
-      ['train_step.onnx', encodeModel(trainGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'train_step' } })],
-      ['eval_step.onnx', encodeModel(evalGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'eval_step' } })],
-      ['model.onnx', encodeModel(inference, { metadata })],
-      ['init.safetensors', encodeSafetensors(init, { architecture: config.arch, producer: `${PRODUCER} ${VERSION}` })],
-      ['artifact.json', JSON.stringify(manifest, null, 2) + '\n'],
-    ];
-    mkdirSync(dir, { recursive: true });
-    for (const [name, data] of files) writeFileAtomic(join(dir, name), data);
-    return files.map(([name]) => name);
-  };
-  return { manifest, write };
+  const files = (): [string, Uint8Array | string][] => [
+    ['train_step.onnx', encodeModel(trainGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'train_step' } })],
+    ['eval_step.onnx', encodeModel(evalGraph, { stateAsInputs: true, metadata: { ...metadata, graph: 'eval_step' } })],
+    ['model.onnx', encodeModel(inference, { metadata })],
+    ['init.safetensors', encodeSafetensors(init, { architecture: config.arch, producer: `${PRODUCER} ${VERSION}` })],
+    ['artifact.json', JSON.stringify(manifest, null, 2) + '\n'],
+  ];
+  return { manifest, trainGraph, files };
 }

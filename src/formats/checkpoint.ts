@@ -1,42 +1,18 @@
-/**
- * Checkpoints: the whole training state (parameters, SGD momentum buffers, BatchNorm running
- * statistics) as one safetensors file under the names of init.safetensors, so a checkpoint loads
- * wherever the initial weights do (the train and eval steps, PyTorch's load_file). The metadata
- * holds only what the state is (architecture, fold, epoch), nothing about when, so the same
- * training writes the same bytes.
- */
+/** Checkpoint files (the format is checkpoint-codec.ts's): written atomically, read and checked against the artifacts. */
+import { readFileSync } from 'node:fs';
 import type { Tensor } from '../graph/ir.ts';
-import { numel } from '../graph/ir.ts';
-import { readSafetensors, writeSafetensors } from './safetensors.ts';
 import type { ArtifactManifest } from './artifacts.ts';
 import { UserError } from '../errors.ts';
-import { PRODUCER, VERSION } from '../version.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import type { CheckpointInfo } from './checkpoint-codec.ts';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-codec.ts';
 
-/** Every state tensor's name, in init.safetensors' order: parameters, momentum, running statistics. */
-export function stateNames(manifest: ArtifactManifest): string[] {
-  return [...manifest.parameters, ...manifest.momentumBuffers, ...manifest.runningStatistics];
-}
-
-export interface CheckpointInfo {
-  readonly architecture: string;
-  readonly fold: number;
-  readonly epoch: number;
-}
+export type { CheckpointInfo } from './checkpoint-codec.ts';
+export { stateNames } from './checkpoint-codec.ts';
 
 /** Write the state atomically, in `names` order. */
 export function saveCheckpoint(path: string, names: readonly string[], state: (name: string) => { dims: readonly number[]; data: Float32Array }, info: CheckpointInfo): void {
-  const tensors = new Map<string, Tensor>();
-  for (const name of names) {
-    const t = state(name);
-    tensors.set(name, { dtype: 'float32', dims: [...t.dims], data: t.data });
-  }
-  writeSafetensors(path, tensors, {
-    format: 'senet-ort checkpoint',
-    producer: `${PRODUCER} ${VERSION}`,
-    architecture: info.architecture,
-    fold: String(info.fold),
-    epoch: String(info.epoch),
-  });
+  writeFileAtomic(path, encodeCheckpoint(names, state, info));
 }
 
 /**
@@ -44,16 +20,11 @@ export function saveCheckpoint(path: string, names: readonly string[], state: (n
  * the artifacts expect.
  */
 export function loadCheckpoint(path: string, manifest: ArtifactManifest): Map<string, Tensor> {
-  const { tensors } = readSafetensors(path);
-  const shapes = new Map(manifest.graphs.train_step.inputs.map((i) => [i.name, i.shape]));
-  for (const name of stateNames(manifest)) {
-    const t = tensors.get(name);
-    if (!t) throw new UserError(`${path}: no tensor ${name}; it does not belong to these ${manifest.architecture} artifacts`);
-    const shape = shapes.get(name);
-    if (t.dtype !== 'float32' || (shape && (shape.length !== t.dims.length || shape.some((d, i) => d !== t.dims[i])))) {
-      throw new UserError(`${path}: tensor ${name} is ${t.dtype}[${t.dims.join(',')}], expected float32[${shape?.join(',')}]`);
-    }
-    if (numel(t.dims) !== t.data.length) throw new UserError(`${path}: tensor ${name} has ${t.data.length} values for shape [${t.dims.join(',')}]`);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  return tensors;
+  return decodeCheckpoint(bytes, path, manifest);
 }

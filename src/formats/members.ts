@@ -8,7 +8,7 @@ import type { DeployMember } from '../graph/deploy.ts';
 import { UserError } from '../errors.ts';
 import type { FoldNormalization } from './rundir.ts';
 import { foldDir, readFoldState, readNormalization } from './rundir.ts';
-import { readSafetensors } from './safetensors.ts';
+import { readSafetensors } from './safetensors-file.ts';
 
 export interface FoldMember extends DeployMember {
   readonly fold: number;

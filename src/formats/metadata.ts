@@ -40,3 +40,33 @@ export function gradCamMetadata(layer: string, members: number): Record<string, 
     gradcam: `Grad-CAM (Selvaraju et al., ICCV 2017): output cam [N,h,w] = ReLU(sum_k alpha_k A_k), A the output of ${layer}, alpha_k the mean over h and w of d(logit of the class)/dA_k, BatchNorm in inference mode${ensemble}; input class int64 [N], -1 (the default) for the predicted class; not normalised, not upsampled`,
   };
 }
+
+/** A fold model inside an exported model: its checkpoint and the normalisation it was trained with. */
+export interface ExportedMember {
+  readonly fold: number;
+  /** Relative to the fold folder. */
+  readonly checkpoint: string;
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  readonly scale: number;
+}
+
+/** The metadata_props of a model `export` writes from a run (config.json's data set): classes, input, normalisation, folds, preparation. */
+export function exportMetadata(
+  run: { readonly dataset: { readonly classes: readonly string[]; readonly tileSize: number | null; readonly resize: string; readonly preparation?: Preparation } },
+  config: ModelConfig,
+  members: readonly ExportedMember[],
+): Record<string, string> {
+  const folds = members.map((m) => m.fold);
+  return inferenceMetadata(config, {
+    class_names: JSON.stringify(run.dataset.classes),
+    source_tile_size: String(run.dataset.tileSize ?? config.input[1]),
+    input_format: 'RGB 0-255 as float32, NCHW; tiles of another size resized with ' + run.dataset.resize,
+    normalization: JSON.stringify(members.map((m) => ({ fold: m.fold, mean: m.mean, std: m.std, scale: m.scale }))),
+    folds: folds.join(','),
+    checkpoints: members.map((m) => `fold-${m.fold}/${m.checkpoint}`).join(','),
+    batchnorm: 'folded into the preceding convolutions',
+    ...(run.dataset.preparation ? preparationMetadata(run.dataset.preparation) : {}),
+    ...(folds.length > 1 ? { ensemble: 'mean of the folds\' probabilities; logits are its log' } : {}),
+  });
+}

@@ -32,12 +32,18 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ArtifactManifest } from './artifacts.ts';
 import { parseJson, readJson } from './json.ts';
 import type { InitRecord } from './state-dict.ts';
 import type { Preparation } from './preparation.ts';
+import {
+  CONFIG_FILE, EVALUATION_FILE, GROUP_PREDICTIONS_FILE, LOG_FILE, NORMALIZATION_FILE, PREDICTIONS_FILE, SPLITS_FILE, STATE_FILE, TEXT_LOG_FILE,
+  checkpointName, foldFolder,
+} from './run-files.ts';
+
+export { CONFIG_FILE, EVALUATION_FILE, SPLITS_FILE, checkpointName };
 
 /** Per-channel normalisation applied after scaling bytes to [0, 1]: (x - mean) / std. */
 export interface Normalization {
@@ -45,13 +51,10 @@ export interface Normalization {
   readonly std: readonly [number, number, number];
 }
 
-export const CONFIG_FILE = 'config.json';
-export const SPLITS_FILE = 'splits.json';
-export const EVALUATION_FILE = 'evaluation.json';
 
 /** Options as resolved for a run: what config.json's "options" holds. */
 export interface TrainOptions {
-  /** The prepared data set (a `tile` output folder with splits.json), absolute. */
+  /** The prepared data set (a `tile` output folder with splits.json), absolute (or relative to the run folder). */
   readonly data: string;
   readonly arch: string;
   /** SE reduction ratio, null for a plain ResNet. */
@@ -105,7 +108,7 @@ export interface TrainOptions {
   readonly kernels?: 'auto' | 'portable' | 'x64' | 'webgpu';
   readonly workers: number;
   readonly keepAll: boolean;
-  /** The run directory, absolute. */
+  /** The run directory, absolute (or relative to itself: `.`). */
   readonly out: string;
   /** The preset the options started from, if any. */
   readonly preset: string | null;
@@ -190,32 +193,41 @@ export interface Evaluation {
   readonly folds: readonly { readonly fold: number; readonly checkpoint: string; readonly tiles: number; readonly correct: number; readonly accuracy: number }[];
 }
 
-export const foldDir = (run: string, fold: number): string => join(run, `fold-${fold}`);
+export const foldDir = (run: string, fold: number): string => join(run, foldFolder(fold));
 export const configPath = (run: string): string => join(run, CONFIG_FILE);
 export const splitsPath = (run: string): string => join(run, SPLITS_FILE);
 export const evaluationPath = (run: string): string => join(run, EVALUATION_FILE);
 /** The training artifacts (train_step.onnx, eval_step.onnx, model.onnx, init.safetensors, artifact.json). */
 export const artifactsDir = (run: string): string => run;
 export const manifestPath = (run: string): string => join(artifactsDir(run), 'artifact.json');
-export const statePath = (run: string, fold: number): string => join(foldDir(run, fold), 'state.json');
-export const logPath = (run: string, fold: number): string => join(foldDir(run, fold), 'log.jsonl');
-export const textLogPath = (run: string, fold: number): string => join(foldDir(run, fold), 'train.log');
-export const normalizationPath = (run: string, fold: number): string => join(foldDir(run, fold), 'normalization.json');
+export const statePath = (run: string, fold: number): string => join(foldDir(run, fold), STATE_FILE);
+export const logPath = (run: string, fold: number): string => join(foldDir(run, fold), LOG_FILE);
+export const textLogPath = (run: string, fold: number): string => join(foldDir(run, fold), TEXT_LOG_FILE);
+export const normalizationPath = (run: string, fold: number): string => join(foldDir(run, fold), NORMALIZATION_FILE);
 export const checkpointsDir = (run: string, fold: number): string => join(foldDir(run, fold), 'checkpoints');
-export const checkpointName = (epoch: number): string => `checkpoints/epoch-${epoch}.safetensors`;
 export const checkpointPath = (run: string, fold: number, epoch: number): string => join(foldDir(run, fold), checkpointName(epoch));
-export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-predictions.csv');
-export const groupPredictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), 'test-group-predictions.csv');
+export const predictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), PREDICTIONS_FILE);
+export const groupPredictionsPath = (run: string, fold: number): string => join(foldDir(run, fold), GROUP_PREDICTIONS_FILE);
 
 export function isRun(run: string): boolean {
   return existsSync(configPath(run));
 }
 
+/**
+ * The run's config.json, its paths made absolute: the data set, the data set's folder and the run
+ * folder may be written relative to the run folder (the browser app's run folders are, so that
+ * they can be unpacked anywhere).
+ */
 export function readRunConfig(run: string): RunConfig {
   if (!isRun(run)) throw new UserError(`${run}: not a run directory (no ${CONFIG_FILE})`);
   const config = readJson<RunConfig>(configPath(run), 'the run config');
   if (config.format !== 'senet-ort run') throw new UserError(`${configPath(run)}: not a senet-ort run config`);
-  return config;
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(run, path));
+  return {
+    ...config,
+    dataset: { ...config.dataset, dir: absolute(config.dataset.dir) },
+    options: { ...config.options, data: absolute(config.options.data), out: absolute(config.options.out) },
+  };
 }
 
 /** The folds that have a folder in the run, ascending. */

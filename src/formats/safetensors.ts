@@ -1,14 +1,13 @@
 /**
  * The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
  * mapping each name to dtype, shape and byte offsets, then the raw little-endian data. PyTorch
- * reads it with `safetensors.torch.load_file`, so weights travel both ways.
+ * reads it with `safetensors.torch.load_file`, so weights travel both ways. Bytes in and out only:
+ * safetensors-file.ts reads and writes the files.
  */
-import { readFileSync } from 'node:fs';
 import type { DType, Tensor } from '../graph/ir.ts';
 import { numel } from '../graph/ir.ts';
 import { allocate } from '../graph/tensor.ts';
 import { UserError } from '../errors.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
 
 const CODES: Record<DType, string> = { float32: 'F32', int64: 'I64', int32: 'I32', bool: 'BOOL' };
 const BYTES: Record<DType, number> = { float32: 4, int64: 8, int32: 4, bool: 1 };
@@ -45,9 +44,10 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, Tensor>, metadata
     header[name] = { dtype: CODES[t.dtype], shape: [...t.dims], data_offsets: [offset, offset + size] };
     offset += size;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keeps the data 8-byte aligned
-  const head = Buffer.from(json, 'utf8');
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  // Spaces pad the header so the data stays 8-byte aligned.
+  const head = new Uint8Array(text.length + ((8 - (text.length % 8)) % 8)).fill(0x20);
+  head.set(text);
   const out = new Uint8Array(8 + head.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
@@ -66,7 +66,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
   if (headerLength > bytes.length - 8) throw bad('header runs past the end of the file');
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
     throw bad('header is not JSON');
   }
@@ -95,18 +95,4 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
     tensors.set(name, { dtype, dims: entry.shape, data });
   }
   return { tensors, metadata };
-}
-
-export function writeSafetensors(path: string, tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
-}
-
-export function readSafetensors(path: string): { tensors: TensorMap; metadata: Record<string, string> } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new UserError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  return decodeSafetensors(bytes, path);
 }

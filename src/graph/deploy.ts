@@ -33,6 +33,11 @@ function floats(t: Tensor): Float32Array {
   return t.data as Float32Array;
 }
 
+/** How closely an exported model's probabilities must follow eval_step.onnx's on the test tiles before it is written. */
+export const EXPORT_TOLERANCE = 1e-4;
+/** Test tiles that check runs on: enough to catch any folding or normalisation mistake. */
+export const VERIFY_TILES = 64;
+
 /**
  * Conv followed by BatchNormalization (inference) becomes one Conv:
  * W' = W * g, b' = (b - mean) * g + beta, with g = gamma / sqrt(var + eps) per output channel.

@@ -124,3 +124,16 @@ export const STRUCTURE_ONLY: Rng = { next: () => 0, int: () => 0, normal: () => 
 export function parameterCount(graph: Graph): number {
   return graph.initializers.filter((i) => i.kind === 'parameter').reduce((n, i) => n + i.tensor.data.length, 0);
 }
+
+/** Suffix of an SE block's sigmoid output: `layer2.0.se/excitation` belongs to the block `layer2.0.se`. */
+export const EXCITATION_SUFFIX = '/excitation';
+
+/** The SE gates of a graph, shallow to deep; none for a plain ResNet. */
+export function excitationValues(graph: Graph): Value[] {
+  return graph.nodes.flatMap((n) => n.outputs).filter((v) => v.name.endsWith(EXCITATION_SUFFIX));
+}
+
+/** The same graph with every SE gate as an extra output, after `logits` and `probabilities`. */
+export function withExcitationOutputs(graph: Graph): Graph {
+  return { ...graph, outputs: [...graph.outputs, ...excitationValues(graph)] };
+}

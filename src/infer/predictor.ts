@@ -21,16 +21,16 @@ import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { encodeModel } from '../formats/protobuf.ts';
 import type { TileLoader } from '../data/loader.ts';
 import type { BatchRequest } from '../data/plan.ts';
-import type { Graph, Tensor, Value } from '../graph/ir.ts';
-import { buildInferenceGraph, resolveModel } from '../graph/model.ts';
+import type { Tensor } from '../graph/ir.ts';
+import { EXCITATION_SUFFIX, buildInferenceGraph, excitationValues, resolveModel, withExcitationOutputs } from '../graph/model.ts';
+
+export { EXCITATION_SUFFIX, excitationValues, withExcitationOutputs } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { withWeights } from '../graph/weights.ts';
 import { cpuNodes, createSession } from './session.ts';
 import type { SessionSettings } from './session.ts';
 import type { HostNode } from './placement.ts';
 
-/** Suffix of an SE block's sigmoid output: `layer2.0.se/excitation` belongs to the block `layer2.0.se`. */
-export const EXCITATION_SUFFIX = '/excitation';
 
 /** A batch of images to predict, as the graph takes them. */
 export interface Batch {
@@ -223,16 +223,6 @@ export function configFromManifest(manifest: ArtifactManifest): ModelConfig {
     seed: manifest.seed,
     opset: manifest.opset,
   });
-}
-
-/** The SE gates of a graph, shallow to deep; none for a plain ResNet. */
-export function excitationValues(graph: Graph): Value[] {
-  return graph.nodes.flatMap((n) => n.outputs).filter((v) => v.name.endsWith(EXCITATION_SUFFIX));
-}
-
-/** The same graph with every SE gate as an extra output, after `logits` and `probabilities`. */
-export function withExcitationOutputs(graph: Graph): Graph {
-  return { ...graph, outputs: [...graph.outputs, ...excitationValues(graph)] };
 }
 
 /**

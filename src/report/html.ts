@@ -13,7 +13,7 @@ import { METRIC_LABELS, verdictLine } from '../evaluate/verdict.ts';
 import { groupsSentence } from './markdown.ts';
 import { fixed, formatP, meanSd, signed } from '../util/format.ts';
 import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
-import type { DataCounts, FoldCurve, GroupResults } from '../evaluate/evaluate.ts';
+import type { DataCounts, FoldCurve, GroupResults } from '../evaluate/scores.ts';
 import { confusionMatrixPlot, excitationPlot, groupedBars, trainingCurves } from './plots.ts';
 import { el, fragment, raw } from './svg.ts';
 import type { LookKind } from '../evaluate/looks.ts';

@@ -4,8 +4,8 @@
  */
 import type { ComparisonFile } from '../evaluate/compare.ts';
 import type { ClassificationMetrics, MeanStd } from '../evaluate/metrics.ts';
-import type { GroupResults, RunMetrics, SummaryKey } from '../evaluate/evaluate.ts';
-import { SUMMARY_KEYS } from '../evaluate/evaluate.ts';
+import type { GroupResults, RunMetrics, SummaryKey } from '../evaluate/scores.ts';
+import { SUMMARY_KEYS } from '../evaluate/scores.ts';
 import { METRIC_LABELS, verdictLine } from '../evaluate/verdict.ts';
 import { fixed, meanSd, pValue, signed } from '../util/format.ts';
 import type { Align } from '../util/table.ts';

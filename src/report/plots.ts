@@ -8,7 +8,7 @@
  * Colours come from Okabe & Ito's colour-blind-safe palette; every chart has a title, labelled axes
  * with ticks, and a legend. Everything from data is escaped by the builder in svg.ts.
  */
-import type { CurvePoint, FoldCurve } from '../evaluate/evaluate.ts';
+import type { CurvePoint, FoldCurve } from '../evaluate/scores.ts';
 import type { ExcitationAnalysis } from '../evaluate/excitation.ts';
 import { el, fragment, num, svgDocument, textWidth } from './svg.ts';
 import type { Child, Markup } from './svg.ts';

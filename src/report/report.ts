@@ -22,18 +22,18 @@ import { configFromManifest } from '../infer/predictor.ts';
 import { LOOKS_PER_CLASS, computeLooks } from '../evaluate/looks.ts';
 import type { LooksReport } from './looks.ts';
 import { lookPictures } from './looks.ts';
-import { describeSchedule } from '../train/schedule.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { PRODUCER, VERSION } from '../version.ts';
 import { UserError } from '../errors.ts';
 import type { CompareOptions, CompareResult } from '../evaluate/compare.ts';
 import { comparisonDir, runNames } from '../evaluate/compare.ts';
-import type { EvaluateOptions, RunMetrics } from '../evaluate/evaluate.ts';
+import type { EvaluateOptions } from '../evaluate/evaluate.ts';
+import type { RunMetrics } from '../evaluate/scores.ts';
 import { readCurves, readExcitation, readRunMetrics } from '../evaluate/evaluate.ts';
 import { compareAndSummarise, evaluateAndSummarise } from './summaries.ts';
-import type { ConfigValue, ReportData, RunReport } from './html.ts';
+import type { ReportData, RunReport } from './html.ts';
 import { renderReport, reportPlots } from './html.ts';
-import { fineTuneRows } from '../train/init.ts';
+import { configurationOf } from './configuration.ts';
 
 export const REPORT_FILE = 'report.html';
 export const PLOTS_DIR = 'plots';
@@ -66,35 +66,6 @@ function checkpointText(checkpoint: string): string {
   if (checkpoint === 'last') return 'last epoch of each fold';
   if (checkpoint === 'best') return 'lowest validation loss of each fold';
   return `${checkpoint} of each fold`;
-}
-
-/** The run's options as the configuration table shows them, in reading order. */
-export function configurationOf(config: RunConfig): Record<string, ConfigValue> {
-  const o = config.options;
-  return {
-    architecture: o.arch,
-    'SE reduction': o.reduction,
-    input: o.input.join('x'),
-    'folds trained': o.folds.join(', '),
-    epochs: o.epochs,
-    'batch size': o.batchSize,
-    'steps per epoch': o.itersPerEpoch ?? 'one pass over the training tiles',
-    optimizer: `SGD, momentum ${o.momentum}, weight decay ${o.weightDecay}`,
-    'learning rate': describeSchedule({ kind: o.schedule, lr: o.lr, epochs: o.epochs, stepSize: o.stepSize, gamma: o.gamma, warmupEpochs: o.warmupEpochs }),
-    augmentation: [o.augment ? 'flips and 90° rotations' : '', o.colorJitter > 0 ? `colour jitter ${o.colorJitter}` : '', (o.stainJitter ?? 0) > 0 ? `HED stain jitter ${o.stainJitter}` : ''].filter(Boolean).join(', ') || 'none',
-    normalisation: o.normalize === 'fold' ? 'per-channel mean and sd of the training fold' : o.normalize === 'imagenet' ? 'ImageNet mean and sd (torchvision)' : 'pixels scaled to [0, 1]',
-    ...fineTuneRows(config),
-    'label smoothing': o.labelSmoothing,
-    'class weights': o.classWeighting === 'balanced' && o.classWeights ? `balanced (n / (classes × count) over the non-test tiles): ${o.classWeights.map((w) => Number(w.toPrecision(4))).join(', ')}` : o.classWeights,
-    seed: o.seed,
-    preset: o.preset,
-    'data set': config.dataset.dir,
-    'data checksum': config.dataset.checksum.slice(0, 16),
-    resize: config.dataset.resize,
-    device: `${o.device}, ${o.threads} threads`,
-    versions: Object.entries(config.versions).map(([k, v]) => `${k} ${v}`),
-    machine: `${config.machine.cpuModel} (${config.machine.cpus} CPUs, ${config.machine.platform}/${config.machine.arch})`,
-  };
 }
 
 function runReport(run: string, name: string, config: RunConfig, metrics: RunMetrics): RunReport {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { CompareOptions, CompareResult } from '../evaluate/compare.ts';
 import { compareRunDirs } from '../evaluate/compare.ts';
 import type { EvaluateOptions, EvaluateResult } from '../evaluate/evaluate.ts';
-import { METRICS_FILE, evaluateRun } from '../evaluate/evaluate.ts';
+import { evaluateRun } from '../evaluate/evaluate.ts';
+import { METRICS_FILE } from '../evaluate/scores.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { comparisonMarkdown, metricsMarkdown } from './markdown.ts';
 

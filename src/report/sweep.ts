@@ -3,7 +3,7 @@
  * grid axis (every fold shown, so robustness is something a reader sees), and SE against plain at
  * each point with Holm-corrected p-values. The numbers come from src/study/sweep-report.ts.
  */
-import type { RunMetrics } from '../evaluate/evaluate.ts';
+import type { RunMetrics } from '../evaluate/scores.ts';
 import { meanStd } from '../evaluate/metrics.ts';
 import type { RunComparison } from '../evaluate/verdict.ts';
 import { fixed, pValue } from '../util/format.ts';

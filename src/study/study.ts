@@ -23,7 +23,7 @@ import { formatPrepared, prepareSource } from '../data/index.ts';
 import type { SplitOptions, TilingOptions } from '../data/index.ts';
 import { toCsv } from '../formats/csv.ts';
 import { evaluateAndSummarise } from '../report/summaries.ts';
-import type { RunMetrics } from '../evaluate/evaluate.ts';
+import type { RunMetrics } from '../evaluate/scores.ts';
 import { writeReport } from '../report/report.ts';
 import { METRIC_LABELS, choosePrimaryMetric, verdictLine } from '../evaluate/verdict.ts';
 import type { ScoreMetric } from '../evaluate/stats.ts';

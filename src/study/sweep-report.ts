@@ -16,7 +16,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { seTwin } from '../graph/registry.ts';
-import type { RunMetrics } from '../evaluate/evaluate.ts';
+import type { RunMetrics } from '../evaluate/scores.ts';
 import { readRunMetrics } from '../evaluate/evaluate.ts';
 import { holm } from '../evaluate/stats.ts';
 import { toCsv } from '../formats/csv.ts';

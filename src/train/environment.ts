@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildArtifacts } from '../formats/artifacts.ts';
+import { writeArtifacts } from '../formats/artifacts-file.ts';
 import { loadCheckpoint } from '../formats/checkpoint.ts';
 import { resolveModel } from '../graph/model.ts';
 import { imageLibraryVersions } from '../data/image.ts';
@@ -30,7 +31,7 @@ export async function checkTrainingStep(settings: { threads: number; device: Dev
   const dir = mkdtempSync(join(tmpdir(), 'senet-ort-doctor-'));
   try {
     const artifacts = buildArtifacts(config);
-    artifacts.write(dir);
+    writeArtifacts(artifacts, dir);
     const manifest = artifacts.manifest;
     const step = await trainStepFor(dir, manifest, 'auto', settings.device);
     const session = await createSession(step.model, { ...settings, batch });

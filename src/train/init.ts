@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError, expected, either } from '../errors.ts';
 import type { ArtifactManifest, ArtifactSetup } from '../formats/artifacts.ts';
-import type { Normalization, RunConfig, TrainOptions } from '../formats/rundir.ts';
+import type { Normalization, TrainOptions } from '../formats/rundir.ts';
 import type { InitRecord, WeightLayout } from '../formats/state-dict.ts';
 import { fileSha256, importWeights, parseLayout } from '../formats/state-dict.ts';
 import type { ModelConfig } from '../graph/model.ts';
@@ -110,22 +110,6 @@ export function describeSetup(record: InitRecord | null | undefined, options: Tr
   }
   if (options.freeze?.length) lines.push(`frozen: ${options.freeze.join(', ')}${options.freezeBn ? ' (their BatchNorms on running statistics)' : ''}`);
   return lines;
-}
-
-/** The configuration table's rows for fine-tuning (the report). */
-export function fineTuneRows(config: RunConfig): Record<string, string> {
-  const o = config.options;
-  const rows: Record<string, string> = {};
-  if (o.seWidth === 'timm') rows['SE width'] = 'make_divisible(C / r, 8), as timm';
-  const r = config.init;
-  if (r) {
-    const changed = [...r.reinitialised.map((n) => `${n} re-initialised`), ...(r.zeroed.length ? [`${r.zeroed.length} SE biases at zero`] : [])];
-    rows['initial weights'] = `${r.file} (${r.layout}, sha256 ${r.sha256.slice(0, 16)}${changed.length ? `; ${changed.join(', ')}` : ''})`;
-  } else if (o.init) {
-    rows['initial weights'] = `${o.init} (sha256 ${(o.initSha256 ?? '').slice(0, 16)})`;
-  }
-  if (o.freeze?.length) rows['frozen'] = `${o.freeze.join(', ')}${o.freezeBn ? ', BatchNorm statistics fixed' : ''}`;
-  return rows;
 }
 
 /** The fold's input normalisation: the fold's own statistics, ImageNet's, or none. */

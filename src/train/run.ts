@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { buildArtifacts } from '../formats/artifacts.ts';
+import { writeArtifacts } from '../formats/artifacts-file.ts';
 import type { RunConfig, TrainOptions } from '../formats/rundir.ts';
 import { configPath, datasetChecksum, isRun, readArtifactManifest, readRunConfig, splitsPath } from '../formats/rundir.ts';
 import { RESIZE_METHOD } from '../data/decode.ts';
@@ -123,6 +124,6 @@ export function ensureArtifacts(options: TrainOptions, classes: number): { manif
   // The training step gets the run's batch as a fixed dimension: ORT then plans its memory once,
   // which measured 25% faster at half the peak memory (bench/RESULTS.md); epochs are whole batches.
   const artifacts = buildArtifacts({ ...config, batch: options.batchSize }, loss, undefined, artifactSetup(options, config));
-  artifacts.write(options.out);
+  writeArtifacts(artifacts, options.out);
   return { manifest: artifacts.manifest, generated: true };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { spawnSync } from 'node:child_process';
 import { ROOT, runBin } from '../helpers/cli.ts';
-import { readSafetensors } from '../../src/formats/safetensors.ts';
+import { readSafetensors } from '../../src/formats/safetensors-file.ts';
 import type { ArtifactManifest } from '../../src/formats/artifacts.ts';
 import { data, floats, int64s, session } from '../helpers/ort.ts';
 import { writeFileSync } from 'node:fs';

@@ -6,7 +6,7 @@ import { toCsv } from '../../src/formats/csv.ts';
 import { MANIFEST_HEADER } from '../../src/data/dataset.ts';
 import { KATHER_SLIDE_REGEX } from '../../src/data/groups.ts';
 import { splitDataset } from '../../src/data/split.ts';
-import type { Splits } from '../../src/data/split.ts';
+import type { Splits } from '../../src/data/grouped-split.ts';
 import { KATHER_FULL, put, tempDir } from './fixtures.ts';
 import { requireData } from '../helpers/needs.ts';
 

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildArtifacts } from '../../src/formats/artifacts.ts';
-import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
+import { writeArtifacts } from '../../src/formats/artifacts-file.ts';
+import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors-file.ts';
 import { resolveModel } from '../../src/graph/model.ts';
 import { loadCheckpoint, saveCheckpoint, stateNames } from '../../src/formats/checkpoint.ts';
 import { tempDir } from '../data/fixtures.ts';
@@ -11,8 +12,9 @@ import { tempDir } from '../data/fixtures.ts';
 describe('checkpoints', () => {
   it('hold the whole training state under init.safetensors\' names, in its order, with fixed metadata', (t) => {
     const dir = tempDir(t);
-    const { manifest, write } = buildArtifacts(resolveModel({ arch: 'se_resnet20', classes: 3, input: [3, 16, 16] }));
-    write(dir);
+    const artifacts = buildArtifacts(resolveModel({ arch: 'se_resnet20', classes: 3, input: [3, 16, 16] }));
+    const { manifest } = artifacts;
+    writeArtifacts(artifacts, dir);
     const init = loadCheckpoint(join(dir, 'init.safetensors'), manifest);
     const names = stateNames(manifest);
     assert.deepEqual([...init.keys()], names);
@@ -31,8 +33,9 @@ describe('checkpoints', () => {
 
   it('refuse a file without a state tensor or with a wrong shape, naming it', (t) => {
     const dir = tempDir(t);
-    const { manifest, write } = buildArtifacts(resolveModel({ arch: 'resnet20', classes: 3, input: [3, 16, 16] }));
-    write(dir);
+    const artifacts = buildArtifacts(resolveModel({ arch: 'resnet20', classes: 3, input: [3, 16, 16] }));
+    const { manifest } = artifacts;
+    writeArtifacts(artifacts, dir);
     const init = loadCheckpoint(join(dir, 'init.safetensors'), manifest);
     const missing = new Map(init);
     missing.delete('fc.bias');

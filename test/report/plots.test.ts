@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { svgToPng } from '../../src/report/png.ts';
 import { excitationByClass } from '../../src/evaluate/excitation.ts';
 import { PALETTE, blues, confusionMatrixPlot, excitationPlot, groupedBars, lineChart, niceDomain, niceTicks, seriesStyle, trainingCurves } from '../../src/report/plots.ts';
-import type { FoldCurve } from '../../src/evaluate/evaluate.ts';
+import type { FoldCurve } from '../../src/evaluate/scores.ts';
 import { checkWellFormed } from './xml.ts';
 
 const NASTY = 'A<&>"\'b';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { PreparedDataset } from '../../src/data/prepared.ts';
 import { readPreparedDataset } from '../../src/data/prepared.ts';
-import type { Splits } from '../../src/data/split.ts';
+import type { Splits } from '../../src/data/grouped-split.ts';
 import { splitDataset, tileDataset } from '../../src/data/index.ts';
 import { nonTestCounts, resolveClassWeights } from '../../src/train/class-weights.ts';
 import { resolveTrainOptions } from '../../src/train/options.ts';

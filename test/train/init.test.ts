@@ -9,7 +9,9 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../../src/graph/ir.ts';
 import { buildInferenceGraph, resolveModel } from '../../src/graph/model.ts';
 import { buildArtifacts } from '../../src/formats/artifacts.ts';
-import { encodeSafetensors, readSafetensors } from '../../src/formats/safetensors.ts';
+import { writeArtifacts } from '../../src/formats/artifacts-file.ts';
+import { encodeSafetensors } from '../../src/formats/safetensors.ts';
+import { readSafetensors } from '../../src/formats/safetensors-file.ts';
 import { importWeights } from '../../src/formats/state-dict.ts';
 import type { PreparedDataset } from '../../src/data/prepared.ts';
 import { lastCheckpoint, readNormalization, readRunConfig } from '../../src/formats/rundir.ts';
@@ -18,7 +20,7 @@ import type { TrainInput } from '../../src/train/options.ts';
 import { resolveTrainOptions } from '../../src/train/options.ts';
 import { IMAGENET_NORMALIZATION } from '../../src/train/init.ts';
 import { train } from '../../src/train/trainer.ts';
-import { configurationOf } from '../../src/report/report.ts';
+import { configurationOf } from '../../src/report/configuration.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { syntheticData } from './fixtures.ts';
 
@@ -119,7 +121,7 @@ describe('ort-train --init', () => {
     assert.ok(!existsSync(join(root, 'run2', 'config.json')));
     // Artifacts already in a run folder (gen-graph --train) that do not hold the --init weights are refused.
     writeFileSync(file, encodeSafetensors(source));
-    buildArtifacts({ ...resolveModel({ arch: 'resnet20', classes: 3, input: [3, 16, 16] }), batch: 4 }).write(join(root, 'run3'));
+    writeArtifacts(buildArtifacts({ ...resolveModel({ arch: 'resnet20', classes: 3, input: [3, 16, 16] }), batch: 4 }), join(root, 'run3'));
     await assert.rejects(train({ ...input, out: join(root, 'run3') }, quiet), /run3\/artifact\.json: artifacts for \{"seWidth":null,"freeze":\[\],"freezeBn":false\}, but this run needs \{"seWidth":null,"freeze":\["stem","layer1"\],"freezeBn":false\}; remove them/);
     await assert.rejects(train({ ...input, freeze: null, out: join(root, 'run3') }, quiet), /run3\/artifact\.json: artifacts with seeded weights, but this run starts from weights with sha256 [0-9a-f]{12} \(--init .*\); remove them to have them generated$/);
   });
@@ -134,14 +136,14 @@ describe('ort-train --init', () => {
     const imported = importWeights(join(dir, 'legacy.safetensors'), target);
     assert.equal(imported.record.layout, 'legacy-se');
     const a = buildArtifacts(config, {}, undefined, { weights: imported.tensors, init: imported.record });
-    a.write(join(dir, 'a'));
+    writeArtifacts(a, join(dir, 'a'));
     const ours = new Map<string, Tensor>();
     for (const [name, t2] of stateDict('se_resnet20', 3, 9)) if (t2.dtype === 'float32') ours.set(name, t2);
     for (const name of [...ours.keys()]) if (!/running_(mean|var)$/.test(name)) ours.set(`${name}.momentum`, { dtype: 'float32', dims: ours.get(name)!.dims, data: new Float32Array(ours.get(name)!.data.length) });
     writeFileSync(join(dir, 'ours.safetensors'), encodeSafetensors(ours, { producer: 'senet-ort test' }));
     const again = importWeights(join(dir, 'ours.safetensors'), target);
     assert.equal(again.record.layout, 'senet-ort');
-    buildArtifacts(config, {}, undefined, { weights: again.tensors }).write(join(dir, 'b'));
+    writeArtifacts(buildArtifacts(config, {}, undefined, { weights: again.tensors }), join(dir, 'b'));
 
     const step = async (run: string): Promise<ort.InferenceSession.OnnxValueMapType> => {
       const session = await ort.InferenceSession.create(join(dir, run, 'train_step.onnx'), { intraOpNumThreads: 1 });

@@ -3,11 +3,11 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
-import { writeTrainingArtifacts } from '../../src/formats/artifacts.ts';
+import { writeTrainingArtifacts } from '../../src/formats/artifacts-file.ts';
 import { resolveModel } from '../../src/graph/model.ts';
 import { splitDataset, tileDataset } from '../../src/data/index.ts';
 import type { PreparedDataset } from '../../src/data/prepared.ts';
-import type { Splits } from '../../src/data/split.ts';
+import type { Splits } from '../../src/data/grouped-split.ts';
 import { createProgress } from '../../src/train/progress.ts';
 import {
   bestCheckpoint, checkpointsDir, lastCheckpoint, listFolds, readEpochLog, readFoldState, readNormalization, readRunConfig, textLogPath,

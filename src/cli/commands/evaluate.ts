@@ -1,7 +1,8 @@
 import type { CAC } from 'cac';
 import { UserError } from '../../errors.ts';
 import { deviceFlag, intFlag } from '../flags.ts';
-import type { CheckpointChoice, EvaluateOptions, RunMetrics } from '../../evaluate/evaluate.ts';
+import type { EvaluateOptions } from '../../evaluate/evaluate.ts';
+import type { CheckpointChoice, RunMetrics } from '../../evaluate/scores.ts';
 import { fixed, meanSd } from '../../util/format.ts';
 import { evaluateAndSummarise } from '../../report/summaries.ts';
 

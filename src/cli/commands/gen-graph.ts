@@ -8,6 +8,7 @@ import { gradCamMetadata, inferenceMetadata } from '../../formats/metadata.ts';
 import { buildExplainGraph, resolveCamLayer } from '../../graph/gradcam.ts';
 import { encodeModel } from '../../formats/protobuf.ts';
 import { buildArtifacts } from '../../formats/artifacts.ts';
+import { writeArtifacts } from '../../formats/artifacts-file.ts';
 import type { WeightLayout } from '../../formats/state-dict.ts';
 import { importWeights, parseLayout } from '../../formats/state-dict.ts';
 import { withWeights } from '../../graph/weights.ts';
@@ -114,7 +115,7 @@ async function genGraph(arch: string | undefined, flags: GenGraphFlags): Promise
     const weights = flags.classWeights === undefined ? undefined : String(flags.classWeights).split(',').map(Number);
     const freeze = { parts: flags.freeze === undefined ? [] : parseFreeze(String(flags.freeze), config.spec), bn: flags.freezeBn ?? false };
     const setup = { freeze, kernels: await trainKernels(flags), ...(imported ? { weights: imported.tensors, init: imported.record } : {}) };
-    const written = buildArtifacts(config, { labelSmoothing: smoothing, classWeights: weights }, undefined, setup).write(flags.outDir);
+    const written = writeArtifacts(buildArtifacts(config, { labelSmoothing: smoothing, classWeights: weights }, undefined, setup), flags.outDir);
     process.stderr.write(`wrote ${written.join(', ')} to ${flags.outDir}\n`);
     return;
   }

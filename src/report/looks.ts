@@ -1,15 +1,11 @@
 /**
- * "Where they look" as pictures: each chosen test tile (evaluate/looks.ts) beside each network's
- * Grad-CAM map laid over it (cam-overlay.ts), as JPEG data URIs, and one figure per kind of tile
- * (both right, disagreeing; for one network right, wrong): a row per class, each tile followed by
- * the plain and the SE ensemble's maps. The figures are standalone SVG documents like the other
- * plots, with the pictures inside, so the report stays one self-contained file.
+ * "Where they look" as figures: one per kind of tile (both right, disagreeing; for one network
+ * right, wrong), a row per class, each chosen test tile (evaluate/looks.ts) followed by the plain
+ * and the SE ensemble's Grad-CAM maps laid over it, as look-pictures.ts encodes them. The figures
+ * are standalone SVG documents like the other plots, with the pictures inside, so the report stays
+ * one self-contained file. No file I/O or sharp here: the browser app draws the report too.
  */
-import { join } from 'node:path';
-import { decodeTile } from '../data/decode.ts';
-import { encodeJpeg } from '../data/image.ts';
-import type { LookKind, Looks } from '../evaluate/looks.ts';
-import { camOverlay, mapMaximum } from './cam-overlay.ts';
+import type { LookKind } from '../evaluate/looks.ts';
 import { hexColour, viridis } from './colour-map.ts';
 import { el, num, svgDocument, textWidth } from './svg.ts';
 import type { Child } from './svg.ts';
@@ -37,33 +33,6 @@ export interface LooksReport {
   readonly tiles: readonly LookPicture[];
   /** Why there are no maps (a run's tiles or checkpoints gone); null when there are. */
   readonly unavailable: string | null;
-}
-
-const dataUri = (jpeg: Buffer): string => `data:image/jpeg;base64,${jpeg.toString('base64')}`;
-
-/**
- * The pictures of `looks`, each tile read from the data set (or given by `pixels`, packed RGB at
- * LOOK_SIDE x LOOK_SIDE), resized to LOOK_SIDE as training resizes tiles.
- */
-export async function lookPictures(looks: Looks, runs: readonly string[], pixels?: (file: string) => Promise<Uint8Array>): Promise<LooksReport> {
-  const read = pixels ?? ((file: string) => decodeTile(join(looks.dataDir, file), LOOK_SIDE, LOOK_SIDE));
-  const tiles: LookPicture[] = [];
-  for (const t of looks.tiles) {
-    const rgb = await read(t.file);
-    tiles.push({
-      file: t.file,
-      label: looks.classes[t.label]!,
-      kind: t.kind,
-      image: dataUri(await encodeJpeg(rgb, LOOK_SIDE, LOOK_SIDE)),
-      maps: await Promise.all(t.maps.map(async (m) => ({
-        predicted: looks.classes[m.predicted]!,
-        probability: m.probability,
-        max: mapMaximum(m.map),
-        overlay: dataUri(await encodeJpeg(camOverlay(rgb, LOOK_SIDE, LOOK_SIDE, m.map, m.height, m.width), LOOK_SIDE, LOOK_SIDE)),
-      }))),
-    });
-  }
-  return { runs, layers: looks.layers, seed: looks.seed, perClass: looks.perClass, tiles, unavailable: null };
 }
 
 /** What each kind of tile is, in words, for titles and captions. */

@@ -14,8 +14,9 @@ import type { FoldCurve, GroupResults } from '../../src/evaluate/scores.ts';
 import { SUMMARY_KEYS } from '../../src/evaluate/scores.ts';
 import type { ReportData, RunReport } from '../../src/report/html.ts';
 import type { LookKind, LookTile, Looks } from '../../src/evaluate/looks.ts';
+import { lookPictures } from '../../src/report/look-pictures.ts';
 import type { LooksReport } from '../../src/report/looks.ts';
-import { LOOK_SIDE, lookPictures } from '../../src/report/looks.ts';
+import { LOOK_SIDE } from '../../src/report/looks.ts';
 
 export const TEST_OUTPUT: string = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-output', 'report-test');
 

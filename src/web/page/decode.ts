@@ -1,17 +1,23 @@
 /**
- * The browser's own decoders, in the study worker: PNG, JPEG and WebP become packed RGB through
- * createImageBitmap and an OffscreenCanvas, oriented as their EXIF says (as the CLI's sharp does),
- * without colour management (as the CLI reads PNG and JPEG without a profile), alpha flattened
- * onto white (as the CLI flattens it). Tiles go back out as PNG the same way.
+ * Decoding in the study worker. PNG, JPEG and WebP: the browser's own decoders, createImageBitmap
+ * and an OffscreenCanvas, oriented as their EXIF says (as the CLI's sharp does), without colour
+ * management (as the CLI reads PNG and JPEG without a profile), alpha flattened onto white (as the
+ * CLI flattens it). TIFF, told by its header as the CLI tells it (not by the name: a slide's .svs
+ * is one): utif2 and the CLI's reading rules, in ../tiff.ts. Tiles go back out as PNG.
  */
+import { UserError } from '../../errors.ts';
 import type { SourceImage } from '../tiles.ts';
-
-const TIFF = /\.tiff?$/i;
+import { decodeTiff, isTiff } from '../tiff.ts';
 
 /** A chosen file decoded, or why it could not be. */
 export async function decodeImage(source: string, blob: Blob): Promise<SourceImage> {
-  if (TIFF.test(source)) {
-    return { source, error: 'TIFF is not decoded in the browser app; convert the tiles to PNG, or run senet-ort study on them (the CLI reads TIFF)' };
+  if (isTiff(new Uint8Array(await blob.slice(0, 4).arrayBuffer()))) {
+    try {
+      return { source, ...decodeTiff(await blob.arrayBuffer()) };
+    } catch (err) {
+      if (err instanceof UserError) return { source, error: err.message };
+      throw err;
+    }
   }
   let bitmap: ImageBitmap;
   try {

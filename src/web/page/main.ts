@@ -184,10 +184,13 @@ function onMessage(message: FromWorker): void {
     case 'first-step':
       firstStepReply?.(message);
       break;
+    case 'prepared':
+      prepareReply?.(message);
+      break;
 
     case 'error':
       showError(message.message);
-      firstStepFailed?.(new Error(message.message));
+      hookFailed?.(new Error(message.message));
       break;
   }
 }
@@ -226,17 +229,28 @@ function showResults(message: Extract<FromWorker, { kind: 'done' }>): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The test hook: one training step on a given batch, compared by the tests with onnxruntime-node.
+// The test hooks, window.senetOrt: one training step on a given batch, compared by the tests with
+// onnxruntime-node; and the chosen folder decoded, tiled and split as the study would, compared
+// with the CLI's pixels and data set.
 
 let firstStepReply: ((m: Extract<FromWorker, { kind: 'first-step' }>) => void) | null = null;
-let firstStepFailed: ((e: Error) => void) | null = null;
+let prepareReply: ((m: Extract<FromWorker, { kind: 'prepared' }>) => void) | null = null;
+/** The pending hook's rejection, for an error the worker reports. */
+let hookFailed: ((e: Error) => void) | null = null;
 
-function exposeFirstStep(worker: Worker): void {
+function exposeHooks(worker: Worker): void {
   (globalThis as unknown as { senetOrt: unknown }).senetOrt = {
     firstStep: (request: FirstStepRequest) => new Promise((resolve, reject) => {
       firstStepReply = resolve;
-      firstStepFailed = reject;
+      hookFailed = reject;
       const message: ToWorker = { kind: 'first-step', request };
+      worker.postMessage(message);
+    }),
+    prepare: () => new Promise((resolve, reject) => {
+      if (!chosen) return reject(new Error('no folder chosen'));
+      prepareReply = resolve;
+      hookFailed = reject;
+      const message: ToWorker = { kind: 'prepare', root: chosen.root, files: chosen.files };
       worker.postMessage(message);
     }),
   };
@@ -250,7 +264,7 @@ async function start(): Promise<void> {
   const worker = new Worker('/study-worker.js', { type: 'module' });
   worker.addEventListener('message', (event: MessageEvent<FromWorker>) => onMessage(event.data));
   worker.addEventListener('error', (event) => showError(`the study worker failed: ${event.message}`));
-  exposeFirstStep(worker);
+  exposeHooks(worker);
   const probe: ToWorker = { kind: 'probe' };
   worker.postMessage(probe);
 

@@ -8,13 +8,14 @@ import { writeZip } from '../../formats/zip.ts';
 import { textTable } from '../../util/table.ts';
 import { VERSION } from '../../version.ts';
 import type { SourceImage } from '../tiles.ts';
+import { DEFAULT_SPLIT, prepareTiles } from '../tiles.ts';
 import { runBrowserStudy } from '../study.ts';
 import type { StudySettings } from '../study.ts';
 import { firstStep } from '../trainer.ts';
 import type { FirstStepRequest } from '../trainer.ts';
 import { decodeImage, encodePng, sha256 } from './decode.ts';
 import { SAMPLE_INDEX } from './paths.ts';
-import type { ChosenFile, FromWorker, ToWorker, WorkerScope } from './protocol.ts';
+import type { ChosenFile, DecodedFile, FromWorker, ToWorker, WorkerScope } from './protocol.ts';
 import type { Backend, OrtModule, RuntimeInfo } from './runtime.ts';
 import { createSession, loadRuntime, webgpuAdapter } from './runtime.ts';
 
@@ -125,6 +126,18 @@ async function step(request: FirstStepRequest): Promise<void> {
   post({ kind: 'first-step', loss: result.loss, logits: result.logits, next: Object.fromEntries(result.next) });
 }
 
+/** The test hook's half of the study: the files decoded (their pixels' digests) and tiled and split as the study does. */
+async function prepare(root: string, files: readonly ChosenFile[]): Promise<FromWorker> {
+  const images = await decodeAll(files);
+  const decoded = await Promise.all(images.map(async (i): Promise<DecodedFile> => (
+    'error' in i ? i : { source: i.source, width: i.width, height: i.height, sha256: await sha256(i.rgb) })));
+  try {
+    return { kind: 'prepared', decoded, files: prepareTiles(root, images, DEFAULT_SPLIT).files, error: null };
+  } catch (err) {
+    return { kind: 'prepared', decoded, files: null, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 scope.addEventListener('message', (event) => {
   const message: ToWorker = event.data;
   void (async () => {
@@ -132,6 +145,7 @@ scope.addEventListener('message', (event) => {
       if (message.kind === 'probe') post(await selfCheck());
       else if (message.kind === 'study') await study(message.root, message.files, message.settings);
       else if (message.kind === 'first-step') await step(message.request);
+      else if (message.kind === 'prepare') post(await prepare(message.root, message.files));
     } catch (err) {
       post({ kind: 'error', message: err instanceof Error ? err.message : String(err) });
     }

@@ -1,6 +1,7 @@
 // The page as a person uses it: choose a folder of class folders (here through the file input, as
 // the DevTools protocol sets it), set the options, train and compare. PNG, JPEG and WebP tiles are
-// decoded by the browser; a TIFF tile and a file at the top level are rejected with their reasons.
+// decoded by the browser and an LZW TIFF by utif2; a JPEG-compressed TIFF and a file at the top
+// level are rejected with their reasons.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { StudySummary } from '../../../src/web/study.ts';
 import { put, synthetic, tempDir, tissue } from '../../data/fixtures.ts';
 import { browserSkip, leaks, openApp } from '../../helpers/web-app.ts';
 
-/** Three classes of 8 tiles of 48 px each, in three formats, a TIFF and a stray file. */
+/** Three classes of 8 tiles of 48 px each, in three formats, two TIFFs (one decoded, one not) and a stray file. */
 async function folder(root: string): Promise<string> {
   const dir = join(root, 'my tiles');
   const tints = [[0, 0, 0], [-60, -30, 20], [40, -40, -40]];
@@ -22,7 +23,8 @@ async function folder(root: string): Promise<string> {
       put(join(dir, `class-${c}`, `patient${i}_tile.${ext}`), bytes);
     }
   }
-  put(join(dir, 'class-0', 'scan.tif'), await synthetic(48, 48, tissue).tiff().toBuffer());
+  put(join(dir, 'class-0', 'scan.tif'), await synthetic(48, 48, tissue).tiff({ compression: 'lzw' }).toBuffer());
+  put(join(dir, 'class-1', 'scan.tif'), await synthetic(48, 48, (x, y) => tissue(y, x)).tiff({ compression: 'jpeg' }).toBuffer());
   put(join(dir, 'notes.txt'), 'not a class');
   return dir;
 }
@@ -36,7 +38,7 @@ async function chooseAndTrain(t: TestContext, webgpu: boolean): Promise<void> {
   const { root } = (await browser.send('DOM.getDocument', { depth: 1 })) as { root: { nodeId: number } };
   const { nodeId } = (await browser.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#folder' })) as { nodeId: number };
   await browser.send('DOM.setFileInputFiles', { nodeId, files: [dir] });
-  assert.equal(await browser.until<string>("document.getElementById('chosen').textContent", 10_000, 'the chosen folder'), 'my tiles: 26 files');
+  assert.equal(await browser.until<string>("document.getElementById('chosen').textContent", 10_000, 'the chosen folder'), 'my tiles: 27 files');
   await browser.evaluate(`(() => {
     const set = (id, v) => { document.getElementById(id).value = v; };
     set('input-size', '16'); set('epochs', '1'); set('batch', '4'); set('iters', '1'); set('lr', '0.01');
@@ -49,7 +51,7 @@ async function chooseAndTrain(t: TestContext, webgpu: boolean): Promise<void> {
   assert.equal(summary.backend, webgpu ? 'webgpu' : 'wasm');
   assert.equal(summary.accuracy['resnet20']!.length, 4);
   const tiles = await browser.evaluate<string>("document.getElementById('tiles').textContent");
-  assert.match(tiles, /^24 tiles of 48x48 px in 3 classes \(the images are tiles already\), 2 files rejected/);
+  assert.match(tiles, /^25 tiles of 48x48 px in 3 classes \(the images are tiles already\), 2 files rejected/);
   const offered = await browser.evaluate<string[]>("[...document.querySelectorAll('#downloads a')].map((a) => a.download)");
   assert.deepEqual(offered, ['report.html', 'senet-ort-my-tiles.zip', 'resnet20-ensemble.onnx', 'se_resnet20-ensemble.onnx']);
   // The rejected files and why, in the downloaded zip's rejected.csv (a fetch of the blob would be refused: connect-src 'self').
@@ -58,7 +60,7 @@ async function chooseAndTrain(t: TestContext, webgpu: boolean): Promise<void> {
   await done;
   const entries = readZip(new Uint8Array(readFileSync(join(downloads, 'senet-ort-my-tiles.zip'))));
   const rejected = new TextDecoder().decode(entries.find((e) => e.path === 'senet-ort-my-tiles/data/rejected.csv')!.data);
-  assert.equal(rejected, 'file,reason\nclass-0/scan.tif,"TIFF is not decoded in the browser app; convert the tiles to PNG, or run senet-ort study on them (the CLI reads TIFF)"\nnotes.txt,file at the top level: images belong in a class folder\n');
+  assert.equal(rejected, 'file,reason\nclass-1/scan.tif,"JPEG-compressed TIFF: the browser app decodes uncompressed, PackBits, LZW and Deflate TIFF; senet-ort study reads it"\nnotes.txt,file at the top level: images belong in a class folder\n');
   assert.deepEqual(browser.problems, []);
   assert.deepEqual(leaks(browser.requests, new URL(server.url).origin), []);
 }

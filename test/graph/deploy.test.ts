@@ -9,21 +9,12 @@ import { buildExplainGraph, classRequired } from '../../src/graph/gradcam.ts';
 import { withWeights } from '../../src/graph/weights.ts';
 import { createRng } from '../../src/util/random.ts';
 import { data, floats, int64s, session, stateFeeds } from '../helpers/ort.ts';
+import { trainedLike } from '../helpers/trained.ts';
 
 const config = { ...resolveModel({ arch: 'se_resnet20', input: [3, 16, 16], classes: 4, reduction: 4, seed: 2 }), batch: 2 };
 
 /** Weights as after training: the initial ones with random BN statistics and affine terms. */
-function trainedWeights(seed: number): Map<string, Tensor> {
-  const rng = createRng(seed);
-  const graph = buildInferenceGraph({ ...config, seed });
-  return new Map(graph.initializers.filter((i) => i.kind !== 'constant').map((i) => {
-    const d = Float32Array.from(i.tensor.data as Float32Array);
-    if (/running_var$/.test(i.value.name)) d.forEach((_, k) => { d[k] = 0.5 + rng.next(); });
-    else if (/running_mean$|bn\d\.bias$|downsample\.1\.bias$/.test(i.value.name)) d.forEach((_, k) => { d[k] = rng.normal() * 0.3; });
-    else if (/bn\d\.weight$|downsample\.1\.weight$/.test(i.value.name)) d.forEach((_, k) => { d[k] = 0.5 + rng.next(); });
-    return [i.value.name, { ...i.tensor, data: d }];
-  }));
-}
+const trainedWeights = (seed: number): Map<string, Tensor> => trainedLike(buildInferenceGraph({ ...config, seed }), seed);
 
 const pixels = Array.from({ length: 2 * 3 * 256 }, (_, i) => 128 + 100 * Math.sin(i * 0.37));
 const [mean, std] = [[0.6, 0.5, 0.7], [0.2, 0.25, 0.15]];

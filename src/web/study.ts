@@ -120,6 +120,12 @@ export function studyArchs(arch: string): [string, string] {
   return [arch, se];
 }
 
+/** The split's settings within the bounds `split` gives --folds and --test-fraction, or a one-line refusal. */
+export function checkSplit(split: SplitSettings): void {
+  if (!(Number.isInteger(split.folds) && split.folds >= 2 && split.folds <= 1000)) throw new UserError(`expected a whole number of folds from 2 to 1000 but received ${split.folds}`);
+  if (!(split.testFraction >= 0 && split.testFraction < 1)) throw new UserError(`expected a test share from 0 up to (not including) 1 but received ${split.testFraction}`);
+}
+
 /** A network's resolved options, as `ort-train` would record them for this study. */
 export function trainOptions(settings: StudySettings, arch: string, classes: number, folds: number, env: Pick<StudyEnvironment, 'backend' | 'threads'>): TrainOptions {
   const model = resolveModel({ arch, classes, input: settings.input, seed: settings.seed });
@@ -261,6 +267,7 @@ const bytesOf = (data: Uint8Array | string): Uint8Array => (typeof data === 'str
 /** Run the whole study on the images of the folder `root` (its name); returns the study folder's files and what the page shows. */
 export async function runBrowserStudy(root: string, images: readonly SourceImage[], settings: StudySettings, env: StudyEnvironment, hooks: StudyHooks = {}): Promise<StudyResult> {
   const archs = studyArchs(settings.arch);
+  checkSplit(settings.split);
   hooks.onPhase?.('Tiling and splitting the images');
   const prepared = prepareTiles(root, images, settings.split);
   hooks.onTiles?.(prepared);

@@ -9,11 +9,12 @@ import { describe, it } from 'node:test';
 import * as ortWeb from 'onnxruntime-web';
 import sharp from 'sharp';
 import { decodeTile } from '../../src/data/decode.ts';
+import { UserError } from '../../src/errors.ts';
 import { prepareSource } from '../../src/data/prepare.ts';
 import type { PreparedDataset } from '../../src/data/prepared.ts';
 import { readZip, writeZip } from '../../src/formats/zip.ts';
 import { resolveTrainOptions } from '../../src/train/options.ts';
-import type { StudyResult } from '../../src/web/study.ts';
+import type { StudyEnvironment, StudyResult } from '../../src/web/study.ts';
 import { DEMO_SETTINGS, runBrowserStudy, trainOptions } from '../../src/web/study.ts';
 import type { SourceImage } from '../../src/web/tiles.ts';
 import { SAMPLE, tempDir } from '../data/fixtures.ts';
@@ -102,5 +103,19 @@ describe('runBrowserStudy', () => {
       assert.deepEqual(rest, cliRest);
       assert.equal(kernels, 'portable');
     }
+  });
+
+  it('refuses folds and a test share outside split\'s bounds in one line, before tiling anything', async () => {
+    const phases: string[] = [];
+    const env = { backend: 'wasm', threads: 1 } as unknown as StudyEnvironment;
+    for (const [split, reason] of [
+      [{ folds: 1 }, /^expected a whole number of folds from 2 to 1000 but received 1$/],
+      [{ folds: 2.5 }, /^expected a whole number of folds from 2 to 1000 but received 2\.5$/],
+      [{ testFraction: 1 }, /^expected a test share from 0 up to \(not including\) 1 but received 1$/],
+      [{ testFraction: Number.NaN }, /received NaN$/],
+    ] as const) {
+      await assert.rejects(runBrowserStudy('x', [], { ...DEMO_SETTINGS, split: { ...DEMO_SETTINGS.split, ...split } }, env, { onPhase: (p) => phases.push(p) }), (err: Error) => err instanceof UserError && reason.test(err.message));
+    }
+    assert.deepEqual(phases, []);
   });
 });

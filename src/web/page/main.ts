@@ -105,6 +105,7 @@ function settingsFromForm(): StudySettings {
     batchSize: number('batch'),
     itersPerEpoch: iters === '' ? null : Number(iters),
     lr: number('lr'),
+    split: { ...STUDY_DEFAULTS.split, folds: number('folds'), testFraction: number('test-fraction') },
   };
 }
 
@@ -116,8 +117,10 @@ function fillForm(settings: StudySettings, locked: boolean): void {
   element<HTMLInputElement>('batch').value = String(settings.batchSize);
   element<HTMLInputElement>('iters').value = settings.itersPerEpoch === null ? '' : String(settings.itersPerEpoch);
   element<HTMLInputElement>('lr').value = String(settings.lr);
+  element<HTMLInputElement>('folds').value = String(settings.split.folds);
+  element<HTMLInputElement>('test-fraction').value = String(settings.split.testFraction);
   for (const e of element('settings').querySelectorAll('input, select')) (e as HTMLInputElement).disabled = locked;
-  element('fixed').textContent = `As senet-ort study's quick preset: SGD with momentum ${QUICK_FIXED.momentum} and weight decay ${QUICK_FIXED.weightDecay}, a cosine schedule after ${QUICK_FIXED.warmupEpochs} warmup epochs, flips and 90° rotations, each fold's own normalisation; ${settings.split.folds} folds and ${settings.split.testFraction * 100}% of the tiles held out for testing, grouped by slide where the file names name one, seed ${settings.seed}.`;
+  element('fixed').textContent = `As senet-ort study's quick preset: SGD with momentum ${QUICK_FIXED.momentum} and weight decay ${QUICK_FIXED.weightDecay}, a cosine schedule after ${QUICK_FIXED.warmupEpochs} warmup epochs, flips and 90° rotations, each fold's own normalisation; the test share held out of each class, grouped by slide where the file names name one, seed ${settings.seed}.`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,47 +16,13 @@ metadata), writes DIR/<net>.torch.safetensors.
 """
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_train import SPECS, ResNet  # noqa: E402
-
-NUMPY = {'F32': np.float32, 'F64': np.float64, 'I64': np.int64}
-NAMES = {np.dtype(np.float32): 'F32', np.dtype(np.float64): 'F64', np.dtype(np.int64): 'I64'}
-
-
-def load_safetensors(path):
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (size,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + size])
-    meta = header.pop('__metadata__', {})
-    body = raw[8 + size:]
-    tensors = {}
-    for name, h in header.items():
-        start, end = h['data_offsets']
-        tensors[name] = torch.from_numpy(np.frombuffer(body[start:end], dtype=NUMPY[h['dtype']]).reshape(h['shape']).copy())
-    return tensors, meta
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().cpu().numpy()
-        header[name] = {'dtype': NAMES[data.dtype], 'shape': list(data.shape), 'data_offsets': [offset, offset + data.nbytes]}
-        blobs.append(data.tobytes())
-        offset += data.nbytes
-    head = json.dumps(header).encode()
-    head += b' ' * (-len(head) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(head)))
-        f.write(head)
-        for blob in blobs:
-            f.write(blob)
+from safetensors_io import load_safetensors, save_safetensors  # noqa: E402
 
 
 def module_of(model, layer):

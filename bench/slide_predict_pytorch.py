@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import resource
-import struct
 import sys
 import time
 
@@ -23,21 +22,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_train import build  # noqa: E402  (the same networks, with our state_dict names)
+from safetensors_io import load_safetensors  # noqa: E402
 
 
 def read_safetensors(path):
-    """A safetensors file's float32 tensors by name (the format: u64 header size, JSON header, data)."""
-    with open(path, 'rb') as f:
-        size = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(size))
-        data = f.read()
-    out = {}
-    for name, entry in header.items():
-        if name == '__metadata__' or entry['dtype'] != 'F32':
-            continue
-        begin, end = entry['data_offsets']
-        out[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype=np.float32).reshape(entry['shape']).copy())
-    return out
+    """A checkpoint's float32 tensors by name."""
+    tensors, _ = load_safetensors(path)
+    return {name: t for name, t in tensors.items() if t.dtype == torch.float32}
 
 
 def main():

@@ -8,32 +8,14 @@ dependencies of this package, so CI never runs it.
 
     /usr/bin/python3 bench/torchvision_import.py OUT_DIR [resnet18 resnet50 ...]
 """
-import json
-import struct
 import sys
 from pathlib import Path
 
 import torch
 import torchvision
 
-DTYPES = {torch.float32: "F32", torch.int64: "I64"}
-
-
-def save_safetensors(path, tensors):
-    """The safetensors layout written by hand (the safetensors package is not in Debian 12)."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().cpu().numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header).encode()
-    head += b" " * (-len(head) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for blob in blobs:
-            f.write(blob)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safetensors_io import save_safetensors  # noqa: E402  (written by hand: the safetensors package is not in Debian 12)
 
 
 def main():

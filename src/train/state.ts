@@ -24,12 +24,9 @@ import { Builder } from '../graph/builder.ts';
 import { NEXT_SUFFIX } from '../graph/train.ts';
 import type { SessionSettings } from '../infer/session.ts';
 import { createSession } from '../infer/session.ts';
+import type { StepOutput } from './resident-state.ts';
+import { ResidentState, stepOutput } from './resident-state.ts';
 
-/** What one step returns to the epoch loop. */
-export interface StepOutput {
-  readonly loss: number;
-  readonly logits: Float32Array;
-}
 
 export interface TrainingState {
   readonly names: readonly string[];
@@ -46,11 +43,6 @@ export interface TrainingState {
   release(): Promise<void>;
 }
 
-/** The outputs a train step session should keep on the device for a state that lives there. */
-export function deviceOutputs(manifest: ArtifactManifest): string[] {
-  return stateNames(manifest).map((n) => `${n}${NEXT_SUFFIX}`);
-}
-
 /** Bytes of state: what one read-back for a checkpoint moves. */
 export function stateBytes(manifest: ArtifactManifest): number {
   const names = new Set(stateNames(manifest));
@@ -60,10 +52,6 @@ export function stateBytes(manifest: ArtifactManifest): number {
 /** The state in `path` (a checkpoint or init.safetensors), checked against the artifacts, for the device in `settings`. */
 export async function loadState(path: string, manifest: ArtifactManifest, settings: SessionSettings): Promise<TrainingState> {
   return settings.device === 'webgpu' ? DeviceState.load(path, manifest, settings) : StateBuffers.load(path, manifest);
-}
-
-function stepOutput(out: ort.InferenceSession.ReturnType): StepOutput {
-  return { loss: (out['loss']!.data as Float32Array)[0]!, logits: out['logits']!.data as Float32Array };
 }
 
 export class StateBuffers implements TrainingState {
@@ -131,8 +119,7 @@ function readBackModel(manifest: ArtifactManifest): Uint8Array {
 }
 
 class DeviceState implements TrainingState {
-  readonly names: readonly string[];
-  #front: Map<string, ort.Tensor>;
+  readonly #state: ResidentState<ort.Tensor>;
   readonly #readBack: ort.InferenceSession;
 
   static async load(path: string, manifest: ArtifactManifest, settings: SessionSettings): Promise<DeviceState> {
@@ -142,33 +129,28 @@ class DeviceState implements TrainingState {
       const t = initial.get(name)!;
       return [name, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])] as const;
     }));
-    return new DeviceState(names, front, await createSession(readBackModel(manifest), { threads: settings.threads, device: settings.device }));
+    return new DeviceState(new ResidentState(names, front), await createSession(readBackModel(manifest), { threads: settings.threads, device: settings.device }));
   }
 
-  private constructor(names: readonly string[], front: Map<string, ort.Tensor>, readBack: ort.InferenceSession) {
-    this.names = names;
-    this.#front = front;
+  private constructor(state: ResidentState<ort.Tensor>, readBack: ort.InferenceSession) {
+    this.#state = state;
     this.#readBack = readBack;
   }
 
-  get front(): ReadonlyMap<string, ort.Tensor> {
-    return this.#front;
+  get names(): readonly string[] {
+    return this.#state.names;
   }
 
-  async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<StepOutput> {
-    const all = { ...feeds };
-    for (const [name, t] of this.#front) all[name] = t;
-    const raw = await session.run(all);
-    const out = stepOutput(raw);
-    const next = new Map(this.names.map((name) => [name, raw[`${name}${NEXT_SUFFIX}`]!]));
-    const [kept, dropped] = Number.isFinite(out.loss) ? [next, this.#front] : [this.#front, next];
-    this.#front = kept;
-    dispose(dropped);
-    return out;
+  get front(): ReadonlyMap<string, ort.Tensor> {
+    return this.#state.front;
+  }
+
+  step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<StepOutput> {
+    return this.#state.step(session, feeds);
   }
 
   async save(path: string, info: CheckpointInfo): Promise<void> {
-    const host = await this.#readBack.run(Object.fromEntries(this.#front));
+    const host = await this.#readBack.run(Object.fromEntries(this.front));
     saveCheckpoint(path, this.names, (name) => {
       const t = host[`${name}.host`]!;
       return { dims: t.dims, data: t.data as Float32Array };
@@ -176,12 +158,7 @@ class DeviceState implements TrainingState {
   }
 
   async release(): Promise<void> {
-    dispose(this.#front);
+    this.#state.release();
     await this.#readBack.release();
   }
-}
-
-/** Free the GPU buffers of a set; CPU tensors (the state as loaded) are left to the GC. */
-function dispose(set: ReadonlyMap<string, ort.Tensor>): void {
-  for (const t of set.values()) if (t.location === 'gpu-buffer') t.dispose();
 }

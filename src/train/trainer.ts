@@ -25,7 +25,8 @@ import { describeSetup } from './init.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { describeKernels, refuseKernels, trainStepFor } from './kernels.ts';
 import { stepTransferBytes } from './epoch.ts';
-import { deviceOutputs, stateBytes } from './state.ts';
+import { deviceOutputs } from './resident-state.ts';
+import { stateBytes } from './state.ts';
 import { bytes as formatBytes } from '../util/format.ts';
 import { describeSchedule } from './schedule.ts';
 

@@ -25,6 +25,7 @@ import { resolveModel } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { PORTABLE, WEBGPU, trainStepKernels } from '../graph/flavours.ts';
 import { lossAndAccuracy } from '../train/loss.ts';
+import { ResidentState, deviceOutputs } from '../train/resident-state.ts';
 import { formatEpoch } from '../train/progress.ts';
 import { describeSchedule, learningRate } from '../train/schedule.ts';
 import type { Schedule } from '../train/schedule.ts';
@@ -139,57 +140,15 @@ export async function trainSession(setup: Pick<RunSetup, 'ort' | 'backend'>, art
   const model = webgpu ? encodeModel(trainStepKernels(artifacts.trainGraph, WEBGPU), { stateAsInputs: true }) : (files.get('train_step.onnx') as Uint8Array);
   return setup.ort.InferenceSession.create(model, {
     executionProviders: [setup.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3,
-    ...(webgpu ? { preferredOutputLocation: Object.fromEntries(stateNames(artifacts.manifest).map((n) => [`${n}.next`, 'gpu-buffer' as const])) } : {}),
+    ...(webgpu ? { preferredOutputLocation: Object.fromEntries(deviceOutputs(artifacts.manifest).map((o) => [o, 'gpu-buffer' as const])) } : {}),
   });
 }
 
-/**
- * The training state between steps: fed to each step with the batch, replaced by the step's
- * `.next` outputs when its loss is finite (on WebGPU those are GPU buffers, and the ones they
- * replace are freed), read back for a checkpoint.
- */
-export class TrainingState {
-  readonly names: readonly string[];
-  #front: Map<string, Ort.Tensor>;
-
-  constructor(names: readonly string[], initial: Map<string, Ort.Tensor>) {
-    this.names = names;
-    this.#front = initial;
-  }
-
-  /** The state the next step reads, by name. */
-  get front(): ReadonlyMap<string, Ort.Tensor> {
-    return this.#front;
-  }
-
-  /** One step on `feeds` (the batch and the hyper-parameters); the state moves on only after a finite loss. */
-  async step(session: Ort.InferenceSession, feeds: Record<string, Ort.Tensor>): Promise<{ loss: number; logits: Float32Array }> {
-    const all = { ...feeds };
-    for (const [name, t] of this.#front) all[name] = t;
-    const out = await session.run(all);
-    const loss = (out['loss']!.data as Float32Array)[0]!;
-    const next = new Map(this.names.map((n) => [n, out[`${n}.next`]!]));
-    const [kept, dropped] = Number.isFinite(loss) ? [next, this.#front] : [this.#front, next];
-    this.#front = kept;
-    release(dropped);
-    return { loss, logits: out['logits']!.data as Float32Array };
-  }
-
-  /** The state's values on the CPU (read back from the GPU where it lives there). */
-  async snapshot(): Promise<Map<string, Float32Array>> {
-    const values = new Map<string, Float32Array>();
-    for (const [n, t] of this.#front) values.set(n, t.location === 'gpu-buffer' ? ((await t.getData()) as Float32Array) : (t.data as Float32Array));
-    return values;
-  }
-
-  release(): void {
-    release(this.#front);
-  }
-}
-
-/** Free the GPU buffers of a set of tensors; CPU tensors are left to the garbage collector. */
-function release(tensors: ReadonlyMap<string, Ort.Tensor>): void {
-  for (const t of tensors.values()) if (t.location === 'gpu-buffer') t.dispose();
+/** The state's values on the CPU (read back from the GPU where it lives there; onnxruntime-web reads GPU tensors itself). */
+async function snapshot(state: ResidentState<Ort.Tensor>): Promise<Map<string, Float32Array>> {
+  const values = new Map<string, Float32Array>();
+  for (const [n, t] of state.front) values.set(n, t.location === 'gpu-buffer' ? ((await t.getData()) as Float32Array) : (t.data as Float32Array));
+  return values;
 }
 
 /** CPU tensors of a snapshot, shaped as the state's tensors. */
@@ -293,7 +252,7 @@ async function trainFold(ctx: FoldContext, fold: number, initial: Map<string, Or
   const schedule = scheduleOf(options);
   let samples = options.itersPerEpoch === null ? trainTiles.length : options.itersPerEpoch * options.batchSize;
   samples = Math.ceil(samples / options.batchSize) * options.batchSize;
-  const state = new TrainingState(names, initial);
+  const state = new ResidentState(names, initial);
   let foldState: FoldState = { fold, epochs: options.epochs, epochsDone: 0, finished: false, last: null, best: null };
   const checkpoints = new Map<string, Uint8Array>();
   const records: EpochRecord[] = [];
@@ -343,9 +302,9 @@ async function trainFold(ctx: FoldContext, fold: number, initial: Map<string, Or
     }
     const valSeconds = (performance.now() - valStart) / 1000;
     const file = checkpointName(epoch);
-    const snapshot = await state.snapshot();
-    checkpoints.set(file, encodeCheckpoint(names, (n) => ({ dims: state.front.get(n)!.dims, data: snapshot.get(n)! }), { architecture: options.arch, fold, epoch }));
-    if (epoch === options.epochs) last = cpuTensors(ort, snapshot, state.front);
+    const values = await snapshot(state);
+    checkpoints.set(file, encodeCheckpoint(names, (n) => ({ dims: state.front.get(n)!.dims, data: values.get(n)! }), { architecture: options.arch, fold, epoch }));
+    if (epoch === options.epochs) last = cpuTensors(ort, values, state.front);
     const r: EpochRecord = {
       fold, epoch, lr: firstLr, trainLoss: lossSum / seen, trainAccuracy: correct / seen, valLoss: scores?.loss ?? null, valAccuracy: scores?.accuracy ?? null,
       images: seen, imagesPerSecond: seen / trainSeconds, seconds: (performance.now() - started) / 1000, trainSeconds, valSeconds,
@@ -398,7 +357,7 @@ export async function firstStep(ort: OrtModule, backend: Backend, request: First
   const init = decodeCheckpoint(files.get('init.safetensors') as Uint8Array, 'init.safetensors', artifacts.manifest);
   const session = await trainSession({ ort, backend }, artifacts, files);
   const names = stateNames(artifacts.manifest);
-  const state = new TrainingState(names, new Map(names.map((n) => [n, new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims])])));
+  const state = new ResidentState<Ort.Tensor>(names, new Map(names.map((n) => [n, new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims])])));
   try {
     const scalar = (v: number): Ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
     const feeds: Record<string, Ort.Tensor> = {
@@ -408,7 +367,7 @@ export async function firstStep(ort: OrtModule, backend: Backend, request: First
     };
     let last: { loss: number; logits: Float32Array } = { loss: NaN, logits: new Float32Array(0) };
     for (let i = 0; i < (request.steps ?? 1); i++) last = await state.step(session, feeds);
-    return { ...last, next: await state.snapshot() };
+    return { ...last, next: await snapshot(state) };
   } finally {
     state.release();
     await session.release();

@@ -5,8 +5,8 @@
  * on viridis and laid over the image at half opacity.
  */
 import { composePng, encodePng } from '../data/image.ts';
-import { VIRIDIS, hexColour, viridis } from './colour-map.ts';
-import { FONT_FAMILY, el, num } from './svg.ts';
+import { viridis, viridisGradient } from './colour-map.ts';
+import { FONT_FAMILY, el } from './svg.ts';
 import type { Child } from './svg.ts';
 
 export const OVERLAY_OPACITY = 0.5;
@@ -73,9 +73,8 @@ export function camOverlayPng(rgb: Uint8Array, width: number, height: number, ma
 
 /** A vertical viridis colour bar from 0 (bottom) to `max` (top), labelled, as SVG children at (x, y). */
 export function colourBar(x: number, y: number, height: number, max: number, id = 'viridis'): Child[] {
-  const stops = VIRIDIS.map((rgb, i) => el('stop', { offset: num(i / (VIRIDIS.length - 1), 4), 'stop-color': hexColour(rgb) }));
   return [
-    el('defs', {}, el('linearGradient', { id, x1: 0, y1: 1, x2: 0, y2: 0 }, stops)),
+    viridisGradient(id),
     el('rect', { x, y, width: 16, height, fill: `url(#${id})`, stroke: '#444444' }),
     el('text', { x: x + 22, y: y + 10 }, formatValue(max)),
     el('text', { x: x + 22, y: y + height }, '0'),

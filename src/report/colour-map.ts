@@ -3,6 +3,8 @@
  * slide's class probabilities (src/slide) and the Grad-CAM maps of `explain` and the report. Its
  * luminance rises monotonically, so it reads in print and in grey, and to colour-blind readers.
  */
+import { el, num } from './svg.ts';
+import type { Child } from './svg.ts';
 
 export type Rgb = [number, number, number];
 
@@ -21,4 +23,10 @@ export function viridis(v: number): Rgb {
 /** `#rrggbb`. */
 export function hexColour(c: Rgb): string {
   return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Viridis as an SVG gradient from bottom (0) to top (1), in `<defs>`, for colour bars: fill="url(#id)". */
+export function viridisGradient(id: string): Child {
+  const stops = VIRIDIS.map((rgb, i) => el('stop', { offset: num(i / (VIRIDIS.length - 1), 4), 'stop-color': hexColour(rgb) }));
+  return el('defs', {}, el('linearGradient', { id, x1: 0, y1: 1, x2: 0, y2: 0 }, stops));
 }

@@ -8,7 +8,7 @@ import { encodeCanvas, readThumbnail } from '../data/image.ts';
 import { el, num } from '../report/svg.ts';
 import { FONT_FAMILY } from '../report/svg.ts';
 import type { SlidePrediction } from './predict-slide.ts';
-import { VIRIDIS, hexColour, viridis } from '../report/colour-map.ts';
+import { hexColour, viridis, viridisGradient } from '../report/colour-map.ts';
 import { DISAGREEMENT, callsOf, cellOf, classAreas, classColour } from './calls.ts';
 
 /** Longest side of a map's thumbnail. */
@@ -139,9 +139,8 @@ export async function heatmapPng(p: SlidePrediction, t0: Thumbnail, label: strin
   const side = 90;
   const width = MARGIN + t0.width + MARGIN + side;
   const height = Math.max(TITLE + t0.height + MARGIN, TITLE + barHeight + 2 * MARGIN);
-  const stops = VIRIDIS.map((rgb, i) => el('stop', { offset: num(i / (VIRIDIS.length - 1), 4), 'stop-color': hexColour(rgb) }));
   const bar = [
-    el('defs', {}, el('linearGradient', { id: 'viridis', x1: 0, y1: 1, x2: 0, y2: 0 }, stops)),
+    viridisGradient('viridis'),
     el('rect', { x: 8, y: TITLE, width: 18, height: barHeight, fill: 'url(#viridis)', stroke: '#444444' }),
     ...[0, 0.5, 1].map((v) => el('text', { x: 32, y: TITLE + (1 - v) * barHeight + 5 }, String(v))),
   ];

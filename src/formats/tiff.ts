@@ -9,6 +9,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.ts';
+import { isTiffHeader } from './tiff-header.ts';
 
 /** One image file directory: an image of the file (a pyramid level, a thumbnail, a label, ...). */
 export interface TiffDirectory {
@@ -175,14 +176,6 @@ function readDirectory(r: Reader, offset: number, page: number, subifd: number |
     subifds,
     next,
   };
-}
-
-/** Whether the first bytes are a TIFF or BigTIFF header. */
-export function isTiffHeader(head: Uint8Array): boolean {
-  const order = String.fromCharCode(head[0] ?? 0, head[1] ?? 0);
-  if (order !== 'II' && order !== 'MM') return false;
-  const magic = order === 'II' ? (head[2] ?? 0) | ((head[3] ?? 0) << 8) : ((head[2] ?? 0) << 8) | (head[3] ?? 0);
-  return magic === 42 || magic === 43;
 }
 
 /**

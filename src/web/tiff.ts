@@ -20,6 +20,7 @@ import type { IFD } from 'utif2';
 import { UserError } from '../errors.ts';
 import { pyramidLevels } from '../data/resolution.ts';
 import type { TiffDirectory } from '../formats/tiff.ts';
+import { isTiffHeader } from '../formats/tiff-header.ts';
 
 /** A decoded image: packed 8-bit RGB, row-major, as displayed. */
 export interface DecodedTiff {
@@ -250,21 +251,13 @@ function quietly<T>(work: () => T): T {
   }
 }
 
-/** Whether the first bytes are a TIFF or BigTIFF header ("II*\0", "MM\0*", or 43 for BigTIFF). */
-export function isTiff(head: Uint8Array): boolean {
-  const little = head[0] === 0x49 && head[1] === 0x49;
-  if (!little && !(head[0] === 0x4d && head[1] === 0x4d)) return false;
-  const magic = little ? head[2]! | (head[3]! << 8) : (head[2]! << 8) | head[3]!;
-  return magic === 42 || magic === 43;
-}
-
 /**
  * Decode a TIFF file's largest image as the CLI does, or throw a UserError whose message is the
  * reason to record (rejected.csv): what the file is, and that senet-ort study reads it where it does.
  */
 export function decodeTiff(file: ArrayBuffer): DecodedTiff {
   const bytes = new Uint8Array(file);
-  if (bytes.length < 8 || !isTiff(bytes)) throw refuse(NOT_AN_IMAGE);
+  if (bytes.length < 8 || !isTiffHeader(bytes)) throw refuse(NOT_AN_IMAGE);
   checkChain(new DataView(file));
   let ifds: IFD[];
   try {

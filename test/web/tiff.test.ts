@@ -9,7 +9,8 @@ import type { TestContext } from 'node:test';
 import sharp from 'sharp';
 import { decodeTile } from '../../src/data/decode.ts';
 import { planScale, probeImage, readBand } from '../../src/data/image.ts';
-import { CORRUPT_HEADER, CORRUPT_PIXELS, LOOPING, MAX_TIFF_PIXELS, NOT_AN_IMAGE, decodeTiff, isTiff } from '../../src/web/tiff.ts';
+import { CORRUPT_HEADER, CORRUPT_PIXELS, LOOPING, MAX_TIFF_PIXELS, NOT_AN_IMAGE, decodeTiff } from '../../src/web/tiff.ts';
+import { isTiffHeader } from '../../src/formats/tiff-header.ts';
 import type { DecodedTiff } from '../../src/web/tiff.ts';
 import { synthetic, tempDir, tissue } from '../data/fixtures.ts';
 import type { RawImage } from './tiff-files.ts';
@@ -170,10 +171,10 @@ describe('decodeTiff', () => {
   });
 
   it('tells TIFF and BigTIFF headers from others', () => {
-    assert.equal(isTiff(Buffer.from('II*\0')), true);
-    assert.equal(isTiff(Buffer.from('MM\0*')), true);
-    assert.equal(isTiff(Buffer.from('II+\0')), true);
-    assert.equal(isTiff(Buffer.from('\x89PNG', 'latin1')), false);
-    assert.equal(isTiff(Buffer.from('MM*\0')), false);
+    assert.equal(isTiffHeader(Buffer.from('II*\0')), true);
+    assert.equal(isTiffHeader(Buffer.from('MM\0*')), true);
+    assert.equal(isTiffHeader(Buffer.from('II+\0')), true);
+    assert.equal(isTiffHeader(Buffer.from('\x89PNG', 'latin1')), false);
+    assert.equal(isTiffHeader(Buffer.from('MM*\0')), false);
   });
 });

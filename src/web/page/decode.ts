@@ -7,11 +7,12 @@
  */
 import { UserError } from '../../errors.ts';
 import type { SourceImage } from '../tiles.ts';
-import { decodeTiff, isTiff } from '../tiff.ts';
+import { isTiffHeader } from '../../formats/tiff-header.ts';
+import { decodeTiff } from '../tiff.ts';
 
 /** A chosen file decoded, or why it could not be. */
 export async function decodeImage(source: string, blob: Blob): Promise<SourceImage> {
-  if (isTiff(new Uint8Array(await blob.slice(0, 4).arrayBuffer()))) {
+  if (isTiffHeader(new Uint8Array(await blob.slice(0, 4).arrayBuffer()))) {
     try {
       return { source, ...decodeTiff(await blob.arrayBuffer()) };
     } catch (err) {

@@ -1,4 +1,5 @@
 import { UserError, expected } from '../errors.ts';
+import { argmax } from '../util/numeric.ts';
 
 /**
  * Predicted class probabilities: one row per sample, one column per class (a softmax output).
@@ -73,7 +74,7 @@ export function classificationMetrics(
 ): ClassificationMetrics {
   checkPredictions(labels, probs, classNames);
   const numClasses = classNames.length;
-  const predictions = Array.from(probs, argmax);
+  const predictions = Array.from(probs, (row) => argmax(row));
   const confusion = confusionMatrix(labels, predictions, numClasses);
 
   const perClass: ClassMetrics[] = classNames.map((name, c) => {
@@ -176,13 +177,6 @@ function checkPredictions(labels: ArrayLike<number>, probs: ProbabilityRows, cla
       throw new UserError(`expected probabilities summing to 1 for probs[${i}] but received sum ${rowSum}`);
     }
   }
-}
-
-/** Index of the largest value; the strict comparison keeps the lowest index on ties. */
-function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
-  return best;
 }
 
 function confusionMatrix(labels: ArrayLike<number>, predictions: readonly number[], numClasses: number): number[][] {

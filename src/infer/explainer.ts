@@ -14,6 +14,7 @@ import type { FoldMember } from '../formats/members.ts';
 import { readFoldMember } from '../formats/members.ts';
 import { readArtifactManifest } from '../formats/rundir.ts';
 import { UserError } from '../errors.ts';
+import { argmax } from '../util/numeric.ts';
 import { configFromManifest } from './predictor.ts';
 import { createSession } from './session.ts';
 import type { SessionSettings } from './session.ts';
@@ -27,12 +28,6 @@ export interface Explanation {
   readonly maps: Float32Array;
   readonly height: number;
   readonly width: number;
-}
-
-function argmax(row: ArrayLike<number>, from: number, width: number): number {
-  let best = 0;
-  for (let c = 1; c < width; c++) if (row[from + c]! > row[from + best]!) best = c;
-  return best;
 }
 
 export class Explainer {

@@ -27,6 +27,7 @@ import { EXCITATION_SUFFIX, buildInferenceGraph, excitationValues, resolveModel,
 export { EXCITATION_SUFFIX, excitationValues, withExcitationOutputs } from '../graph/model.ts';
 import type { ModelConfig } from '../graph/model.ts';
 import { withWeights } from '../graph/weights.ts';
+import { argmax } from '../util/numeric.ts';
 import { cpuNodes, createSession } from './session.ts';
 import type { SessionSettings } from './session.ts';
 import type { HostNode } from './placement.ts';
@@ -163,11 +164,7 @@ function padded(data: Float32Array, length: number): Float32Array {
 export function argmaxRows(rows: Float32Array, width: number): Int32Array {
   const n = rows.length / width;
   const arg = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let k = 1; k < width; k++) if (rows[i * width + k]! > rows[i * width + best]!) best = k;
-    arg[i] = best;
-  }
+  for (let i = 0; i < n; i++) arg[i] = argmax(rows, i * width, width);
   return arg;
 }
 

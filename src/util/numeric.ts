@@ -1,4 +1,11 @@
-/** Small numerical routines that image statistics need: percentiles and a 3x3 symmetric eigensolver. */
+/** Small numerical routines: the largest entry of a row, percentiles and a 3x3 symmetric eigensolver. */
+
+/** Index (from `from`) of the largest of `count` values starting at `from`; the strict comparison keeps the lowest index on ties. */
+export function argmax(values: ArrayLike<number>, from: number = 0, count: number = values.length - from): number {
+  let best = 0;
+  for (let c = 1; c < count; c++) if (values[from + c]! > values[from + best]!) best = c;
+  return best;
+}
 
 /**
  * The p-th percentile (0-100) of `values`, interpolating linearly between the two nearest ranks:

@@ -15,6 +15,7 @@
  * Paths inside config.json are relative to the run folder, so the folder works wherever it is unpacked.
  */
 import { UserError } from '../errors.ts';
+import { argmax } from '../util/numeric.ts';
 import { splitFiles } from '../data/grouped-split.ts';
 import { LANCZOS3_RESIZE, resizeRgb } from '../data/resample.ts';
 import { RAW_PIXELS, IDENTITY, writeSample } from '../data/augment.ts';
@@ -193,12 +194,6 @@ async function evaluate(run: TrainedRun, prepared: PreparedTiles, tiles: InputTi
   };
   return { input, scores: scoreRun(input, { probabilities, analyses }), probabilities };
 }
-
-const argmax = (row: ArrayLike<number>): number => {
-  let best = 0;
-  for (let c = 1; c < row.length; c++) if (row[c]! > row[best]!) best = c;
-  return best;
-};
 
 /** compare's inputs from two scored runs, as compareRunDirs reads them from the evaluated folders. */
 function comparison(a: { input: ScoreInput; scores: Scores; seed: number }, b: { input: ScoreInput; scores: Scores }, metric: { metric: ScoreMetric; reason: string | null }): RunComparison {

@@ -9,6 +9,7 @@
  */
 import type * as Ort from 'onnxruntime-web';
 import { UserError } from '../errors.ts';
+import { argmax } from '../util/numeric.ts';
 import type { ArtifactManifest } from '../formats/artifacts.ts';
 import { buildArtifacts } from '../formats/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint, stateNames } from '../formats/checkpoint-codec.ts';
@@ -123,12 +124,6 @@ export function foldNormalization(options: TrainOptions, tiles: InputTiles, trai
   const [, h, w] = options.input;
   return normalizationFromSums(sums, train.length * w * h);
 }
-
-const argmax = (row: ArrayLike<number>, at: number, n: number): number => {
-  let best = 0;
-  for (let c = 1; c < n; c++) if (row[at + c]! > row[at + best]!) best = c;
-  return best;
-};
 
 /**
  * The training step's session: the portable step, or its webgpu flavour on WebGPU, where the

@@ -6,11 +6,12 @@
  */
 import type * as Ort from 'onnxruntime-web';
 import { buildArtifacts } from '../formats/artifacts.ts';
-import { decodeCheckpoint, stateNames } from '../formats/checkpoint-codec.ts';
+import { stateNames } from '../formats/checkpoint-codec.ts';
 import { PORTABLE } from '../graph/flavours.ts';
 import { resolveModel } from '../graph/model.ts';
+import { ResidentState } from '../train/resident-state.ts';
 import type { Backend, OrtModule } from './trainer.ts';
-import { trainSession } from './trainer.ts';
+import { initialState, trainSession } from './trainer.ts';
 
 export interface BenchRequest {
   readonly arch: string;
@@ -39,21 +40,15 @@ export async function benchSteps(ort: OrtModule, backend: Backend, request: Benc
   const model = resolveModel({ arch: request.arch, classes: request.classes, input: request.input, seed: 0 });
   const artifacts = buildArtifacts({ ...model, batch: request.batch }, {}, undefined, { kernels: PORTABLE });
   const files = new Map(artifacts.files());
-  const init = decodeCheckpoint(files.get('init.safetensors') as Uint8Array, 'init.safetensors', artifacts.manifest);
-  const names = stateNames(artifacts.manifest);
   const session = await trainSession({ ort, backend }, artifacts, files);
+  const state = new ResidentState(stateNames(artifacts.manifest), initialState(ort, artifacts.manifest, files));
   try {
     const size = request.batch * request.input[0] * request.input[1] * request.input[2];
     const images = new ort.Tensor('float32', Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.37)), [request.batch, ...request.input]);
     const labels = new ort.Tensor('int64', BigInt64Array.from({ length: request.batch }, (_, i) => BigInt(i % request.classes)), [request.batch]);
     const scalar = (v: number): Ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
-    let state = new Map<string, Ort.Tensor>(names.map((n) => [n, new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims])]));
-    const step = async (): Promise<void> => {
-      const feeds: Record<string, Ort.Tensor> = { images, labels, lr: scalar(0.01), momentum: scalar(0.9), weight_decay: scalar(1e-4) };
-      for (const [n, t] of state) feeds[n] = t;
-      const out = await session.run(feeds);
-      state = new Map(names.map((n) => [n, out[`${n}.next`]!]));
-    };
+    const feeds: Record<string, Ort.Tensor> = { images, labels, lr: scalar(0.01), momentum: scalar(0.9), weight_decay: scalar(1e-4) };
+    const step = (): Promise<unknown> => state.step(session, feeds);
     for (let i = 0; i < request.warmup; i++) await step();
     const started = performance.now();
     for (let i = 0; i < request.steps; i++) await step();
@@ -63,6 +58,7 @@ export async function benchSteps(ort: OrtModule, backend: Backend, request: Benc
       imagesPerSecond: (request.steps * request.batch) / seconds, msPerStep: (1000 * seconds) / request.steps,
     };
   } finally {
+    state.release();
     await session.release();
   }
 }

@@ -139,6 +139,15 @@ export async function trainSession(setup: Pick<RunSetup, 'ort' | 'backend'>, art
   });
 }
 
+/** init.safetensors' state, as a train step takes it: where every fold (and the bench) starts. */
+export function initialState(ort: OrtModule, manifest: ArtifactManifest, files: ReadonlyMap<string, Uint8Array | string>): Map<string, Ort.Tensor> {
+  const init = decodeCheckpoint(files.get('init.safetensors') as Uint8Array, 'init.safetensors', manifest);
+  return new Map(stateNames(manifest).map((n) => {
+    const t = init.get(n)!;
+    return [n, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])] as const;
+  }));
+}
+
 /** The state's values on the CPU (read back from the GPU where it lives there; onnxruntime-web reads GPU tensors itself). */
 async function snapshot(state: ResidentState<Ort.Tensor>): Promise<Map<string, Float32Array>> {
   const values = new Map<string, Float32Array>();
@@ -196,18 +205,13 @@ export async function trainRun(setup: RunSetup, hooks: TrainHooks = {}): Promise
     { path: SPLITS_FILE, data: setup.splitsText },
     ...[...artifactFiles].map(([path, data]) => ({ path, data })),
   ];
-  const init = decodeCheckpoint(artifactFiles.get('init.safetensors') as Uint8Array, 'init.safetensors', artifacts.manifest);
   const names = stateNames(artifacts.manifest);
   const train = await trainSession(setup, artifacts, artifactFiles);
   const evalStep = await ort.InferenceSession.create(artifactFiles.get('eval_step.onnx') as Uint8Array, { executionProviders: [setup.backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   const folds: TrainedFold[] = [];
   try {
     for (const fold of options.folds) {
-      const state = new Map(names.map((n) => {
-        const t = init.get(n)!;
-        return [n, new ort.Tensor('float32', t.data as Float32Array, [...t.dims])] as const;
-      }));
-      folds.push(await trainFold({ setup, model, manifest: artifacts.manifest, train, evalStep, names, files }, fold, state, hooks));
+      folds.push(await trainFold({ setup, model, manifest: artifacts.manifest, train, evalStep, names, files }, fold, initialState(ort, artifacts.manifest, artifactFiles), hooks));
     }
   } catch (err) {
     await evalStep.release();
@@ -349,10 +353,8 @@ export async function firstStep(ort: OrtModule, backend: Backend, request: First
   const batch = request.labels.length;
   const artifacts = buildArtifacts({ ...model, batch }, {}, undefined, { kernels: PORTABLE });
   const files = new Map(artifacts.files());
-  const init = decodeCheckpoint(files.get('init.safetensors') as Uint8Array, 'init.safetensors', artifacts.manifest);
   const session = await trainSession({ ort, backend }, artifacts, files);
-  const names = stateNames(artifacts.manifest);
-  const state = new ResidentState<Ort.Tensor>(names, new Map(names.map((n) => [n, new ort.Tensor('float32', init.get(n)!.data as Float32Array, [...init.get(n)!.dims])])));
+  const state = new ResidentState(stateNames(artifacts.manifest), initialState(ort, artifacts.manifest, files));
   try {
     const scalar = (v: number): Ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
     const feeds: Record<string, Ort.Tensor> = {
